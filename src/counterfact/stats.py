@@ -1,0 +1,72 @@
+"""Table 2 statistics of a COUNTERFACT-format file (SPEC 2.3).
+
+Three columns per row:
+
+* ``total``: number of distinct strings over the whole file;
+* ``per_relation``: mean over relations of the number of distinct strings among the
+  records of that relation;
+* ``per_record``: mean over records of the number of distinct strings in one record.
+
+Rows (what is counted):
+
+* records: records (per record: 1);
+* subjects: ``requested_rewrite.subject``;
+* objects: true objects ``requested_rewrite.target_true.str``;
+* counterfactual statements: the filled rewrite prompt followed by the new object,
+  ``prompt.replace("{}", subject) + " " + target_new.str``;
+* paraphrase / neighborhood / attribute / generation prompts: the prompt strings
+  (generation prompts are sampled with repetition, so fewer than 10 are distinct per record).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+ROWS = ("records", "subjects", "objects", "counterfactual_statements", "paraphrase_prompts",
+        "neighborhood_prompts", "attribute_prompts", "generation_prompts")
+
+
+def _strings(rec: dict) -> dict[str, list[str]]:
+    rw = rec["requested_rewrite"]
+    return {
+        "records": [str(rec["case_id"])],
+        "subjects": [rw["subject"]],
+        "objects": [rw["target_true"]["str"]],
+        "counterfactual_statements": [rw["prompt"].replace("{}", rw["subject"], 1) + " " + rw["target_new"]["str"]],
+        "paraphrase_prompts": rec["paraphrase_prompts"],
+        "neighborhood_prompts": rec["neighborhood_prompts"],
+        "attribute_prompts": rec["attribute_prompts"],
+        "generation_prompts": rec["generation_prompts"],
+    }
+
+
+def compute_stats(records: list[dict]) -> dict:
+    """``{"n_records", "n_relations", "rows": {row: {"total", "per_relation", "per_record"}}, "relations": {...}}``."""
+    total = {r: set() for r in ROWS}
+    per_rel = defaultdict(lambda: {r: set() for r in ROWS})
+    per_record_sum = {r: 0 for r in ROWS}
+    for rec in records:
+        rel = rec["requested_rewrite"]["relation_id"]
+        for row, strings in _strings(rec).items():
+            uniq = set(strings)
+            total[row] |= uniq
+            per_rel[rel][row] |= uniq
+            per_record_sum[row] += len(uniq)
+    n = len(records)
+    n_rel = len(per_rel)
+    rows = {}
+    for row in ROWS:
+        rows[row] = {
+            "total": len(total[row]),
+            "per_relation": round(sum(len(v[row]) for v in per_rel.values()) / n_rel, 2) if n_rel else 0.0,
+            "per_record": round(per_record_sum[row] / n, 2) if n else 0.0,
+        }
+    relations = {rel: {row: len(v[row]) for row in ROWS} for rel, v in sorted(per_rel.items())}
+    return {"n_records": n, "n_relations": n_rel, "rows": rows, "relations": relations}
+
+
+def format_stats(stats: dict) -> str:
+    lines = [f"{'':28s}{'total':>10s}{'per relation':>14s}{'per record':>12s}"]
+    for row, v in stats["rows"].items():
+        lines.append(f"{row.replace('_', ' '):28s}{v['total']:>10,d}{v['per_relation']:>14,.1f}{v['per_record']:>12,.2f}")
+    lines.append(f"({stats['n_records']} records, {stats['n_relations']} relations)")
+    return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""Checking any COUNTERFACT-format file against the schema and the dataset's invariants.
+
+Every violation is reported (not only the first), each with the record's ``case_id`` (or
+its list position when the case id itself is unusable). Checks:
+
+* schema: the record keys of SPEC 2.1 (missing and unexpected keys), types (``case_id`` /
+  ``pararel_idx`` integers, strings and lists of strings where the released file has them,
+  targets as ``{"str", "id"}``);
+* ``prompt`` contains ``{}`` exactly once;
+* ``target_new.str != target_true.str``;
+* prompt counts: 2 paraphrase, 10 neighbourhood, 10 attribute, 10 generation prompts
+  (``strict_counts=False``: between 1 and those numbers);
+* the subject occurs in every paraphrase (and generation) prompt;
+* no neighbourhood prompt is about the record's own subject: a neighbourhood prompt is
+  flagged when it equals ``template`` filled with the subject for any rewrite template
+  that the file uses for the same relation;
+* ``case_id`` values are dense: unique, and equal to the record's position (0, 1, 2, ...).
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .records import load_records
+from .schema import EXPECTED_COUNTS, PROMPT_LIST_KEYS, RECORD_KEYS, REWRITE_KEYS, TARGET_KEYS
+
+
+@dataclass(frozen=True)
+class Violation:
+    case_id: object     # the record's case_id, or "#<position>" when it has none usable
+    check: str          # short machine-readable name of the invariant
+    message: str
+
+    def __str__(self) -> str:
+        return f"case_id {self.case_id}: [{self.check}] {self.message}"
+
+    def to_dict(self) -> dict:
+        return {"case_id": self.case_id, "check": self.check, "message": self.message}
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_nonempty_str(x) -> bool:
+    return isinstance(x, str) and bool(x.strip())
+
+
+def _check_record(pos: int, rec, out: list[Violation], strict_counts: bool, templates_by_rel) -> None:
+    if not isinstance(rec, dict):
+        out.append(Violation(f"#{pos}", "type", f"record is {type(rec).__name__}, not an object"))
+        return
+    cid = rec.get("case_id")
+    label = cid if _is_int(cid) else f"#{pos}"
+
+    def bad(check: str, msg: str) -> None:
+        out.append(Violation(label, check, msg))
+
+    for k in RECORD_KEYS:
+        if k not in rec:
+            bad("missing_key", f"missing key '{k}'")
+    for k in rec:
+        if k not in RECORD_KEYS:
+            bad("unexpected_key", f"unexpected key '{k}'")
+    if "case_id" in rec and not _is_int(cid):
+        bad("type", f"case_id must be an integer, got {type(cid).__name__}")
+    if "pararel_idx" in rec and not _is_int(rec["pararel_idx"]):
+        bad("type", f"pararel_idx must be an integer, got {type(rec['pararel_idx']).__name__}")
+
+    rw = rec.get("requested_rewrite")
+    subject = None
+    if "requested_rewrite" in rec:
+        if not isinstance(rw, dict):
+            bad("type", "requested_rewrite must be an object")
+            rw = None
+        else:
+            for k in REWRITE_KEYS:
+                if k not in rw:
+                    bad("missing_key", f"missing key 'requested_rewrite.{k}'")
+            for k in rw:
+                if k not in REWRITE_KEYS:
+                    bad("unexpected_key", f"unexpected key 'requested_rewrite.{k}'")
+            prompt = rw.get("prompt")
+            if "prompt" in rw:
+                if not isinstance(prompt, str):
+                    bad("type", "requested_rewrite.prompt must be a string")
+                elif prompt.count("{}") != 1:
+                    bad("prompt_placeholder", f"prompt must contain '{{}}' exactly once, has {prompt.count('{}')}: {prompt!r}")
+            if "relation_id" in rw and not _is_nonempty_str(rw["relation_id"]):
+                bad("type", "requested_rewrite.relation_id must be a non-empty string")
+            if "subject" in rw:
+                if _is_nonempty_str(rw["subject"]):
+                    subject = rw["subject"]
+                else:
+                    bad("type", "requested_rewrite.subject must be a non-empty string")
+            targets = {}
+            for t in ("target_new", "target_true"):
+                if t not in rw:
+                    continue
+                val = rw[t]
+                if not isinstance(val, dict):
+                    bad("type", f"requested_rewrite.{t} must be an object with 'str' and 'id'")
+                    continue
+                for k in TARGET_KEYS:
+                    if k not in val:
+                        bad("missing_key", f"missing key 'requested_rewrite.{t}.{k}'")
+                if "str" in val:
+                    if _is_nonempty_str(val["str"]):
+                        targets[t] = val["str"]
+                    else:
+                        bad("type", f"requested_rewrite.{t}.str must be a non-empty string")
+                if "id" in val and not isinstance(val["id"], str):
+                    bad("type", f"requested_rewrite.{t}.id must be a string")
+            if len(targets) == 2 and targets["target_new"] == targets["target_true"]:
+                bad("target_equal", f"target_new equals target_true ({targets['target_new']!r})")
+
+    lists = {}
+    for k in PROMPT_LIST_KEYS:
+        if k not in rec:
+            continue
+        val = rec[k]
+        if not isinstance(val, list) or not all(isinstance(p, str) for p in val):
+            bad("type", f"{k} must be a list of strings")
+            continue
+        lists[k] = val
+        want = EXPECTED_COUNTS[k]
+        if (strict_counts and len(val) != want) or (not strict_counts and not 1 <= len(val) <= want):
+            expect = f"{want}" if strict_counts else f"1..{want}"
+            bad("prompt_count", f"{k} has {len(val)} prompts, expected {expect}")
+    if subject is not None:
+        for k in ("paraphrase_prompts", "generation_prompts"):
+            for i, p in enumerate(lists.get(k, [])):
+                if subject not in p:
+                    bad("subject_missing", f"{k}[{i}] does not contain the subject {subject!r}: {p!r}")
+        if isinstance(rw, dict):
+            own = {t.replace("{}", subject, 1) for t in templates_by_rel.get(rw.get("relation_id"), ())}
+            for i, p in enumerate(lists.get("neighborhood_prompts", [])):
+                if p in own:
+                    bad("neighborhood_own_subject", f"neighborhood_prompts[{i}] is about the record's own subject: {p!r}")
+
+
+def validate_records(records, strict_counts: bool = True) -> list[Violation]:
+    """All violations of the records (an empty list when the data is valid)."""
+    if not isinstance(records, list):
+        return [Violation("#file", "type", "a COUNTERFACT file is a JSON list of records")]
+    templates_by_rel = defaultdict(set)
+    for rec in records:
+        if isinstance(rec, dict) and isinstance(rec.get("requested_rewrite"), dict):
+            rw = rec["requested_rewrite"]
+            if isinstance(rw.get("prompt"), str) and rw["prompt"].count("{}") == 1:
+                templates_by_rel[rw.get("relation_id")].add(rw["prompt"])
+    out: list[Violation] = []
+    seen: dict[int, int] = {}
+    for pos, rec in enumerate(records):
+        _check_record(pos, rec, out, strict_counts, templates_by_rel)
+        cid = rec.get("case_id") if isinstance(rec, dict) else None
+        if _is_int(cid):
+            if cid in seen:
+                out.append(Violation(cid, "case_id_duplicate", f"case_id also used by the record at position {seen[cid]}"))
+            else:
+                seen[cid] = pos
+            if cid != pos:
+                out.append(Violation(cid, "case_id_dense", f"case_id {cid} at position {pos}: case ids must be 0, 1, 2, ... in order"))
+    return out
+
+
+def validate_file(path: str | os.PathLike, strict_counts: bool = True) -> list[Violation]:
+    return validate_records(load_records(path), strict_counts=strict_counts)

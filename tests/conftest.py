@@ -1,0 +1,56 @@
+"""Shared fixtures. Tests never touch the network: the Hugging Face hub is forced offline."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ROME_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"local upstream data not found at {SHARED_DATA} (set ROME_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def gpt2_tok():
+    from rome.testing import gpt2_tokenizer
+    return gpt2_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def gemma_tok():
+    from rome.testing import gemma_tokenizer
+    return gemma_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def gemma():
+    """The real embedded Gemma 3 270M (converted once into data/models, then ~3 s a load)."""
+    from rome.models import load_model
+    return load_model("gemma-3-270m", device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(gpt2_tok):
+    from rome.testing import tiny_model
+    return tiny_model("gpt2", gpt2_tok)
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma(gemma_tok):
+    from rome.testing import tiny_model
+    return tiny_model("gemma3", gemma_tok)

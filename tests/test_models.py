@@ -1,0 +1,60 @@
+import os
+import time
+
+import pytest
+import torch
+
+from rome.models import ModelUnavailableError, load_model
+from rome.runtime import resolve_device, resolve_dtype
+
+
+def test_offline_hub_id_fails_fast_with_help():
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    t0 = time.time()
+    with pytest.raises(ModelUnavailableError, match="model.name.*local folder"):
+        load_model("gpt2-xl-not-cached-here/none")
+    assert time.time() - t0 < 20
+
+
+def test_missing_local_folder_is_reported():
+    with pytest.raises(ModelUnavailableError):
+        load_model("./no/such/model/folder")
+
+
+def test_dtype_and_device_resolution():
+    assert resolve_dtype("bf16") is torch.bfloat16
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="unknown dtype"):
+        resolve_dtype("float8")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="model.device"):
+            resolve_device("cuda")
+
+
+@pytest.mark.gemma
+def test_embedded_gemma_knows_famous_facts(gemma):
+    assert gemma.spec.name == "gemma3" and gemma.n_layers == 18
+    facts = {
+        "The Eiffel Tower is located in the city of": "Paris",
+        "The capital of Japan is": "Tokyo",
+        "Michael Jordan plays the sport of": "basketball",
+        "The Space Needle is located in the city of": "Seattle",
+    }
+    hits = 0
+    for prompt, answer in facts.items():
+        with torch.no_grad():
+            logits = gemma.model(**gemma.encode(prompt)).logits[0, -1]
+        hits += gemma.tokenizer.decode(logits.argmax()).strip() == answer
+    assert hits >= 3
+
+
+@pytest.mark.gemma
+def test_converted_copy_is_cached_and_reloads_quickly(gemma):
+    from rome.models import embedded_gemma_dir
+    d = embedded_gemma_dir()
+    assert (d / "conversion.json").exists() and (d / "config.json").exists()
+    t0 = time.time()
+    again = load_model("gemma-3-270m")
+    assert time.time() - t0 < 30
+    p0 = next(gemma.model.parameters())
+    assert torch.equal(next(again.model.parameters()), p0)
