@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "human-eval": ("rome.evaluation.human_eval_cli", "human-evaluation kit and Fig. 26"),
     # the workflow's own
     "report": ("rome.report", "HTML index of every figure and table with provenance"),
+    "provenance": ("rome.provenance", "record checksums of a rule's inputs and outputs"),
     "audit": ("rome.audit", "re-check recorded checksums of artifacts"),
 }
 

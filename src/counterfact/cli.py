@@ -1,0 +1,199 @@
+"""The ``counterfact`` command line: build, validate, stats, tables, split, zsre,
+known-facts, reference-texts, download. Run ``counterfact <command> --help``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rome.artifacts import atomic_write_json, dumps_json
+
+from .errors import CounterfactError
+
+
+def _cmd_build(a) -> int:
+    from .builder import build_to_file
+    from .config import parse_relations
+
+    report = build_to_file(a.pararel_dir, a.out, a.corpus, seed=a.seed, relations=parse_relations(a.relations),
+                           report_path=a.report, templates_path=a.templates, ambiguous=a.ambiguous,
+                           drop_incomplete=not a.keep_incomplete, progress=not a.quiet)
+    summary = {k: report[k] for k in ("n_facts", "n_records", "n_dropped", "dropped_by_reason", "shortfalls",
+                                      "missing_relations", "output")}
+    print(dumps_json(summary), end="")
+    return 0
+
+
+def _cmd_validate(a) -> int:
+    from .validate import validate_file
+
+    violations = validate_file(a.file, strict_counts=not a.lenient_counts)
+    if a.json:
+        print(dumps_json([v.to_dict() for v in violations]), end="")
+    else:
+        for v in violations:
+            print(v)
+        print(f"{a.file}: {len(violations)} violation(s)", file=sys.stderr)
+    return 1 if violations else 0
+
+
+def _cmd_stats(a) -> int:
+    from .records import load_records
+    from .stats import compute_stats, format_stats
+
+    stats = compute_stats(load_records(a.file))
+    if a.out:
+        atomic_write_json(a.out, stats)
+    print(dumps_json(stats) if a.json else format_stats(stats), end="" if a.json else "\n")
+    return 0
+
+
+def _cmd_tables(a) -> int:
+    from .tables import write_tables
+
+    stats = json.loads(Path(a.stats).read_text("utf-8"))
+    cov = None
+    if a.reference_report:
+        cov = json.loads(Path(a.reference_report).read_text("utf-8"))["coverage_target_new"]
+    for p in write_tables(stats, a.out_dir, rs_coverage=cov):
+        print(p)
+    return 0
+
+
+def _cmd_split(a) -> int:
+    from .splits import write_split
+
+    res = write_split(a.records, a.out, eval_fraction=a.eval_fraction, seed=a.seed, eval_first=a.eval_first)
+    print(dumps_json({k: res[k] for k in ("n", "n_train", "n_eval", "seed", "eval_fraction", "eval_first")}), end="")
+    return 0
+
+
+def _cmd_zsre(a) -> int:
+    from .zsre import load_zsre
+
+    reqs = load_zsre(a.input, limit=a.limit)
+    if a.out:
+        atomic_write_json(a.out, reqs)
+    print(f"{len(reqs)} zsRE edit requests from {a.input}" + (f" -> {a.out}" if a.out else ""))
+    return 0
+
+
+def _cmd_known_facts(a) -> int:
+    from rome.models import load_model  # lazily: only this command needs a model
+
+    from .known_facts import select_known_facts, write_known_facts
+    from .records import load_records
+
+    records = load_records(a.records)
+    lm = load_model(a.model, device=a.device, dtype=a.dtype)
+    known = select_known_facts(lm.model, lm.tokenizer, records, max_new_tokens=a.max_new_tokens, limit=a.limit,
+                               max_known=a.max_known, progress=not a.quiet)
+    write_known_facts(a.out, known)
+    n = len(records) if a.limit is None else min(a.limit, len(records))
+    print(f"{len(known)} known facts out of {n} records examined -> {a.out}")
+    return 0
+
+
+def _cmd_reference_texts(a) -> int:
+    from .records import load_records
+    from .reference_texts import build_reference_texts
+
+    report = build_reference_texts(load_records(a.records), a.corpus, a.out_dir, match=a.match)
+    print(dumps_json(report), end="")
+    return 0
+
+
+def _cmd_download(a) -> int:
+    from .download import download_pararel
+
+    print(download_pararel(a.dest))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="counterfact", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build COUNTERFACT from a local ParaRel copy")
+    b.add_argument("--pararel-dir", required=True, help="folder with patterns/ and facts/ (config paths.pararel)")
+    b.add_argument("--out", required=True, help="output COUNTERFACT JSON")
+    b.add_argument("--corpus", required=True, help="raw text corpus for paraphrase prefix sentences (WikiText format)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--relations", default=None, help="comma-separated relation ids (default: resources/relations.yaml)")
+    b.add_argument("--report", default=None, help="write the JSON build report here")
+    b.add_argument("--templates", default=None, help="a templates YAML replacing resources/templates.yaml")
+    b.add_argument("--ambiguous", choices=("drop", "keep-first"), default="drop",
+                   help="subjects with several objects in a relation: drop (default) or keep the first fact")
+    b.add_argument("--keep-incomplete", action="store_true", help="keep records with fewer prompts than released")
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(func=_cmd_build)
+
+    v = sub.add_parser("validate", help="check a COUNTERFACT-format file; exit 1 on any violation")
+    v.add_argument("file")
+    v.add_argument("--lenient-counts", action="store_true", help="accept 1..10 neighbourhood/attribute/... prompts")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("stats", help="Table 2 statistics of a COUNTERFACT-format file")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--out", default=None, help="also write the statistics JSON here")
+    s.set_defaults(func=_cmd_stats)
+
+    t = sub.add_parser("tables", help="render Tables 2 and 3 (Markdown, CSV, LaTeX) beside the paper")
+    t.add_argument("--stats", required=True, help="JSON from `counterfact stats --json`")
+    t.add_argument("--out-dir", required=True)
+    t.add_argument("--reference-report", default=None, help="reference_report.json (for Table 3 consistency)")
+    t.set_defaults(func=_cmd_tables)
+
+    sp = sub.add_parser("split", help="deterministic train/eval split by case_id")
+    sp.add_argument("--records", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--eval-fraction", type=float, default=0.5)
+    sp.add_argument("--eval-first", type=int, default=0, help="force case ids 0..N-1 into eval")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=_cmd_split)
+
+    z = sub.add_parser("zsre", help="convert/validate MEND-format zsRE into edit requests")
+    z.add_argument("--input", required=True)
+    z.add_argument("--out", default=None)
+    z.add_argument("--limit", type=int, default=None)
+    z.set_defaults(func=_cmd_zsre)
+
+    k = sub.add_parser("known-facts", help="select the facts a model knows (known_1000.json format)")
+    k.add_argument("--records", required=True)
+    k.add_argument("--model", required=True)
+    k.add_argument("--out", required=True)
+    k.add_argument("--limit", type=int, default=None, help="examine only the first N records")
+    k.add_argument("--max-known", type=int, default=None, help="stop after N known facts")
+    k.add_argument("--max-new-tokens", type=int, default=10)
+    k.add_argument("--device", default="cpu")
+    k.add_argument("--dtype", default="float32")
+    k.add_argument("--quiet", action="store_true")
+    k.set_defaults(func=_cmd_known_facts)
+
+    r = sub.add_parser("reference-texts", help="reference texts for RS + TF-IDF files from a WikiText corpus")
+    r.add_argument("--records", required=True)
+    r.add_argument("--corpus", required=True)
+    r.add_argument("--out-dir", required=True)
+    r.add_argument("--match", choices=("title", "title+mention"), default="title")
+    r.set_defaults(func=_cmd_reference_texts)
+
+    d = sub.add_parser("download", help="download the pinned upstream ParaRel (needs network)")
+    d.add_argument("--dest", required=True)
+    d.set_defaults(func=_cmd_download)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CounterfactError as exc:
+        print(f"counterfact {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

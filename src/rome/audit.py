@@ -1,0 +1,66 @@
+"""``rome audit``: re-check the checksums recorded by the workflow.
+
+For every provenance record it reports
+* ``modified``: an output whose bytes differ from what its rule wrote;
+* ``stale``: an output whose inputs changed since it was made (re-run the workflow);
+* ``missing``: a recorded input or output that no longer exists.
+The exit status is 1 when anything is reported, so the audit can gate a CI job.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .provenance import load_provenance, sha256_path
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str  # modified | stale | missing
+    artifact: str
+    rule: str
+    detail: str
+
+
+def audit(directory: str | Path) -> tuple[list[Finding], int]:
+    """Findings over all provenance records in ``directory`` and how many records were read."""
+    records = load_provenance(directory)
+    findings: list[Finding] = []
+    for rec in records:
+        rule = rec.get("rule", "?")
+        outputs = list(rec.get("outputs", {}))
+        for kind, table in (("output", rec.get("outputs", {})), ("input", rec.get("inputs", {}))):
+            for path, digest in table.items():
+                if not Path(path).exists():
+                    findings.append(Finding("missing", path, rule, f"recorded {kind} is gone"))
+                    continue
+                now = sha256_path(path)
+                if now == digest:
+                    continue
+                if kind == "output":
+                    findings.append(Finding("modified", path, rule, "bytes differ from what the rule wrote"))
+                else:
+                    for out in outputs:
+                        findings.append(Finding("stale", out, rule, f"input {path} changed since it was made"))
+    return findings, len(records)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", default="data/provenance", help="folder of provenance records")
+    parser.add_argument("--json", action="store_true", help="print findings as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not Path(args.dir).is_dir():
+        print(f"rome audit: no provenance folder {args.dir} (run the workflow first)")
+        return 1
+    findings, n = audit(args.dir)
+    if args.json:
+        print(json.dumps([asdict(f) for f in findings], indent=2))
+    else:
+        for f in findings:
+            print(f"{f.status:9s} {f.artifact}  [{f.rule}] {f.detail}")
+        print(f"audit: {n} records, {len(findings)} findings")
+    return 1 if findings else 0

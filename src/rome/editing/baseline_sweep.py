@@ -1,0 +1,145 @@
+"""FT / FT+L / AttnEdit sweeps (Figs. 17, 18, 23): one cached JSON per (setting, record).
+
+A *setting* is a method (``ft``, ``ft-l``, ``attn``) with its hparams, of which the swept
+ones are the ``layer`` and the L-infinity bound ``epsilon`` (``null`` = unconstrained).
+For each setting and COUNTERFACT record (SPEC 2.1) the record's rewrite is applied, the
+teacher-forced NLLs of ``target_new`` and ``target_true`` are measured on the rewrite,
+paraphrase and neighborhood prompts, the weights are restored, and one file is written:
+
+    {"case_id", "method", "setting": {...}, "pre": {...}, "post": {
+        "rewrite_prompts_probs": [{"target_new": nll, "target_true": nll}, ...],
+        "paraphrase_prompts_probs": [...], "neighborhood_prompts_probs": [...]},
+     "edit": {"steps_run", "final_loss", "max_abs_delta", "seconds"}}
+
+(``pre`` has the same three lists for the unedited model.) Files are named by
+``stable_key`` of the model, setting and record, so an interrupted sweep resumes.
+Scores (ES/PS/NS and magnitudes) are computed from these files by
+:mod:`rome.render.baselines`.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..artifacts import atomic_write_json, stable_key
+from .attn_edit import make_attn_edit
+from .base import EditRequest
+from .ft import make_ft
+
+SWEEP_METHODS = ("ft", "ft-l", "attn")
+PROMPT_KINDS = ("rewrite_prompts", "paraphrase_prompts", "neighborhood_prompts")
+
+
+class SweepRecordError(ValueError):
+    pass
+
+
+def settings_grid(method: str, base: Mapping[str, Any], layers: Iterable[int] | None,
+                  epsilons: Iterable[float | None] | None) -> list[dict]:
+    """Every (layer, epsilon) combination of ``method`` on top of its ``base`` hparams."""
+    if method not in SWEEP_METHODS:
+        raise ValueError(f"unknown sweep method {method!r}; expected one of {SWEEP_METHODS}")
+    layers = [int(base["layer"])] if layers is None else [int(l) for l in layers]
+    epsilons = [base.get("epsilon")] if epsilons is None else list(epsilons)
+    return [dict(base, method=method, layer=l, epsilon=None if e is None else float(e))
+            for l in layers for e in epsilons]
+
+
+def editor_for(setting: Mapping[str, Any]):
+    hp = {k: v for k, v in setting.items() if k != "method"}
+    if setting["method"] == "attn":
+        return make_attn_edit(hp, name="attn")
+    return make_ft(hp, name=setting["method"])
+
+
+def record_prompts(record: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The prompts of each kind (the rewrite prompt filled with its subject)."""
+    cid = record.get("case_id", "?")
+    try:
+        rw = record["requested_rewrite"]
+        rewrite = rw["prompt"].replace("{}", rw["subject"])
+    except KeyError as err:
+        raise SweepRecordError(f"record {cid}: missing field {err.args[0]!r}") from None
+    out = {"rewrite_prompts": [rewrite]}
+    for kind in PROMPT_KINDS[1:]:
+        val = record.get(kind, [])
+        if not isinstance(val, list) or not all(isinstance(p, str) for p in val):
+            raise SweepRecordError(f"record {cid}: field {kind!r} must be a list of strings")
+        out[kind] = val
+    return out
+
+
+def measure(lm, record: Mapping[str, Any]) -> dict[str, list[dict[str, float]]]:
+    """NLLs of ``target_new`` and ``target_true`` after every prompt of the record."""
+    from ..evaluation.scoring import score_targets
+
+    req = EditRequest.from_record(record)
+    if req.target_true is None:
+        raise SweepRecordError(f"record {record.get('case_id', '?')}: needs requested_rewrite.target_true")
+    prompts = record_prompts(record)
+    pairs = [(p, " " + t) for kind in PROMPT_KINDS for p in prompts[kind] for t in (req.target_new, req.target_true)]
+    scores = score_targets(lm, pairs)
+    out, k = {}, 0
+    for kind in PROMPT_KINDS:
+        rows = []
+        for _ in prompts[kind]:
+            rows.append({"target_new": scores[k].nll, "target_true": scores[k + 1].nll})
+            k += 2
+        out[f"{kind}_probs"] = rows
+    return out
+
+
+def result_path(out_dir: str | Path, model_name: str, setting: Mapping[str, Any], record: Mapping) -> Path:
+    key = stable_key(model_name, dict(setting), record.get("case_id"), record["requested_rewrite"])
+    return Path(out_dir) / setting["method"] / f"case{record.get('case_id')}-{key}.json"
+
+
+def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mapping[str, Any]],
+              out_dir: str | Path, progress: bool = True) -> list[Path]:
+    """Run every (setting, record) not already cached; returns all result paths."""
+    from tqdm.auto import tqdm
+
+    pre_cache: dict[Any, dict] = {}
+    paths = []
+    jobs = [(s, r) for s in settings for r in records]
+    for setting, record in tqdm(jobs, desc="baseline sweep", disable=not progress):
+        path = result_path(out_dir, lm.name, setting, record)
+        paths.append(path)
+        if path.exists():
+            continue
+        cid = record.get("case_id")
+        if cid not in pre_cache:
+            pre_cache[cid] = measure(lm, record)
+        editor = editor_for(setting)
+        t0 = time.time()
+        result = editor.apply(lm, [EditRequest.from_record(record)])
+        seconds = time.time() - t0
+        try:
+            post = measure(lm, record)
+        finally:
+            result.restore(lm.model)
+        atomic_write_json(path, {
+            "case_id": cid, "method": setting["method"], "model": lm.name, "setting": dict(setting),
+            "pre": pre_cache[cid], "post": post,
+            "edit": {"steps_run": result.info["steps_run"], "final_loss": result.info["final_loss"],
+                     "max_abs_delta": result.info["max_abs_delta"], "seconds": round(seconds, 3)},
+        })
+    return paths
+
+
+def load_records(path: str | Path, n: int | None = None, case_ids: Sequence[int] | None = None) -> list[dict]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SweepRecordError(f"{path}: COUNTERFACT file not found") from None
+    except json.JSONDecodeError as err:
+        raise SweepRecordError(f"{path}: invalid JSON ({err.msg}, line {err.lineno})") from None
+    if not isinstance(data, list):
+        raise SweepRecordError(f"{path}: expected a JSON list of records")
+    if case_ids is not None:
+        wanted = set(case_ids)
+        data = [r for r in data if r.get("case_id") in wanted]
+    return data[:n] if n is not None else data

@@ -1,0 +1,251 @@
+"""FT and FT+L: fine-tuning one layer's MLP output weight on the rewrite (SPEC 7).
+
+* **FT** (unconstrained): Adam on the edited projection weight of one layer
+  (``spec.edit_weight_name(layer)``) minimising the teacher-forced NLL of
+  ``" " + target_new`` after the rewrite prompt, at most ``steps`` steps, stopping early
+  once the loss is below ``early_stop_loss``.
+* **FT+L**: the same with an L-infinity bound ``epsilon`` on the change of every tuned
+  weight, enforced by projecting (clamping) after every optimiser step.
+
+:class:`FineTuneEditor` is generic over *which* parameters it tunes, so AttnEdit
+(:mod:`rome.editing.attn_edit`) is the same editor pointed at attention weights.
+
+This module also holds the small differentiable scoring helpers every gradient-based
+baseline here shares (:class:`TargetBatch`, :func:`target_nll`, :func:`last_token_logits`):
+a forward pass that stops at the final norm and unembeds only the positions that predict
+a target token (Gemma's vocabulary has 262k entries).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from ..architectures import ArchSpec, get_parameter
+from ..hooks import Trace
+from .base import EditRequest, EditRequestError, EditResult, begin_edit
+
+
+# -- differentiable target scoring ------------------------------------------------------
+
+@dataclass
+class TargetBatch:
+    """Prompt+target sequences, right-padded, with the positions that predict target tokens."""
+
+    input_ids: torch.Tensor        # (n, width)
+    attention_mask: torch.Tensor   # (n, width)
+    rows: torch.Tensor             # (T,) sequence of each target token
+    cols: torch.Tensor             # (T,) position whose logits predict it
+    gold: torch.Tensor             # (T,) the target token ids
+    n_seqs: int
+    prompt_lengths: list[int]
+
+    def to(self, device) -> "TargetBatch":
+        return TargetBatch(self.input_ids.to(device), self.attention_mask.to(device), self.rows.to(device),
+                           self.cols.to(device), self.gold.to(device), self.n_seqs, self.prompt_lengths)
+
+
+def encode_prompt_ids(tokenizer, prompt: str) -> list[int]:
+    """Token ids of a prompt with the tokenizer's own special tokens (Gemma's BOS)."""
+    ids = list(tokenizer(prompt)["input_ids"])
+    if not ids:
+        raise EditRequestError(f"prompt {prompt!r} encodes to no tokens")
+    return ids
+
+
+def encode_target_ids(tokenizer, target: str) -> list[int]:
+    """Token ids of ``" " + target`` (no special tokens); targets are given without the space."""
+    text = target if target.startswith(" ") else " " + target
+    ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    if not ids:
+        raise EditRequestError(f"target {target!r} encodes to no tokens")
+    return ids
+
+
+def _pad_id(tokenizer) -> int:
+    pid = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return int(pid if pid is not None else 0)
+
+
+def build_target_batch(lm, prompts: Sequence[str], targets: Sequence[str]) -> TargetBatch:
+    """Teacher-forcing batch of ``prompt + " " + target`` pairs (last target token not input)."""
+    if len(prompts) != len(targets):
+        raise ValueError(f"{len(prompts)} prompts but {len(targets)} targets")
+    if not prompts:
+        raise ValueError("no prompts to build a batch from")
+    tok = lm.tokenizer
+    seqs = [(encode_prompt_ids(tok, p), encode_target_ids(tok, t)) for p, t in zip(prompts, targets)]
+    width = max(len(p) + len(t) - 1 for p, t in seqs)
+    ids = torch.full((len(seqs), width), _pad_id(tok), dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    rows, cols, gold = [], [], []
+    for i, (p, t) in enumerate(seqs):
+        full = (p + t)[:-1]
+        ids[i, :len(full)] = torch.tensor(full)
+        mask[i, :len(full)] = 1
+        for j, tid in enumerate(t):
+            rows.append(i)
+            cols.append(len(p) - 1 + j)
+            gold.append(tid)
+    as_long = lambda x: torch.tensor(x, dtype=torch.long)  # noqa: E731
+    return TargetBatch(ids, mask, as_long(rows), as_long(cols), as_long(gold), len(seqs),
+                       [len(p) for p, _ in seqs]).to(lm.device)
+
+
+def logits_from_hidden(lm, hidden: torch.Tensor) -> torch.Tensor:
+    """Vocabulary logits of final-norm outputs (with the model's logit soft-capping, if any)."""
+    logits = lm.spec.module(lm.model, "unembed")(hidden).float()
+    cap = getattr(lm.model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
+def final_hidden(lm, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Final-norm output of every position (the forward pass stops there)."""
+    with Trace(lm.model, lm.spec.final_norm, retain_output=True, stop=True) as tr:
+        lm.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    return tr.output
+
+
+def target_token_logprobs(lm, batch: TargetBatch) -> torch.Tensor:
+    """log p of every target token, (T,), differentiable w.r.t. anything that requires grad."""
+    hidden = final_hidden(lm, batch.input_ids, batch.attention_mask)
+    logp = torch.log_softmax(logits_from_hidden(lm, hidden[batch.rows, batch.cols]), dim=-1)
+    return logp.gather(1, batch.gold[:, None])[:, 0]
+
+
+def per_sequence_nll(lm, batch: TargetBatch) -> torch.Tensor:
+    """Mean per-token NLL of each sequence's target, (n,)."""
+    token_lp = target_token_logprobs(lm, batch)
+    total = torch.zeros(batch.n_seqs, device=token_lp.device).index_add(0, batch.rows, -token_lp)
+    count = torch.zeros(batch.n_seqs, device=token_lp.device).index_add(
+        0, batch.rows, torch.ones_like(token_lp))
+    return total / count
+
+
+def target_nll(lm, batch: TargetBatch) -> torch.Tensor:
+    """Mean over sequences of the mean per-token target NLL (a scalar loss)."""
+    return per_sequence_nll(lm, batch).mean()
+
+
+def last_token_logits(lm, prompts: Sequence[str]) -> torch.Tensor:
+    """Next-token logits after each prompt, (n, vocab)."""
+    enc = lm.tokenizer(list(prompts), return_tensors="pt", padding=True)
+    ids, mask = enc["input_ids"].to(lm.device), enc["attention_mask"].to(lm.device)
+    hidden = final_hidden(lm, ids, mask)
+    last = mask.sum(dim=1) - 1
+    return logits_from_hidden(lm, hidden[torch.arange(len(prompts), device=lm.device), last])
+
+
+# -- the editor ---------------------------------------------------------------------------
+
+ParamSelector = Callable[[ArchSpec, int], list[str]]
+
+
+def mlp_out_weight(spec: ArchSpec, layer: int) -> list[str]:
+    return [spec.edit_weight_name(layer)]
+
+
+def attention_qkv_weights(spec: ArchSpec, layer: int) -> list[str]:
+    return spec.attn_weight_names(layer)
+
+
+@dataclass
+class FineTuneEditor:
+    """Fine-tune the parameters ``select(spec, layer)`` on the rewrite prompts.
+
+    ``epsilon=None`` is unconstrained (FT); a number bounds ``|w - w_orig|`` elementwise
+    after every step (FT+L, AttnEdit). The bound holds exactly up to float rounding of
+    ``w_orig ± epsilon`` (at most one unit in the last place of the weight).
+    """
+
+    name: str
+    layer: int
+    lr: float
+    steps: int
+    epsilon: float | None = None
+    early_stop_loss: float = 1e-2
+    weight_decay: float = 0.0
+    select: ParamSelector = mlp_out_weight
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError(f"{self.name}: steps must be >= 0, got {self.steps}")
+        if self.epsilon is not None and not self.epsilon > 0:
+            raise ValueError(f"{self.name}: epsilon must be positive or None, got {self.epsilon}")
+
+    def param_names(self, lm) -> list[str]:
+        if not 0 <= self.layer < lm.n_layers:
+            raise ValueError(f"{self.name}: layer {self.layer} out of range for a {lm.n_layers}-layer model")
+        return self.select(lm.spec, self.layer)
+
+    def apply(self, lm, requests: Sequence[EditRequest]) -> EditResult:
+        requests = list(requests)
+        if not requests:
+            raise EditRequestError(f"{self.name}: no edit requests")
+        model = lm.model
+        names = self.param_names(lm)
+        result = begin_edit(model, names, self.name)
+        params = [get_parameter(model, n) for n in names]
+        batch = build_target_batch(lm, [r.text for r in requests], [r.target_new for r in requests])
+        was = [p.requires_grad for p in params]
+        losses: list[float] = []
+        try:
+            for p in params:
+                p.requires_grad_(True)
+            opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+            for _ in range(self.steps):
+                opt.zero_grad(set_to_none=True)
+                loss = target_nll(lm, batch)
+                losses.append(float(loss.detach()))
+                if losses[-1] < self.early_stop_loss:
+                    break
+                loss.backward()
+                opt.step()
+                if self.epsilon is not None:
+                    self._project(model, result.originals)
+            with torch.no_grad():
+                final = float(target_nll(lm, batch))
+        finally:
+            for p, w in zip(params, was):
+                p.requires_grad_(w)
+                p.grad = None
+        result.info = {
+            "layer": self.layer, "params": names, "lr": self.lr, "epsilon": self.epsilon,
+            "steps_run": len(losses), "losses": losses, "final_loss": final,
+            "max_abs_delta": max(float(d.abs().max()) for d in result.deltas(model).values()),
+        }
+        return result
+
+    @torch.no_grad()
+    def _project(self, model, originals: Mapping[str, torch.Tensor]) -> None:
+        for n, w0 in originals.items():
+            p = get_parameter(model, n)
+            delta = (p - w0).clamp_(-self.epsilon, self.epsilon)
+            p.copy_(w0 + delta)
+
+
+def _opt_float(x: Any) -> float | None:
+    return None if x is None else float(x)
+
+
+def make_ft(hparams: Mapping[str, Any], name: str = "ft") -> FineTuneEditor:
+    """FT / FT+L from an hparams dict (keys: layer, lr, steps, epsilon, early_stop_loss, weight_decay)."""
+    try:
+        return FineTuneEditor(
+            name=name, layer=int(hparams["layer"]), lr=float(hparams["lr"]), steps=int(hparams["steps"]),
+            epsilon=_opt_float(hparams.get("epsilon")),
+            early_stop_loss=float(hparams.get("early_stop_loss", 1e-2)),
+            weight_decay=float(hparams.get("weight_decay", 0.0)), select=mlp_out_weight,
+        )
+    except KeyError as err:
+        raise KeyError(f"{name} hparams: missing key {err.args[0]!r}") from None
+
+
+def make_ft_l(hparams: Mapping[str, Any]) -> FineTuneEditor:
+    if hparams.get("epsilon") is None:
+        raise KeyError("ft-l hparams: 'epsilon' (the L-infinity bound) is required")
+    return make_ft(hparams, name="ft-l")
+

@@ -1,0 +1,373 @@
+"""What the KE and MEND hyper-networks consume.
+
+* **Training examples** (:class:`HypernetExample`) for the three variants:
+
+  - ``plain``: generic edits from a text corpus, as in MEND's generation setting. A
+    sentence prefix of 6-12 words is taken from the corpus; the model's own greedy
+    continuation is what it would say; a *different* continuation sampled from the
+    model (top-k, seeded) becomes the edit target. Locality prompts are other prefixes.
+  - ``cf``: COUNTERFACT training-split records: rewrite prompt -> ``target_new``, its
+    paraphrase prompts share the target; locality prompts are rewrite prompts of other
+    training records.
+  - ``zsre``: zsRE training records (MEND format): question ``src`` -> ``alt`` (MEND's
+    own counterfactual training target; ``answers[0]`` when ``alt`` is absent),
+    ``rephrase`` shares the target; the unrelated ``loc`` question is the locality prompt.
+
+* **Per-edit inputs**: :func:`gradient_factors` (the rank-one factors -- input
+  activations ``u`` and output gradients ``delta`` -- of the fine-tuning gradient of the
+  edited projections, which MEND transforms and KE conditions on), and
+  :func:`added_weight_deltas` (a context manager running the model as if ``W + dW``,
+  differentiably in ``dW``, without touching the stored weights).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import torch
+
+from ..hooks import TraceDict
+from .ft import build_target_batch, target_token_logprobs
+
+VARIANTS = ("plain", "cf", "zsre")
+
+
+class HypernetDataError(ValueError):
+    """Bad training data (names the file, record and field)."""
+
+
+@dataclass
+class HypernetExample:
+    """One training edit: make ``target`` follow ``prompt`` (and each paraphrase)."""
+
+    prompt: str
+    target: str
+    paraphrases: list[str] = field(default_factory=list)
+    locality: list[str] = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def edit_prompts(self) -> list[str]:
+        return [self.prompt] + list(self.paraphrases)
+
+
+# -- loading ------------------------------------------------------------------------------
+
+def _load_json_list(path: str | os.PathLike, what: str) -> list:
+    path = Path(path)
+    try:
+        with open(path, "r", encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise HypernetDataError(f"{path}: {what} file not found") from None
+    except json.JSONDecodeError as exc:
+        raise HypernetDataError(f"{path}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise HypernetDataError(f"{path}: expected a JSON list of {what} records, got {type(data).__name__}")
+    return data
+
+
+def _need_str(rec: Mapping, key: str, where: str) -> str:
+    val = rec.get(key) if isinstance(rec, Mapping) else None
+    if not isinstance(val, str) or not val.strip():
+        raise HypernetDataError(f"{where}: field {key!r} must be a non-empty string")
+    return val
+
+
+def counterfact_examples(path: str | os.PathLike, seed: int = 0, exclude_case_ids: Sequence[int] = (),
+                         n_locality: int = 2) -> list[HypernetExample]:
+    """Examples from COUNTERFACT records (SPEC 2.1), skipping ``exclude_case_ids`` (the evaluated ones)."""
+    records = _load_json_list(path, "COUNTERFACT")
+    excluded = set(int(c) for c in exclude_case_ids)
+    parsed = []
+    for i, rec in enumerate(records):
+        where = f"{path}: record {i} (case_id {rec.get('case_id', '?') if isinstance(rec, Mapping) else '?'})"
+        if not isinstance(rec, Mapping) or "requested_rewrite" not in rec:
+            raise HypernetDataError(f"{where}: missing field 'requested_rewrite'")
+        if rec.get("case_id") is not None and int(rec["case_id"]) in excluded:
+            continue
+        rw = rec["requested_rewrite"]
+        prompt = _need_str(rw, "prompt", where + ".requested_rewrite")
+        subject = _need_str(rw, "subject", where + ".requested_rewrite")
+        if prompt.count("{}") != 1:
+            raise HypernetDataError(f"{where}: requested_rewrite.prompt must contain '{{}}' exactly once")
+        target = _need_str(rw.get("target_new") or {}, "str", where + ".requested_rewrite.target_new")
+        paras = [p for p in rec.get("paraphrase_prompts", []) if isinstance(p, str) and p.strip()]
+        parsed.append((prompt.replace("{}", subject), target, paras, rec.get("case_id", i)))
+    if not parsed:
+        raise HypernetDataError(f"{path}: no usable COUNTERFACT training records")
+    rng = random.Random(seed)
+    out = []
+    for j, (text, target, paras, cid) in enumerate(parsed):
+        others = [parsed[k][0] for k in rng.sample(range(len(parsed)), min(len(parsed), n_locality + 1)) if k != j]
+        out.append(HypernetExample(text, target, paras, others[:n_locality], f"counterfact:{cid}"))
+    return out
+
+
+def zsre_examples(path: str | os.PathLike, exclude_indices: Sequence[int] = ()) -> list[HypernetExample]:
+    """Examples from MEND-format zsRE records (subject, src, rephrase, alt, answers, loc, loc_ans)."""
+    records = _load_json_list(path, "zsRE")
+    excluded = set(exclude_indices)
+    out = []
+    for i, rec in enumerate(records):
+        if i in excluded:
+            continue
+        where = f"{path}: record {i}"
+        src = _need_str(rec, "src", where)
+        loc = _need_str(rec, "loc", where)
+        alt = rec.get("alt")
+        if not isinstance(alt, str) or not alt.strip():
+            answers = rec.get("answers")
+            if not isinstance(answers, list) or not answers or not isinstance(answers[0], str):
+                raise HypernetDataError(f"{where}: needs field 'alt' or a non-empty list 'answers'")
+            alt = answers[0]
+        paras = [rec["rephrase"]] if isinstance(rec.get("rephrase"), str) and rec["rephrase"].strip() else []
+        out.append(HypernetExample(src, alt.strip(), paras, [loc], f"zsre:{i}"))
+    if not out:
+        raise HypernetDataError(f"{path}: no usable zsRE training records")
+    return out
+
+
+_HEADING = re.compile(r"^\s*=.*=\s*$")
+
+
+def corpus_prefixes(path: str | os.PathLike, n: int, seed: int = 0, min_words: int = 6,
+                    max_words: int = 12) -> list[str]:
+    """``n`` sentence prefixes (``min_words``-``max_words`` words) from a raw text corpus, seeded."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HypernetDataError(f"{path}: corpus file not found") from None
+    sentences = []
+    for line in text.splitlines():
+        if not line.strip() or _HEADING.match(line):
+            continue
+        for sent in re.split(r"(?<=[.!?])\s+", line.strip()):
+            words = sent.replace(" @-@ ", "-").replace(" @,@ ", ",").replace(" @.@ ", ".").split()
+            if len(words) >= max_words + 2 and "<unk>" not in words:
+                sentences.append(words)
+    if not sentences:
+        raise HypernetDataError(f"{path}: no sentences of at least {max_words + 2} words")
+    rng = random.Random(seed)
+    picks = rng.sample(range(len(sentences)), min(n, len(sentences)))
+    return [" ".join(sentences[i][: rng.randint(min_words, max_words)]) for i in picks]
+
+
+@torch.no_grad()
+def _continue(lm, prefix: str, n_tokens: int, top_k: int | None, gen: torch.Generator) -> list[int]:
+    ids = lm.tokenizer(prefix, return_tensors="pt")["input_ids"].to(lm.device)
+    out = []
+    for _ in range(n_tokens):
+        logits = lm.model(input_ids=ids, use_cache=False).logits[0, -1].float()
+        if top_k is None:
+            nxt = int(logits.argmax())
+        else:
+            vals, idx = logits.topk(top_k)
+            nxt = int(idx[torch.multinomial(torch.softmax(vals, -1).cpu(), 1, generator=gen)])
+        out.append(nxt)
+        ids = torch.cat([ids, torch.tensor([[nxt]], device=lm.device)], dim=1)
+    return out
+
+
+def generic_examples(lm, corpus: str | os.PathLike, n: int, seed: int = 0, n_tokens: int = 3,
+                     top_k: int = 20, n_locality: int = 2, progress: bool = True) -> list[HypernetExample]:
+    """``plain`` examples: corpus prefix -> a sampled continuation different from the greedy one."""
+    from tqdm.auto import tqdm
+
+    prefixes = corpus_prefixes(corpus, n + n_locality * 4, seed)
+    gen = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed + 1)
+    out = []
+    for prefix in tqdm(prefixes[:n], desc="generic edits", disable=not progress):
+        greedy = _continue(lm, prefix, n_tokens, None, gen)
+        sampled = greedy
+        for _ in range(5):
+            sampled = _continue(lm, prefix, n_tokens, top_k, gen)
+            if sampled != greedy:
+                break
+        target = lm.tokenizer.decode(sampled, skip_special_tokens=True).strip()
+        if not target or sampled == greedy:
+            continue
+        loc = [p for p in rng.sample(prefixes, n_locality + 1) if p != prefix][:n_locality]
+        out.append(HypernetExample(prefix, target, [], loc, "corpus"))
+    if not out:
+        raise HypernetDataError(f"{corpus}: could not build any generic edit")
+    return out
+
+
+def save_examples(path: str | os.PathLike, examples: Sequence[HypernetExample]) -> None:
+    from ..artifacts import atomic_write_json
+
+    atomic_write_json(path, [asdict(e) for e in examples], indent=None)
+
+
+# -- per-edit inputs ------------------------------------------------------------------------
+
+def gradient_factors(lm, layers: Sequence[int], prompts: Sequence[str], target: str,
+                     ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Rank-one factors of the fine-tuning gradient of each layer's edited projection.
+
+    The loss is the summed NLL of ``" " + target`` after each prompt (original weights).
+    Returns ``{layer: (u, delta)}``, ``u`` (T, d_in) the projection inputs and ``delta``
+    (T, d_out) the loss gradients w.r.t. its outputs, at the T positions that predict
+    target tokens, so that ``dL/dW_out_in = delta.T @ u``. Both are detached.
+    """
+    spec, model = lm.spec, lm.model
+    batch = build_target_batch(lm, list(prompts), [target] * len(prompts))
+    names = [spec.layer_name("edit", l) for l in layers]
+    probes: dict[str, torch.Tensor] = {}
+
+    def add_probe(out: torch.Tensor, name: str) -> torch.Tensor:
+        probes[name] = torch.zeros_like(out, requires_grad=True)
+        return out + probes[name]
+
+    with TraceDict(model, names, retain_output=False, retain_input=True, edit_output=add_probe) as td:
+        loss = -target_token_logprobs(lm, batch).sum()
+        inputs = {n: td[n].input for n in names}
+    grads = torch.autograd.grad(loss, [probes[n] for n in names])
+    out = {}
+    for layer, n, g in zip(layers, names, grads):
+        out[layer] = (inputs[n][batch.rows, batch.cols].detach(), g[batch.rows, batch.cols].detach())
+    return out
+
+
+@contextlib.contextmanager
+def added_weight_deltas(lm, deltas_out_in: Mapping[int, torch.Tensor]) -> Iterator[None]:
+    """Run ``lm`` as if each layer's edited projection were ``W + dW`` (``dW`` in [out, in] layout).
+
+    The output of the projection gets ``x @ dW.T`` added, so gradients flow into ``dW``
+    while the stored weights stay untouched.
+    """
+    spec = lm.spec
+    names = {spec.layer_name("edit", l): l for l in deltas_out_in}
+    holder: dict[str, TraceDict] = {}
+
+    def add(out: torch.Tensor, name: str) -> torch.Tensor:
+        x = holder["td"][name].input
+        dw = deltas_out_in[names[name]]
+        return out + torch.nn.functional.linear(x, dw.to(x.dtype))
+
+    with TraceDict(lm.model, list(names), retain_output=False, retain_input=True, edit_output=add) as td:
+        holder["td"] = td
+        yield
+
+
+def to_param_layout(spec, delta_out_in: torch.Tensor) -> torch.Tensor:
+    """A [out, in] delta in the edited weight's own layout (Conv1D stores [in, out])."""
+    return spec.as_out_in(delta_out_in)
+
+
+# -- trained hyper-networks: files and the editor ------------------------------------------
+
+NET_CLASSES = {"ke": ("rome.editing.ke", "KENet"), "mend": ("rome.editing.mend", "MENDNet")}
+
+
+def net_class(method: str):
+    import importlib
+
+    try:
+        module, cls = NET_CLASSES[method]
+    except KeyError:
+        raise ValueError(f"unknown hyper-network method {method!r}; expected one of {sorted(NET_CLASSES)}") from None
+    return getattr(importlib.import_module(module), cls)
+
+
+def save_hypernet(path: str | os.PathLike, net: torch.nn.Module, meta: Mapping) -> None:
+    """Plain tensors + JSON-able config (loadable with ``torch.load(weights_only=True)``)."""
+    import io
+
+    from ..artifacts import atomic_write_bytes
+
+    buf = io.BytesIO()
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    torch.save({"method": net.method, "config": net.config(), "state_dict": state, "meta": dict(meta)}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_hypernet(path: str | os.PathLike, device="cpu") -> torch.nn.Module:
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"hyper-network checkpoint {path} not found (make it with `rome train`)") from None
+    try:
+        net = net_class(blob["method"])(**blob["config"])
+        net.load_state_dict(blob["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise ValueError(f"{path}: not a valid hyper-network checkpoint ({err})") from None
+    net.meta = blob.get("meta", {})
+    return net.to(device).eval()
+
+
+def find_checkpoint(directory: str | os.PathLike, method: str, variant: str, model_name: str) -> Path:
+    """The newest finished checkpoint of (method, variant, model) in ``directory`` (per its .json)."""
+    directory = Path(directory)
+    found = []
+    for meta_path in directory.glob(f"{method}-{variant}-*.json"):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        weights = meta_path.with_suffix(".pt")
+        if isinstance(meta, dict) and meta.get("model") == model_name and meta.get("finished") and weights.exists():
+            found.append((weights.stat().st_mtime, weights))
+    if not found:
+        raise FileNotFoundError(
+            f"no trained {method} ({variant}) hyper-network for model {model_name!r} in {directory}; "
+            f"run `rome train --method {method} --variant {variant} --model {model_name} --out-dir {directory}`")
+    return max(found)[1]
+
+
+@dataclass
+class HypernetEditor:
+    """KE or MEND as an :class:`rome.editing.base.Editor`: apply a trained hyper-network's updates.
+
+    The network is ``net`` if given, else read from ``checkpoint``, else the newest
+    finished checkpoint for the model in ``hypernet_dir``.
+    """
+
+    method: str
+    variant: str = "plain"
+    hparams: dict = field(default_factory=dict)
+    checkpoint: str | None = None
+    hypernet_dir: str = "data/hypernets"
+    net: torch.nn.Module | None = None
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; expected one of {VARIANTS}")
+
+    @property
+    def name(self) -> str:
+        return self.method if self.variant == "plain" else f"{self.method}-{self.variant}"
+
+    def load(self, lm) -> torch.nn.Module:
+        if self.net is None:
+            path = self.checkpoint or find_checkpoint(self.hypernet_dir, self.method, self.variant, lm.name)
+            self.net = load_hypernet(path, lm.device)
+        return self.net
+
+    def apply(self, lm, requests):
+        from .base import EditRequestError, begin_edit
+
+        requests = list(requests)
+        if not requests:
+            raise EditRequestError(f"{self.name}: no edit requests")
+        net = self.load(lm)
+        spec = lm.spec
+        result = begin_edit(lm.model, [spec.edit_weight_name(l) for l in net.layers], self.name)
+        for req in requests:
+            deltas = net.deltas(lm, req.text, req.target_new)
+            with torch.no_grad():
+                for layer, d in deltas.items():
+                    w = spec.edit_weight(lm.model, layer)
+                    w += to_param_layout(spec, d.detach()).to(w.dtype)
+        result.info = {"layers": list(net.layers), "variant": self.variant,
+                       "checkpoint": str(self.checkpoint) if self.checkpoint else None}
+        return result

@@ -1,0 +1,277 @@
+"""ROME: Rank-One Model Editing (SPEC 6, paper section 3).
+
+For a request (subject s, prompt p, new object o*) at layer l and token position t:
+
+1. context templates ``"{}"`` + sampled ``"<text>. {}"`` (:mod:`.context_templates`);
+2. ``k*`` = mean over templates of the key (input of the edited projection) at t;
+3. ``u = C⁻¹ k*`` (``torch.linalg.solve``, never an explicit inverse), normalised;
+4. ``v*`` = v_init + δ, δ optimised (Adam) as an addition to the edited module's output at
+   t of every templated prompt, to minimise mean NLL(o*) + kl_factor·KL(p_orig ‖ p_new)
+   on ``"{} is a"`` + weight_decay·‖δ‖/‖v_init‖², clamped to ‖δ‖ ≤ clamp·‖v_init‖;
+5. ``ΔW = (v* − W k₀) uᵀ / (u·k₀)`` in [out, in] layout (transposed for Conv1D), with k₀
+   the key of the un-prefixed prompt (paper) or k* (``key_for_insert: mean``, r-ROME).
+
+The edited module's output already includes its bias, so ``W k₀`` is computed by calling
+the module on k₀. For Gemma the MLP output goes through ``post_feedforward_layernorm``
+before the residual; δ is added at the edited module (``down_proj``) output, which is
+exactly what ΔW changes.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from ..hooks import Trace
+from ..tokens import Encoded, encode_with_subject
+from .base import EditRequest, EditRequestError, EditResult, begin_edit
+from .context_templates import context_templates
+from .rome_scoring import final_hidden, pad_batch, target_ids, target_probability, unembed
+
+TOKEN_CHOICES = ("first_subject", "last_subject", "first_subsequent", "last")
+
+StatsFn = Callable[[object, int], torch.Tensor]
+
+
+class ROMEError(RuntimeError):
+    """ROME could not compute an edit (e.g. a singular statistics matrix)."""
+
+
+def token_position(enc: Encoded, token: str, n_prompt: int | None = None) -> int:
+    """Position of the chosen token in an encoded prompt (``n_prompt``: prompt length,
+    when target tokens follow it)."""
+    n = len(enc) if n_prompt is None else n_prompt
+    if token == "last_subject":
+        return enc.last_subject
+    if token == "first_subject":
+        return enc.subject_start
+    if token == "first_subsequent":
+        if enc.subject_end >= n:
+            raise EditRequestError(f"prompt {enc.text!r} has no token after the subject")
+        return enc.subject_end
+    if token == "last":
+        return n - 1
+    raise ValueError(f"unknown token choice {token!r}; expected one of {TOKEN_CHOICES}")
+
+
+def template_prefix(template: str) -> str:
+    if not template.endswith("{}") or template.count("{}") != 1:
+        raise ValueError(f"context template must end with '{{}}': {template!r}")
+    return template[:-2]
+
+
+def check_request(lm, request: EditRequest) -> None:
+    """Clear errors for requests ROME cannot carry out."""
+    if not request.target_new.strip():
+        raise EditRequestError(f"edit request (case {request.case_id}): field 'target_new' is empty")
+    # raises SubjectNotFoundError when the subject has no tokens in the prompt
+    encode_with_subject(lm.tokenizer, request.prompt, request.subject)
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+@torch.no_grad()
+def keys_at(lm, layer: int, texts: Sequence[tuple[str, str, str]], token: str) -> torch.Tensor:
+    """Keys [n, d] at the chosen token of each ``(prefix, prompt, subject)``."""
+    encs = [encode_with_subject(lm.tokenizer, p, s, prefix=pre) for pre, p, s in texts]
+    pos = [token_position(e, token) for e in encs]
+    ids, mask = pad_batch([e.input_ids for e in encs], lm.tokenizer.pad_token_id or 0, lm.device)
+    name = lm.layer_name("edit", layer)
+    with Trace(lm.model, name, retain_output=False, retain_input=True, stop=True) as tr:
+        lm.model(input_ids=ids, attention_mask=mask, use_cache=False)
+    return tr.input[torch.arange(len(encs)), pos].float()
+
+
+def solve_u(C: torch.Tensor, k_star: torch.Tensor) -> torch.Tensor:
+    """u = C⁻¹ k* by a linear solve in float64, normalised to unit length."""
+    try:
+        u = torch.linalg.solve(C.double(), k_star.double())
+    except RuntimeError as err:
+        raise ROMEError(f"the key statistics matrix is singular ({err}); use more statistics tokens") from err
+    if not torch.isfinite(u).all():
+        raise ROMEError("solving C u = k* gave non-finite values; the statistics are ill-conditioned")
+    return (u / u.norm()).float()
+
+
+# -- v* ------------------------------------------------------------------------------------
+
+@dataclass
+class VResult:
+    v_star: torch.Tensor
+    v_init: torch.Tensor
+    delta: torch.Tensor
+    losses: list[float]
+    nll: list[float]
+
+
+def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], hp: dict) -> VResult:
+    """v* = v_init + δ by gradient descent on δ (SPEC 6.4)."""
+    tok, dev = lm.tokenizer, lm.device
+    token = hp.get("token", "last_subject")
+    tgt = target_ids(tok, request.target_new)
+    seqs, lookup, label_pos = [], [], []
+    for t in templates:
+        enc = encode_with_subject(tok, request.prompt, request.subject, prefix=template_prefix(t))
+        n = len(enc)
+        seqs.append(enc.input_ids + tgt[:-1])
+        lookup.append(token_position(enc, token))
+        label_pos.append([n - 1 + j for j in range(len(tgt))])
+    n_rewrite = len(seqs)
+    kl_encs = [encode_with_subject(tok, kp, request.subject) for kp in hp.get("kl_prompts", ["{} is a"])]
+    for enc in kl_encs:
+        seqs.append(enc.input_ids)
+        lookup.append(token_position(enc, token))
+    kl_rows = list(range(n_rewrite, len(seqs)))
+    kl_pos = [e.last_subject for e in kl_encs]  # KL measured at the subject's last token
+
+    ids, mask = pad_batch(seqs, tok.pad_token_id or 0, dev)
+    rows = torch.arange(len(seqs), device=dev)
+    look = torch.tensor(lookup, device=dev)
+    lab_rows = [r for r in range(n_rewrite) for _ in tgt]
+    lab_cols = [c for r in range(n_rewrite) for c in label_pos[r]]
+    labels = torch.tensor(tgt * n_rewrite, device=dev)
+    name = lm.layer_name("edit", layer)
+    dim = lm.spec.value_dim(lm.model, layer)
+    delta = torch.zeros(dim, device=dev, dtype=torch.float32, requires_grad=True)
+    state: dict[str, torch.Tensor] = {}
+
+    def add_delta(out: torch.Tensor, _name: str) -> torch.Tensor:
+        if "v_init" not in state:
+            state["v_init"] = out[0, look[0]].detach().float().clone()  # template "{}"
+        out = out.clone()
+        out[rows, look] = out[rows, look] + delta.to(out.dtype)
+        return out
+
+    opt = torch.optim.Adam([delta], lr=float(hp["v_lr"]))
+    losses, nlls = [], []
+    kl_init = None
+    for step in range(int(hp["v_steps"])):
+        opt.zero_grad()
+        with Trace(lm.model, name, retain_output=False, edit_output=add_delta):
+            h = final_hidden(lm, ids, mask)
+        logp = torch.log_softmax(unembed(lm, h[lab_rows, lab_cols]), dim=-1)
+        token_lp = logp[torch.arange(len(labels), device=dev), labels].view(n_rewrite, len(tgt))
+        nll = -token_lp.mean(dim=1).mean()
+        kl_logp = torch.log_softmax(unembed(lm, h[kl_rows, kl_pos]), dim=-1)
+        if kl_init is None:
+            kl_init = kl_logp.detach().clone()
+        kl = torch.nn.functional.kl_div(kl_logp, kl_init, log_target=True, reduction="batchmean")
+        v_norm = state["v_init"].norm()
+        wd = float(hp["v_weight_decay"]) * (delta.norm() / v_norm ** 2)
+        loss = nll + float(hp["kl_factor"]) * kl + wd
+        losses.append(float(loss.detach()))
+        nlls.append(float(nll))
+        if float(loss) < float(hp.get("v_loss_stop", 0.05)):
+            break
+        if step == int(hp["v_steps"]) - 1:
+            break
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            max_norm = float(hp["clamp_norm_factor"]) * v_norm
+            if delta.norm() > max_norm:
+                delta.mul_(max_norm / delta.norm())
+    d = delta.detach().clone()
+    return VResult(state["v_init"] + d, state["v_init"], d, losses, nlls)
+
+
+# -- the rank-one insert --------------------------------------------------------------------
+
+def rank_one_update(u: torch.Tensor, k0: torch.Tensor, v_star: torch.Tensor, v0: torch.Tensor) -> torch.Tensor:
+    """ΔW in [out, in] layout: ``(v* − v₀) uᵀ / (u·k₀)`` so that ``(W+ΔW) k₀ = v*``."""
+    denom = torch.dot(u.double(), k0.double())
+    if denom.abs() < 1e-12:
+        raise ROMEError("u · k0 is zero: the insert is undefined for this key")
+    return (torch.outer((v_star - v0).double(), u.double()) / denom)
+
+
+@dataclass
+class ROMEEditor:
+    """The ROME editor (Editor protocol of :mod:`rome.editing.base`).
+
+    ``stats_provider(lm, layer)`` returns C = E[k kᵀ] as a tensor (see
+    :class:`rome.editing.statistics.StatsProvider`, which computes or loads it).
+    """
+
+    hparams: dict
+    stats_provider: StatsFn
+    templates_dir: str | os.PathLike | None = None
+    name: str = "rome"
+
+    def templates(self, lm) -> list[str]:
+        hp = self.hparams
+        return context_templates(
+            lm, hp.get("context_templates", ((5, 10), (10, 10))), int(hp.get("context_top_k", 5)),
+            int(hp.get("context_seed", 0)), self.templates_dir,
+        )
+
+    def compute_update(self, lm, request: EditRequest, layer: int | None = None) -> tuple[torch.Tensor, dict]:
+        """ΔW ([out, in]) for one request against the model's current weights, and details."""
+        hp = self.hparams
+        layer = int(hp["layer"] if layer is None else layer)
+        token = hp.get("token", "last_subject")
+        check_request(lm, request)
+        templates = self.templates(lm)
+        keys = keys_at(lm, layer, [(template_prefix(t), request.prompt, request.subject) for t in templates], token)
+        k_star = keys.mean(dim=0)
+        C = self.stats_provider(lm, layer)
+        u = solve_u(C, k_star)
+        vres = optimise_v(lm, layer, request, templates, hp)
+        mode = hp.get("key_for_insert", "prompt")
+        if mode == "prompt":
+            k0 = keys[0]  # templates[0] == "{}": the un-prefixed prompt
+        elif mode == "mean":
+            k0 = k_star
+        else:
+            raise ValueError(f"key_for_insert must be 'prompt' or 'mean', got {mode!r}")
+        module = lm.module("edit", layer)
+        with torch.no_grad():
+            v0 = module(k0.to(lm.dtype)[None])[0].float()
+        delta_w = rank_one_update(u, k0, vres.v_star, v0)
+        info = dict(
+            layer=layer, token=token, key_for_insert=mode, n_templates=len(templates),
+            loss=vres.losses, nll=vres.nll, steps=len(vres.losses),
+            delta_norm=float(vres.delta.norm()), v_init_norm=float(vres.v_init.norm()),
+            u_dot_k0=float(torch.dot(u, k0)),
+        )
+        return delta_w, info
+
+    def apply(self, lm, requests: Sequence[EditRequest] | EditRequest) -> EditResult:
+        """Edit ``lm.model`` in place, one request after the other; restorable bit for bit."""
+        if isinstance(requests, EditRequest):
+            requests = [requests]
+        requests = list(requests)
+        if not requests:
+            raise EditRequestError("no edit requests given")
+        for r in requests:
+            check_request(lm, r)
+        layer = int(self.hparams["layer"])
+        wname = lm.spec.edit_weight_name(layer)
+        result = begin_edit(lm.model, [wname], self.name)
+        per_request = []
+        try:
+            for r in requests:
+                t0 = time.time()
+                prompt_text = r.prompt.replace("{}", r.subject)
+                p_before = target_probability(lm, prompt_text, r.target_new)
+                delta_w, info = self.compute_update(lm, r, layer)
+                weight = lm.spec.edit_weight(lm.model, layer)
+                with torch.no_grad():
+                    lm.spec.as_out_in(weight).add_(delta_w.to(weight.dtype))
+                info.update(
+                    case_id=r.case_id, subject=r.subject, target_new=r.target_new,
+                    delta_w_norm=float(delta_w.norm()), rank=int(torch.linalg.matrix_rank(delta_w.float())),
+                    p_new_before=p_before, p_new_after=target_probability(lm, prompt_text, r.target_new),
+                    seconds=round(time.time() - t0, 3),
+                )
+                per_request.append(info)
+        except BaseException:
+            result.restore(lm.model)
+            raise
+        result.info = dict(layer=layer, weight=wname, requests=per_request,
+                           delta_w_norm=float(result.deltas(lm.model)[wname].norm()))
+        return result

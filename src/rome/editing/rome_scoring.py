@@ -1,0 +1,118 @@
+"""Logits only where they are needed, and teacher-forced target probabilities.
+
+A small model's vocabulary projection costs more than its body (Gemma 3 270M: 262k x
+640), so these helpers run the model up to the final norm (stopping there with a hook),
+then project only the positions that are scored.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from ..hooks import Trace
+
+
+def final_hidden(lm, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Output of the final norm [batch, seq, hidden] (the pass stops there)."""
+    with Trace(lm.model, lm.spec.final_norm, retain_output=True, stop=True) as tr:
+        lm.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    if tr.output is None:  # pragma: no cover - the final norm always runs
+        raise RuntimeError(f"final norm {lm.spec.final_norm} did not run")
+    return tr.output
+
+
+def unembed(lm, hidden: torch.Tensor) -> torch.Tensor:
+    """Vocabulary logits of final-norm outputs (with logit soft-capping where configured)."""
+    logits = lm.module("unembed")(hidden)
+    cap = getattr(lm.model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits.float()
+
+
+def target_ids(tokenizer, target: str) -> list[int]:
+    """Token ids of ``" " + target`` (no special tokens)."""
+    ids = list(tokenizer(" " + target.strip(), add_special_tokens=False)["input_ids"])
+    if not ids:
+        raise ValueError(f"target {target!r} tokenizes to nothing")
+    return ids
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def prompt_ids(tokenizer, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=True)["input_ids"])
+
+
+@torch.no_grad()
+def mean_target_nll(lm, prompts: Sequence[str], targets: Sequence[str], batch_size: int = 32) -> list[float]:
+    """Teacher-forced mean per-token NLL of ``" " + target`` after each prompt."""
+    if len(prompts) != len(targets):
+        raise ValueError("prompts and targets differ in length")
+    tok = lm.tokenizer
+    out: list[float] = []
+    for b in range(0, len(prompts), batch_size):
+        seqs, spans = [], []
+        for p, t in zip(prompts[b:b + batch_size], targets[b:b + batch_size]):
+            pi, ti = prompt_ids(tok, p), target_ids(tok, t)
+            seqs.append(pi + ti)
+            spans.append((len(pi), ti))
+        ids, mask = pad_batch(seqs, tok.pad_token_id or 0, lm.device)
+        h = final_hidden(lm, ids, mask)
+        rows = [r for r, (_, ti) in enumerate(spans) for _ in ti]
+        cols = [n - 1 + j for (n, ti) in spans for j in range(len(ti))]
+        labels = torch.tensor([x for _, ti in spans for x in ti], device=lm.device)
+        logp = torch.log_softmax(unembed(lm, h[rows, cols]), dim=-1)
+        token_lp = logp[torch.arange(len(labels), device=lm.device), labels]
+        i = 0
+        for _, ti in spans:
+            out.append(float(-token_lp[i:i + len(ti)].mean()))
+            i += len(ti)
+    return out
+
+
+def target_probability(lm, prompt: str, target: str) -> float:
+    """exp(−mean NLL) of the target after the prompt (the per-token geometric mean)."""
+    return math.exp(-mean_target_nll(lm, [prompt], [target])[0])
+
+
+@torch.no_grad()
+def next_token(lm, prompt: str) -> str:
+    """The model's argmax next token after ``prompt``, stripped."""
+    ids, mask = pad_batch([prompt_ids(lm.tokenizer, prompt)], 0, lm.device)
+    h = final_hidden(lm, ids, mask)
+    return lm.tokenizer.decode([int(unembed(lm, h[0, -1]).argmax())]).strip()
+
+
+@torch.no_grad()
+def greedy_generation(lm, prompt: str, max_new_tokens: int = 20) -> str:
+    enc = lm.tokenizer(prompt, return_tensors="pt").to(lm.device)
+    out = lm.model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens,
+                            pad_token_id=lm.tokenizer.pad_token_id)
+    return lm.tokenizer.decode(out[0], skip_special_tokens=True)
+
+
+@dataclass
+class PairScore:
+    """P(new) vs P(true) on one prompt (probabilities = exp(−mean NLL))."""
+
+    prompt: str
+    p_new: float
+    p_true: float
+
+
+def score_pairs(lm, prompts: Sequence[str], target_new: str, target_true: str) -> list[PairScore]:
+    nll = mean_target_nll(lm, list(prompts) * 2, [target_new] * len(prompts) + [target_true] * len(prompts))
+    n = len(prompts)
+    return [PairScore(p, math.exp(-nll[i]), math.exp(-nll[n + i])) for i, p in enumerate(prompts)]

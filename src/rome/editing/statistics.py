@@ -1,0 +1,402 @@
+"""Second-moment key statistics C = E[k kᵀ] (SPEC 5, paper section 3.1).
+
+The key is the input of the edited MLP output projection (``spec.layer_name("edit", l)``).
+One streaming pass over a text corpus fills C for every requested layer: a pre-hook on
+each layer's edit module adds ``KᵀK`` of the batch's non-padding keys (one matmul per
+layer and batch) to a running sum, and the forward pass stops right after the last
+needed layer's edit module.
+
+Corpora (:func:`load_documents`): a local text file (WikiText raw format: split into
+articles at top-level `` = Title = `` headings; other files: at blank lines), the local
+WikiText-2 copy by name (``wikitext-2``), or a ``datasets`` corpus (``wikitext-103``,
+``wikipedia``), fetched only when asked for. Documents are tokenized and cut into
+chunks of at most ``max_length`` tokens, in corpus order; the budget takes chunks until
+it has ``max_tokens`` tokens (the last chunk is shortened to hit it exactly) or
+``max_samples`` documents.
+
+Results are plain ``.npz`` files (``C``, ``count``) under
+``<cache_dir>/<model>/<corpus sha256[:16]>/<dtype>-t<tokens>-s<samples>-len<L>/layer-<l>.npz``.
+A run checkpoints the partial sums and its position in the chunk list atomically every
+``checkpoint_every`` batches, and a later run with the same settings resumes from there.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..artifacts import atomic_save_npz, load_npz, sha256_file, sha256_text, stable_key
+from ..hooks import TraceDict
+from ..runtime import repo_root, resolve_dtype, shared_data_dir
+from .hparams import normalise_model_name
+
+# Corpus names that need the network (through ``datasets``): name -> (path, config, split).
+HF_CORPORA = {
+    "wikitext-103": ("wikitext", "wikitext-103-raw-v1", "train"),
+    "wikipedia": ("wikimedia/wikipedia", "20231101.en", "train"),
+}
+LOCAL_CORPORA = {"wikitext-2": "wikitext-2/wiki.test.raw", "local": "wikitext-2/wiki.test.raw"}
+_HEADING = re.compile(r"^ = [^=].* = $")
+
+
+class StatisticsError(RuntimeError):
+    """A corpus that cannot be read, or statistics that cannot be computed."""
+
+
+def default_stats_dir() -> Path:
+    return repo_root() / "data" / "stats"
+
+
+def default_corpus() -> str:
+    return str(shared_data_dir() / LOCAL_CORPORA["wikitext-2"])
+
+
+# -- corpus -------------------------------------------------------------------------------
+
+def split_wikitext(text: str) -> list[str]:
+    """Articles of a raw WikiText file: split at `` = Title = `` lines; paragraphs joined."""
+    docs: list[str] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if _HEADING.match(line):
+            if current:
+                docs.append("\n".join(current))
+            current = []
+            continue
+        line = line.strip()
+        if line and not line.startswith("= "):  # drop sub-headings (" = = Career = = ")
+            current.append(line)
+    if current:
+        docs.append("\n".join(current))
+    return docs
+
+
+def split_paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def resolve_corpus(corpus: str | os.PathLike | None) -> tuple[str, str]:
+    """``(kind, location)`` of a corpus argument: ``("file", path)`` or ``("hf", name)``."""
+    if corpus is None:
+        corpus = default_corpus()
+    corpus = str(corpus)
+    if corpus in LOCAL_CORPORA:
+        path = shared_data_dir() / LOCAL_CORPORA[corpus]
+        if not path.is_file():
+            raise StatisticsError(
+                f"corpus {corpus!r}: the local copy {path} does not exist (set ROME_SHARED_DATA "
+                "or pass --corpus PATH)"
+            )
+        return "file", str(path)
+    if corpus in HF_CORPORA:
+        return "hf", corpus
+    if Path(corpus).is_file():
+        return "file", corpus
+    raise StatisticsError(
+        f"corpus {corpus!r} is neither a text file nor a known corpus name "
+        f"({', '.join(sorted(LOCAL_CORPORA) + sorted(HF_CORPORA))})"
+    )
+
+
+def corpus_fingerprint(corpus: str | os.PathLike | None) -> str:
+    """sha256 of a corpus file, or of the pinned dataset coordinates for a named corpus."""
+    kind, where = resolve_corpus(corpus)
+    if kind == "file":
+        return sha256_file(where)
+    return sha256_text(repr(HF_CORPORA[where]))
+
+
+def load_documents(corpus: str | os.PathLike | None, max_documents: int | None = None) -> list[str]:
+    """The documents of a corpus, in a fixed order (see the module docstring)."""
+    kind, where = resolve_corpus(corpus)
+    if kind == "file":
+        text = Path(where).read_text(encoding="utf-8")
+        docs = split_wikitext(text) if any(_HEADING.match(l) for l in text[:5000].split("\n")) else split_paragraphs(text)
+    else:
+        try:
+            import datasets
+        except ImportError as err:  # pragma: no cover
+            raise StatisticsError("corpus needs the 'datasets' package") from err
+        path, config, split = HF_CORPORA[where]
+        try:
+            ds = datasets.load_dataset(path, config, split=split, streaming=True)
+        except Exception as err:  # offline or unavailable
+            raise StatisticsError(
+                f"corpus {where!r} could not be loaded through datasets ({type(err).__name__}: {err}); "
+                "offline, pass --corpus with a local text file (e.g. the WikiText-2 copy)"
+            ) from err
+        docs = []
+        for row in ds:
+            t = row.get("text", "").strip()
+            if t:
+                docs.append(t)
+            if max_documents is not None and len(docs) >= max_documents:
+                break
+    if max_documents is not None:
+        docs = docs[:max_documents]
+    if not docs:
+        raise StatisticsError(f"corpus {where}: no text found")
+    return docs
+
+
+def tokenize_chunks(
+    tokenizer, documents: Sequence[str], max_length: int, max_tokens: int | None = None,
+) -> list[list[int]]:
+    """Token chunks of at most ``max_length`` tokens, cut to a total of ``max_tokens``."""
+    if max_length < 2:
+        raise StatisticsError(f"max_length must be at least 2, got {max_length}")
+    chunks: list[list[int]] = []
+    total = 0
+    for doc in documents:
+        ids = list(tokenizer(doc, add_special_tokens=True)["input_ids"])
+        for start in range(0, len(ids), max_length):
+            piece = ids[start:start + max_length]
+            if max_tokens is not None and total + len(piece) > max_tokens:
+                piece = piece[: max_tokens - total]
+            if piece:
+                chunks.append(piece)
+                total += len(piece)
+            if max_tokens is not None and total >= max_tokens:
+                return chunks
+    return chunks
+
+
+# -- settings and files ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StatsSettings:
+    """Everything that decides the value of C (besides model and layer)."""
+
+    corpus: str | None = None  # path or corpus name; None = the local WikiText-2 copy
+    max_tokens: int | None = 100_000
+    max_samples: int | None = None  # documents
+    dtype: str = "float32"  # accumulation dtype: float32 or float64
+    max_length: int = 512
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float32", "float64"):
+            raise StatisticsError(f"statistics dtype must be float32 or float64, got {self.dtype!r}")
+
+    def folder_name(self) -> str:
+        t = "all" if self.max_tokens is None else str(self.max_tokens)
+        s = "all" if self.max_samples is None else str(self.max_samples)
+        return f"{self.dtype}-t{t}-s{s}-len{self.max_length}"
+
+
+def model_slug(lm) -> str:
+    """Cache folder of a model: its normalised name plus a hash of its config."""
+    config = getattr(lm.model, "config", None)
+    cfg = config.to_dict() if config is not None else {}
+    cfg = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in ("transformers_version", "dtype", "torch_dtype")}
+    name = normalise_model_name(lm.name)
+    if name == "tiny":
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(lm.name))
+    return f"{name}-{stable_key(cfg, length=8)}"
+
+
+def stats_dir(lm, settings: StatsSettings, cache_dir: str | os.PathLike | None = None) -> Path:
+    root = Path(cache_dir) if cache_dir else default_stats_dir()
+    return root / model_slug(lm) / corpus_fingerprint(settings.corpus)[:16] / settings.folder_name()
+
+
+def layer_file(folder: Path, layer: int) -> Path:
+    return folder / f"layer-{layer:02d}.npz"
+
+
+def _checkpoint_file(folder: Path, layers: Sequence[int]) -> Path:
+    return folder / f"partial-{stable_key(list(layers), length=10)}.npz"
+
+
+# -- the streaming pass ------------------------------------------------------------------
+
+def _batches(chunks: Sequence[Sequence[int]], batch_size: int, pad_id: int, start: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    for i in range(start, len(chunks), batch_size):
+        part = chunks[i:i + batch_size]
+        width = max(len(c) for c in part)
+        ids = torch.full((len(part), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(part), width), dtype=torch.long)
+        for r, c in enumerate(part):
+            ids[r, : len(c)] = torch.tensor(c, dtype=torch.long)
+            mask[r, : len(c)] = 1
+        yield i + len(part), ids, mask
+
+
+def accumulate_second_moments(
+    lm,
+    layers: Sequence[int],
+    chunks: Sequence[Sequence[int]],
+    *,
+    dtype: str = "float32",
+    batch_size: int = 8,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 20,
+    progress: bool = True,
+    after_batch: Callable[[int], None] | None = None,
+) -> tuple[dict[int, torch.Tensor], int]:
+    """Sums ``Σ k kᵀ`` per layer and the number of keys, over ``chunks``.
+
+    With ``checkpoint`` the partial sums and the next chunk index are saved there every
+    ``checkpoint_every`` batches and read back first when present (resume after a kill).
+    ``after_batch(n_batches_done)`` is called after each batch (tests use it to simulate
+    a kill).
+    """
+    layers = sorted(set(int(l) for l in layers))
+    if not layers:
+        raise StatisticsError("no layers requested")
+    n = lm.n_layers
+    bad = [l for l in layers if not 0 <= l < n]
+    if bad:
+        raise StatisticsError(f"layers {bad} out of range for a model with {n} layers")
+    acc_dtype = resolve_dtype(dtype)
+    spec, model = lm.spec, lm.model
+    dims = {l: spec.key_dim(model, l) for l in layers}
+    sums = {l: torch.zeros(dims[l], dims[l], dtype=acc_dtype, device=lm.device) for l in layers}
+    count, start = 0, 0
+    if checkpoint is not None and checkpoint.is_file():
+        saved = load_npz(checkpoint)
+        start, count = int(saved["next_chunk"]), int(saved["count"])
+        for l in layers:
+            sums[l] = torch.from_numpy(saved[f"sum_{l}"]).to(device=lm.device, dtype=acc_dtype)
+
+    names = {spec.layer_name("edit", l): l for l in layers}
+    state: dict[str, torch.Tensor] = {}
+
+    def add_keys(x: torch.Tensor, name: str) -> torch.Tensor:
+        keys = x[state["mask"]].to(acc_dtype)  # [n_real_tokens, d]; padding excluded
+        sums[names[name]].addmm_(keys.T, keys)
+        return x
+
+    pad_id = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    total_tokens = sum(len(c) for c in chunks)
+    done_tokens = sum(len(c) for c in chunks[:start])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=total_tokens, initial=done_tokens, unit="tok", desc=f"stats layers {layers[0]}-{layers[-1]}")
+    n_batches = 0
+    try:
+        for nxt, ids, mask in _batches(chunks, batch_size, pad_id, start):
+            ids, mask = ids.to(lm.device), mask.to(lm.device)
+            state["mask"] = mask.bool()
+            with torch.no_grad(), TraceDict(model, list(names), retain_output=False, edit_input=add_keys, stop=True):
+                model(input_ids=ids, attention_mask=mask, use_cache=False)
+            n_real = int(mask.sum())
+            count += n_real
+            n_batches += 1
+            if bar is not None:
+                bar.update(n_real)
+            if checkpoint is not None and n_batches % checkpoint_every == 0 and nxt < len(chunks):
+                _save_checkpoint(checkpoint, sums, count, nxt)
+            if after_batch is not None:
+                after_batch(n_batches)
+    finally:
+        if bar is not None:
+            bar.close()
+    return sums, count
+
+
+def _save_checkpoint(path: Path, sums: dict[int, torch.Tensor], count: int, next_chunk: int) -> None:
+    arrays = {f"sum_{l}": s.detach().cpu().numpy() for l, s in sums.items()}
+    arrays.update(count=np.array(count, dtype=np.int64), next_chunk=np.array(next_chunk, dtype=np.int64))
+    atomic_save_npz(path, arrays)
+
+
+def compute_statistics(
+    lm,
+    layers: Sequence[int],
+    settings: StatsSettings = StatsSettings(),
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    checkpoint_every: int = 20,
+    progress: bool = True,
+    after_batch: Callable[[int], None] | None = None,
+    force: bool = False,
+) -> dict[int, Path]:
+    """Compute (or find cached) C for ``layers`` in one pass; return the file per layer."""
+    folder = stats_dir(lm, settings, cache_dir)
+    layers = sorted(set(int(l) for l in layers))
+    missing = [l for l in layers if force or not layer_file(folder, l).is_file()]
+    if missing:
+        t0 = time.time()
+        docs = load_documents(settings.corpus, settings.max_samples)
+        chunks = tokenize_chunks(lm.tokenizer, docs, settings.max_length, settings.max_tokens)
+        ckpt = _checkpoint_file(folder, missing)
+        sums, count = accumulate_second_moments(
+            lm, missing, chunks, dtype=settings.dtype, batch_size=settings.batch_size,
+            checkpoint=ckpt, checkpoint_every=checkpoint_every, progress=progress, after_batch=after_batch,
+        )
+        if count == 0:
+            raise StatisticsError("the corpus gave no tokens")
+        meta = dict(
+            model=str(lm.name), corpus=str(settings.corpus or default_corpus()),
+            corpus_sha256=corpus_fingerprint(settings.corpus), n_documents=len(docs),
+            n_chunks=len(chunks), seconds=round(time.time() - t0, 2),
+        )
+        for l in missing:
+            c = (sums[l] / count).cpu().numpy()
+            atomic_save_npz(layer_file(folder, l), {
+                "C": c, "count": np.array(count, dtype=np.int64), "layer": np.array(l),
+                "meta": np.array(repr(sorted(meta.items()))),
+            })
+        ckpt.unlink(missing_ok=True)
+    return {l: layer_file(folder, l) for l in layers}
+
+
+def load_second_moment(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    data = load_npz(path)
+    return data["C"], int(data["count"])
+
+
+class StatsProvider:
+    """Computes-or-loads C for editors: ``provider(lm, layer) -> torch.Tensor [d, d]``.
+
+    ``prefetch_layers`` are computed together with the first requested layer (one pass
+    serves a whole layer sweep).
+    """
+
+    def __init__(
+        self,
+        settings: StatsSettings = StatsSettings(),
+        cache_dir: str | os.PathLike | None = None,
+        prefetch_layers: Sequence[int] = (),
+        progress: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.cache_dir = cache_dir
+        self.prefetch_layers = list(prefetch_layers)
+        self.progress = progress
+
+    @classmethod
+    def from_hparams(cls, hp: dict, cache_dir=None, corpus=None, tokens=None, **kw) -> "StatsProvider":
+        """Settings from a ROME hparams dict, with optional command-line overrides."""
+        settings = StatsSettings(
+            corpus=corpus if corpus is not None else _hparams_corpus(hp.get("mom2_corpus")),
+            max_tokens=tokens if tokens is not None else hp.get("mom2_tokens"),
+            max_samples=None if tokens is not None else hp.get("mom2_samples"),
+            dtype=hp.get("mom2_dtype", "float32"),
+            max_length=int(hp.get("mom2_max_length", 512)),
+        )
+        return cls(settings, cache_dir, **kw)
+
+    def path(self, lm, layer: int) -> Path:
+        return layer_file(stats_dir(lm, self.settings, self.cache_dir), layer)
+
+    def __call__(self, lm, layer: int) -> torch.Tensor:
+        path = self.path(lm, layer)
+        if not path.is_file():
+            wanted = sorted({layer, *[l for l in self.prefetch_layers if 0 <= l < lm.n_layers]})
+            compute_statistics(lm, wanted, self.settings, self.cache_dir, progress=self.progress)
+        c, _ = load_second_moment(path)
+        return torch.from_numpy(c).to(lm.device)
+
+
+def _hparams_corpus(name: str | None) -> str | None:
+    """An hparams corpus entry; ``wikitext-2`` maps to the local copy."""
+    return None if name in (None, "wikitext-2", "local") else name

@@ -1,0 +1,47 @@
+"""``rome stats``: second-moment key statistics for a range of layers in one pass.
+
+    rome stats --model gemma-3-270m --layers 0-17 --corpus PATH --tokens 100000
+
+Writes ``<out-dir>/<model>/<corpus sha>/<settings>/layer-NN.npz`` (C and the token
+count); resumes from its checkpoint after a kill.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..architectures import parse_layers
+from ..models import load_model
+from .statistics import StatsSettings, compute_statistics, load_second_moment
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="gemma-3-270m", help="HF id, local folder or 'gemma-3-270m' (embedded)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps or auto")
+    parser.add_argument("--model-dtype", default="float32", help="dtype the model runs in")
+    parser.add_argument("--models-dir", default=None, help="cache of converted models (default data/models)")
+    parser.add_argument("--layers", required=True, help='layers, e.g. "0-17" or "4,8"')
+    parser.add_argument("--corpus", default=None, help="text file or corpus name (wikitext-2 = local copy; wikitext-103, wikipedia need network)")
+    parser.add_argument("--tokens", type=int, default=None, help="token budget (default: the whole corpus)")
+    parser.add_argument("--samples", type=int, default=None, help="document budget (default: none)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                        help="accumulation dtype of C (the model's own dtype is --model-dtype)")
+    parser.add_argument("--out-dir", default=None, help="cache folder (default data/stats)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=512, help="sequences are cut at this many tokens")
+    parser.add_argument("--checkpoint-every", type=int, default=20, help="batches between resumable checkpoints")
+    parser.add_argument("--force", action="store_true", help="recompute even when cached")
+
+
+def run(args: argparse.Namespace) -> int:
+    lm = load_model(args.model, device=args.device, dtype=args.model_dtype, cache=args.models_dir)
+    layers = parse_layers(args.layers)
+    settings = StatsSettings(corpus=args.corpus, max_tokens=args.tokens, max_samples=args.samples,
+                             dtype=args.dtype, max_length=args.max_length, batch_size=args.batch_size)
+    files = compute_statistics(lm, layers, settings, args.out_dir, checkpoint_every=args.checkpoint_every, force=args.force)
+    out = {}
+    for layer, path in files.items():
+        _, count = load_second_moment(path)
+        out[layer] = {"file": str(path), "tokens": count}
+    print(json.dumps(out, indent=2))
+    return 0

@@ -1,0 +1,138 @@
+"""ROME at every layer x four token choices on COUNTERFACT records (paper Fig. 5).
+
+For each (token choice, layer, record) the sweep edits the model with ROME at that layer
+and token, scores the record, restores the weights bit for bit and writes one JSON file
+``<out>/<token>/layer-NN/case-<id>.json``; existing files are skipped, so an interrupted
+sweep resumes. The unedited model's scores go to ``<out>/pre/case-<id>.json``.
+
+Per-record metrics (SPEC 8, as shares of prompts, in [0, 1]):
+efficacy = P(new) > P(true) on the rewrite prompt; generalization = the same over the
+paraphrase prompts; specificity = P(true) > P(new) over the neighborhood prompts;
+score = harmonic mean of the three. P = exp(−mean token NLL) of ``" " + target``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..artifacts import atomic_write_json
+from ..tokens import SubjectNotFoundError
+from .base import EditRequest, EditRequestError
+from .rome import ROMEEditor, TOKEN_CHOICES
+from .rome_scoring import score_pairs
+
+METRICS = ("efficacy", "generalization", "specificity", "score")
+
+
+class RecordError(ValueError):
+    """A COUNTERFACT record without a field the sweep needs."""
+
+
+def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
+    """The first ``n`` records of a COUNTERFACT JSON list, checked for the needed fields."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise RecordError(f"{path}: cannot read COUNTERFACT records ({err})") from None
+    if not isinstance(data, list):
+        raise RecordError(f"{path}: expected a JSON list of records")
+    records = data[:n] if n is not None else data
+    for i, r in enumerate(records):
+        for key in ("case_id", "requested_rewrite", "paraphrase_prompts", "neighborhood_prompts"):
+            if key not in r:
+                raise RecordError(f"{path}: record #{i} (case {r.get('case_id', '?')}) has no field {key!r}")
+        if not (r["requested_rewrite"].get("target_true") or {}).get("str"):
+            raise RecordError(f"{path}: record {r['case_id']}: requested_rewrite.target_true.str is missing")
+    return records
+
+
+def harmonic_mean(values: Iterable[float]) -> float:
+    vals = list(values)
+    if any(v <= 0 for v in vals):
+        return 0.0
+    return len(vals) / sum(1.0 / v for v in vals)
+
+
+def score_record(lm, record: Mapping[str, Any]) -> dict:
+    """Efficacy, generalization, specificity and score of the model's current weights."""
+    rw = record["requested_rewrite"]
+    new, true = rw["target_new"]["str"], rw["target_true"]["str"]
+    rewrite = [rw["prompt"].replace("{}", rw["subject"])]
+    para, neigh = list(record["paraphrase_prompts"]), list(record["neighborhood_prompts"])
+    scores = score_pairs(lm, rewrite + para + neigh, new, true)
+    r, p, n = scores[:1], scores[1:1 + len(para)], scores[1 + len(para):]
+    out = {
+        "efficacy": sum(s.p_new > s.p_true for s in r) / len(r),
+        "generalization": sum(s.p_new > s.p_true for s in p) / max(1, len(p)),
+        "specificity": sum(s.p_true > s.p_new for s in n) / max(1, len(n)),
+        "p_rewrite": [[s.p_new, s.p_true] for s in r],
+        "p_paraphrase": [[s.p_new, s.p_true] for s in p],
+        "p_neighborhood": [[s.p_new, s.p_true] for s in n],
+    }
+    out["score"] = harmonic_mean([out["efficacy"], out["generalization"], out["specificity"]])
+    return out
+
+
+def result_path(out_dir: str | os.PathLike, token: str, layer: int, case_id: int) -> Path:
+    return Path(out_dir) / token / f"layer-{layer:02d}" / f"case-{case_id}.json"
+
+
+def pre_path(out_dir: str | os.PathLike, case_id: int) -> Path:
+    return Path(out_dir) / "pre" / f"case-{case_id}.json"
+
+
+def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, token: str, out_dir) -> dict:
+    """Edit at (layer, token), score, restore; write and return the result."""
+    path = result_path(out_dir, token, layer, record["case_id"])
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    request = EditRequest.from_record(record)
+    hp = dict(editor.hparams, layer=layer, token=token)
+    one = ROMEEditor(hp, editor.stats_provider, editor.templates_dir)
+    t0 = time.time()
+    base = {"case_id": record["case_id"], "layer": layer, "token": token}
+    try:
+        result = one.apply(lm, [request])
+    except (EditRequestError, SubjectNotFoundError) as err:  # e.g. no token after the subject
+        out = dict(base, skipped=str(err))
+        atomic_write_json(path, out)
+        return out
+    try:
+        scores = score_record(lm, record)
+    finally:
+        result.restore(lm.model)
+    info = result.info["requests"][0]
+    out = dict(base, **scores, delta_w_norm=info["delta_w_norm"], steps=info["steps"],
+               final_loss=info["loss"][-1], seconds=round(time.time() - t0, 2))
+    atomic_write_json(path, out)
+    return out
+
+
+def run_sweep(
+    lm, editor: ROMEEditor, records: Sequence[Mapping[str, Any]], layers: Sequence[int],
+    tokens: Sequence[str] = TOKEN_CHOICES, out_dir: str | os.PathLike = "data/sweep", progress: bool = True,
+) -> int:
+    """Run (or resume) the whole sweep; return the number of result files present."""
+    bad = [t for t in tokens if t not in TOKEN_CHOICES]
+    if bad:
+        raise ValueError(f"unknown token choices {bad}; expected some of {TOKEN_CHOICES}")
+    for r in records:
+        path = pre_path(out_dir, r["case_id"])
+        if not path.is_file():
+            atomic_write_json(path, dict(case_id=r["case_id"], **score_record(lm, r)))
+    jobs = [(t, l, r) for t in tokens for l in layers for r in records]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(jobs), desc="ROME sweep")
+    for t, l, r in jobs:
+        sweep_one(lm, editor, r, l, t, out_dir)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return len(jobs)

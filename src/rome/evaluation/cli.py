@@ -1,0 +1,114 @@
+"""``rome evaluate``: evaluate one editing method on COUNTERFACT or zsRE records (resumable).
+
+Example::
+
+    rome evaluate --method ROME --model gemma-3-270m --dataset counterfact \\
+        --records data/counterfact.json --out-dir results/eval/counterfact/gemma-3-270m --limit 100
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..model_info import add_model_arguments, load_from_args
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {text!r}")
+    k, v = text.split("=", 1)
+    try:
+        return k.strip(), json.loads(v)
+    except json.JSONDecodeError:
+        return k.strip(), v
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", required=True, help="editing method (registry name), or 'none' for the unedited model")
+    add_model_arguments(parser)
+    parser.add_argument("--dataset", choices=("counterfact", "zsre"), default="counterfact")
+    parser.add_argument("--records", required=True, help="COUNTERFACT JSON list, or zsRE file (MEND format or converted)")
+    parser.add_argument("--out-dir", required=True, help="folder of per-(method, record) result files")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N records")
+    parser.add_argument("--start", type=int, default=0, help="skip the first START records")
+    parser.add_argument("--case-ids", default=None, help="comma-separated case ids to evaluate (instead of a range)")
+    parser.add_argument("--generation-tokens", type=int, default=100,
+                        help="generated text length in tokens, prompt included (paper: 100)")
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generation sampling")
+    parser.add_argument("--no-generation", action="store_true", help="skip generation (no GE/RS)")
+    parser.add_argument("--pre-generation", action="store_true",
+                        help="also generate before the edit (otherwise pre-edit GE/RS come from --method none)")
+    parser.add_argument("--reference-dir", default=None,
+                        help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
+                        metavar="KEY=VALUE", help="hyperparameter override passed to the method (repeatable)")
+    parser.add_argument("--stats-dir", default=None, help="cache folder of key statistics C (ROME; passed to the registry)")
+    parser.add_argument("--corpus", default=None, help="text corpus for key statistics (passed to the registry)")
+    parser.add_argument("--stats-tokens", type=int, default=None, help="token budget of key statistics (passed to the registry)")
+    parser.add_argument("--templates-dir", default=None, help="cache folder of ROME context templates (passed to the registry)")
+    parser.add_argument("--no-restore-check", action="store_true", help="skip the all-parameter checksum after restore")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def load_eval_records(path: str, dataset: str) -> list[dict]:
+    if dataset == "zsre":
+        with open(path, "r", encoding="utf-8") as fh:
+            head = json.load(fh)
+        if isinstance(head, list) and head and isinstance(head[0], dict) and "src" in head[0]:
+            from counterfact.zsre import load_zsre
+
+            return load_zsre(path)
+        return head
+    from counterfact.records import load_records
+
+    return load_records(path)
+
+
+def select_records(records: list[dict], start: int = 0, limit: int | None = None, case_ids: str | None = None):
+    if case_ids:
+        wanted = [int(c) for c in case_ids.split(",") if c.strip()]
+        by_id = {r.get("case_id"): r for r in records}
+        missing = [c for c in wanted if c not in by_id]
+        if missing:
+            raise KeyError(f"case ids not in the records file: {missing}")
+        return [by_id[c] for c in wanted]
+    end = None if limit is None else start + limit
+    return records[start:end]
+
+
+def run(args: argparse.Namespace) -> int:
+    from .consistency import ReferenceModel
+    from .counterfact_eval import GenerationSettings
+    from .editors import EditorUnavailableError, build_editor
+    from .runner import EvalSettings, evaluate_records
+
+    records = select_records(load_eval_records(args.records, args.dataset), args.start, args.limit, args.case_ids)
+    overrides = dict(args.overrides)
+    references = None
+    if args.reference_dir and args.dataset == "counterfact" and not args.no_generation:
+        references = ReferenceModel.load(args.reference_dir)
+    elif args.dataset == "counterfact" and not args.no_generation:
+        print("rome evaluate: no --reference-dir given: RS will be missing (None) for every record", file=sys.stderr)
+    settings = EvalSettings(
+        dataset=args.dataset, model=args.model, method=args.method,
+        generation=GenerationSettings(tokens=args.generation_tokens, top_k=args.top_k, seed=args.seed,
+                                      enabled=not args.no_generation),
+        pre_generation=args.pre_generation, batch_size=args.batch_size, overrides=overrides,
+        check_restore=not args.no_restore_check,
+    )
+    lm = load_from_args(args)
+    try:
+        editor = build_editor(args.method, lm, overrides, args)
+    except EditorUnavailableError as err:
+        print(f"rome evaluate: {err}", file=sys.stderr)
+        return 2
+    stats = evaluate_records(lm, editor, records, args.out_dir, settings, references=references,
+                             records_source=str(Path(args.records)), progress=not args.no_progress)
+    print(json.dumps({"method": args.method, "out_dir": args.out_dir, "evaluated": stats.done,
+                      "skipped_existing": stats.skipped, "seconds": round(stats.seconds, 1),
+                      "records_per_minute": round(stats.records_per_minute, 2) if stats.done else None}))
+    return 0

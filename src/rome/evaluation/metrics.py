@@ -1,0 +1,90 @@
+"""Per-record metrics from stored scores, and the aggregate statistics (SPEC 8).
+
+All per-record values are fractions (0..1) or raw entropies; summaries scale by 100.
+Probabilities are ``exp(-mean NLL)``; "P(new) > P(true)" is strict, so a tie counts
+as a failure for ES/PS and also for NS (which asks P(true) > P(new)).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping, Sequence
+
+
+def _p(nll: float) -> float:
+    return math.exp(-nll)
+
+
+def success_new(pairs: Sequence[Mapping[str, float]]) -> float | None:
+    """Share of prompts with P(new) > P(true) (ES / PS); ``None`` without prompts."""
+    if not pairs:
+        return None
+    return sum(1.0 for d in pairs if d["target_new"] < d["target_true"]) / len(pairs)
+
+
+def magnitude_new(pairs: Sequence[Mapping[str, float]]) -> float | None:
+    """Mean of P(new) − P(true) (EM / PM)."""
+    if not pairs:
+        return None
+    return sum(_p(d["target_new"]) - _p(d["target_true"]) for d in pairs) / len(pairs)
+
+
+def success_true(pairs: Sequence[Mapping[str, float]]) -> float | None:
+    """Share of prompts with P(true) > P(new) (NS)."""
+    if not pairs:
+        return None
+    return sum(1.0 for d in pairs if d["target_true"] < d["target_new"]) / len(pairs)
+
+
+def magnitude_true(pairs: Sequence[Mapping[str, float]]) -> float | None:
+    """Mean of P(true) − P(new) (NM)."""
+    if not pairs:
+        return None
+    return sum(_p(d["target_true"]) - _p(d["target_new"]) for d in pairs) / len(pairs)
+
+
+def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
+    """ES, EM, PS, PM, NS, NM (fractions), GE (raw), RS (fraction or None) of one block."""
+    rw = block.get("rewrite_prompts_probs", [])
+    pa = block.get("paraphrase_prompts_probs", [])
+    nb = block.get("neighborhood_prompts_probs", [])
+    return {
+        "ES": success_new(rw), "EM": magnitude_new(rw),
+        "PS": success_new(pa), "PM": magnitude_new(pa),
+        "NS": success_true(nb), "NM": magnitude_true(nb),
+        "GE": block.get("ngram_entropy"), "RS": block.get("reference_score"),
+    }
+
+
+def token_accuracy(correct_lists: Sequence[Sequence[int]]) -> float | None:
+    """Mean over prompts of the share of target tokens predicted top-1."""
+    accs = [sum(c) / len(c) for c in correct_lists if len(c)]
+    return sum(accs) / len(accs) if accs else None
+
+
+def zsre_record_metrics(block: Mapping) -> dict[str, float | None]:
+    return {
+        "Efficacy": token_accuracy(block.get("rewrite_prompts_correct", [])),
+        "Paraphrase": token_accuracy(block.get("paraphrase_prompts_correct", [])),
+        "Specificity": token_accuracy(block.get("neighborhood_prompts_correct", [])),
+    }
+
+
+def mean_ci(values: Iterable[float], z: float = 1.96) -> tuple[float, float, int]:
+    """``(mean, z · std / sqrt(N), N)`` with the population std (numpy's default, as ROME)."""
+    vals = [float(v) for v in values if v is not None]
+    n = len(vals)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    m = sum(vals) / n
+    std = math.sqrt(sum((v - m) ** 2 for v in vals) / n)
+    return m, z * std / math.sqrt(n), n
+
+
+def harmonic_mean(values: Sequence[float]) -> float:
+    """Harmonic mean; any value ≤ 0 makes it 0 (a method failing one criterion scores 0)."""
+    vals = list(values)
+    if not vals or any(math.isnan(v) for v in vals):
+        return float("nan")
+    if any(v <= 0 for v in vals):
+        return 0.0
+    return len(vals) / sum(1.0 / v for v in vals)

@@ -1,0 +1,103 @@
+"""Summaries of per-record result files: every Table 4 / Table 1 metric per method.
+
+``summarize_run(out_dir)`` reads every method folder under ``out_dir`` (see
+:mod:`rome.evaluation.runner`) and returns a JSON-ready document with one row per method:
+metric means × 100 with 95% intervals (1.96 · std / √N, N = records with a value), the
+number of records, and RS coverage (records with a reference score). S is the harmonic
+mean of the ES, PS and NS means (0 when any is 0) and has no interval.
+
+The pre-edit row ("role": "pre-edit") is the unedited model: the ``none`` run when there is
+one (with GE and RS), otherwise the ``pre`` blocks of the edited runs (scores only).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from .editors import is_unedited
+from .metrics import counterfact_record_metrics, harmonic_mean, mean_ci, zsre_record_metrics
+from .runner import load_results
+
+COUNTERFACT_COLUMNS = ("S", "ES", "EM", "PS", "PM", "NS", "NM", "GE", "RS")
+ZSRE_COLUMNS = ("Efficacy", "Paraphrase", "Specificity")
+
+
+def aggregate(per_record: Sequence[dict], dataset: str) -> dict[str, dict]:
+    """``{metric: {"value", "ci", "n"}}`` (× 100) from per-record metric dicts."""
+    cols = COUNTERFACT_COLUMNS if dataset == "counterfact" else ZSRE_COLUMNS
+    out: dict[str, dict] = {}
+    for c in cols:
+        if c == "S":
+            continue
+        m, ci, n = mean_ci([r.get(c) for r in per_record])
+        out[c] = {"value": 100 * m if n else None, "ci": 100 * ci if n else None, "n": n}
+    if dataset == "counterfact":
+        parts = [out[k]["value"] for k in ("ES", "PS", "NS")]
+        s = harmonic_mean([p for p in parts if p is not None]) if all(p is not None for p in parts) else None
+        out = {"S": {"value": s, "ci": None, "n": min(out[k]["n"] for k in ("ES", "PS", "NS"))}, **out}
+    return out
+
+
+def record_metrics(block: dict, dataset: str) -> dict:
+    return counterfact_record_metrics(block) if dataset == "counterfact" else zsre_record_metrics(block)
+
+
+def _row(label: str, method: str, role: str, blocks: list[dict], dataset: str, case_ids: list) -> dict:
+    per = [record_metrics(b, dataset) for b in blocks]
+    row = {"label": label, "method": method, "role": role, "n_records": len(blocks),
+           "metrics": aggregate(per, dataset)}
+    if dataset == "counterfact":
+        row["rs_coverage"] = sum(1 for p in per if p.get("RS") is not None)
+        row["ge_coverage"] = sum(1 for p in per if p.get("GE") is not None)
+    row["case_ids"] = [case_ids[0], case_ids[-1]] if case_ids else []
+    return row
+
+
+def method_folders(out_dir: str | Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise FileNotFoundError(f"evaluation folder {out_dir} does not exist")
+    return sorted(p for p in out_dir.iterdir() if p.is_dir() and (p / "run.json").is_file())
+
+
+def summarize_run(out_dir: str | Path, common_records: bool = False, limit: int | None = None) -> dict[str, Any]:
+    """Summary document of every method evaluated under ``out_dir`` (see module docstring).
+
+    ``common_records``: use only the case ids every method has (same records in every row).
+    ``limit``: use only the first ``limit`` case ids (in sorted order) of each method.
+    """
+    runs = []
+    for folder in method_folders(out_dir):
+        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        docs = load_results(folder)
+        runs.append((run["settings"], docs))
+    if not runs:
+        raise FileNotFoundError(f"no method folders with run.json under {out_dir}")
+    datasets = {s["dataset"] for s, _ in runs}
+    models = {s["model"] for s, _ in runs}
+    if len(datasets) != 1 or len(models) != 1:
+        raise ValueError(f"{out_dir} mixes datasets {sorted(datasets)} / models {sorted(models)}; summarise one at a time")
+    dataset, model = datasets.pop(), models.pop()
+    if common_records:
+        common = set.intersection(*[{d["case_id"] for d in docs} for _, docs in runs])
+        runs = [(s, [d for d in docs if d["case_id"] in common]) for s, docs in runs]
+    if limit is not None:
+        runs = [(s, docs[:limit]) for s, docs in runs]
+
+    rows = []
+    unedited = [(s, docs) for s, docs in runs if is_unedited(s["method"])]
+    edited = [(s, docs) for s, docs in runs if not is_unedited(s["method"])]
+    if unedited:
+        s, docs = unedited[0]
+        rows.append(_row(model, s["method"], "pre-edit", [d["post"] for d in docs], dataset,
+                         [d["case_id"] for d in docs]))
+    elif edited:
+        s, docs = edited[0]
+        rows.append(_row(model, "none", "pre-edit", [d["pre"] for d in docs], dataset, [d["case_id"] for d in docs]))
+    for s, docs in edited:
+        rows.append(_row(s["method"], s["method"], "edited", [d["post"] for d in docs], dataset,
+                         [d["case_id"] for d in docs]))
+    return {"model": model, "dataset": dataset, "source": str(out_dir), "common_records": common_records,
+            "columns": list(COUNTERFACT_COLUMNS if dataset == "counterfact" else ZSRE_COLUMNS), "rows": rows,
+            "settings": {s["method"]: s for s, _ in runs}}

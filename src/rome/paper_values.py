@@ -1,0 +1,84 @@
+"""The paper's published numbers (SPEC 9) as data: Tables 1, 4, 5, 6 and Table 4's colouring.
+
+Rows are ``(label, method, values)``; ``method`` is ``"none"`` for the unedited model.
+Keys of :data:`PAPER_TABLES` are ``(table, model)`` with the model's Hugging Face id.
+"""
+from __future__ import annotations
+
+COUNTERFACT_COLUMNS = ("S", "ES", "EM", "PS", "PM", "NS", "NM", "GE", "RS")
+ZSRE_COLUMNS = ("Efficacy", "Paraphrase", "Specificity")
+
+# Red (below threshold) in Table 4; the best editor per column is green.
+THRESHOLDS = {"S": 50.0, "ES": 75.0, "EM": 20.0, "PS": 60.0, "PM": 10.0, "NS": 45.0, "NM": -5.0, "GE": 600.0,
+              "RS": 31.0}
+
+
+def _cf(*rows):
+    return [(label, method, dict(zip(COUNTERFACT_COLUMNS, vals))) for label, method, vals in rows]
+
+
+def _zs(*rows):
+    return [(label, method, dict(zip(ZSRE_COLUMNS, vals))) for label, method, vals in rows]
+
+
+PAPER_TABLES: dict[tuple[str, str], list[tuple[str, str, dict[str, float]]]] = {
+    ("table1", "gpt2-xl"): _zs(
+        ("GPT-2 XL", "none", (22.2, 21.3, 24.2)), ("FT", "FT", (99.6, 82.1, 23.2)),
+        ("FT+L", "FT+L", (92.3, 47.2, 23.4)), ("KE", "KE", (65.5, 61.4, 24.9)),
+        ("KE-zsRE", "KE-zsRE", (92.4, 90.0, 23.8)), ("MEND", "MEND", (75.9, 65.3, 24.1)),
+        ("MEND-zsRE", "MEND-zsRE", (99.4, 99.3, 24.1)), ("ROME", "ROME", (99.8, 88.1, 24.2))),
+    ("table4", "gpt2-xl"): _cf(
+        ("GPT-2 XL", "none", (30.5, 22.2, -4.8, 24.7, -5.0, 78.1, 5.0, 626.6, 31.9)),
+        ("FT", "FT", (65.1, 100.0, 98.8, 87.9, 46.6, 40.4, -6.2, 607.1, 40.5)),
+        ("FT+L", "FT+L", (66.9, 99.1, 91.5, 48.7, 28.9, 70.3, 3.5, 621.4, 37.4)),
+        ("KN", "KN", (35.6, 28.7, -3.4, 28.0, -3.3, 72.9, 3.7, 570.4, 30.3)),
+        ("KE", "KE", (52.2, 84.3, 33.9, 75.4, 14.6, 30.9, -11.0, 586.6, 31.2)),
+        ("KE-CF", "KE-CF", (18.1, 99.9, 97.0, 95.8, 59.2, 6.9, -63.2, 383.0, 24.5)),
+        ("MEND", "MEND", (57.9, 99.1, 70.9, 65.4, 12.2, 37.9, -11.6, 624.2, 34.8)),
+        ("MEND-CF", "MEND-CF", (14.9, 100.0, 99.2, 97.0, 65.6, 5.5, -69.9, 570.0, 33.2)),
+        ("ROME", "ROME", (89.2, 100.0, 97.9, 96.4, 62.7, 75.4, 4.2, 621.9, 41.9))),
+    ("table4", "EleutherAI/gpt-j-6B"): _cf(
+        ("GPT-J", "none", (23.6, 16.3, -7.2, 18.6, -7.4, 83.0, 7.3, 621.8, 29.8)),
+        ("FT", "FT", (25.5, 100.0, 99.9, 96.6, 71.0, 10.3, -50.7, 387.8, 24.6)),
+        ("FT+L", "FT+L", (68.7, 99.6, 95.0, 47.9, 30.4, 78.6, 6.8, 622.8, 35.5)),
+        ("MEND", "MEND", (63.2, 97.4, 71.5, 53.6, 11.0, 53.9, -6.0, 620.5, 32.6)),
+        ("ROME", "ROME", (91.5, 99.9, 99.4, 99.1, 74.1, 78.9, 5.2, 620.1, 43.0))),
+    ("table5", "gpt2-medium"): _cf(
+        ("GPT-2 M", "none", (33.4, 25.0, -3.3, 27.4, -3.0, 74.9, 3.6, 625.8, 31.4)),
+        ("FT+L", "FT+L", (68.0, 100.0, 94.9, 68.5, 6.1, 51.3, -1.7, 626.1, 39.3)),
+        ("ROME", "ROME", (87.4, 100.0, 94.9, 96.4, 56.9, 71.8, 2.8, 625.0, 41.7))),
+    ("table5", "gpt2-large"): _cf(
+        ("GPT-2 L", "none", (32.8, 23.9, -4.0, 27.4, -3.5, 75.7, 4.3, 625.4, 31.8)),
+        ("FT+L", "FT+L", (71.2, 100.0, 96.3, 63.0, 5.1, 61.5, 1.1, 625.2, 39.3)),
+        ("ROME", "ROME", (88.2, 100.0, 98.2, 96.3, 60.4, 73.4, 3.5, 622.5, 41.9))),
+    ("table6", "gpt2-medium"): _zs(
+        ("GPT-2 M", "none", (18.8, 18.1, 21.3)), ("FT+L", "FT+L", (97.2, 59.4, 20.9)),
+        ("ROME", "ROME", (96.6, 79.8, 21.3))),
+    ("table6", "gpt2-large"): _zs(
+        ("GPT-2 L", "none", (20.6, 19.8, 22.5)), ("FT+L", "FT+L", (98.3, 56.8, 22.4)),
+        ("ROME", "ROME", (99.6, 84.7, 22.5))),
+}
+
+# Which model's published rows sit beside ours when our model is not a paper model.
+ORIENTATION_MODEL = {"table1": "gpt2-xl", "table4": "gpt2-xl", "table5": "gpt2-medium", "table6": "gpt2-medium"}
+
+PAPER_MODEL_ALIASES = {"gpt2-xl": "gpt2-xl", "openai-community/gpt2-xl": "gpt2-xl",
+                       "gpt2-medium": "gpt2-medium", "openai-community/gpt2-medium": "gpt2-medium",
+                       "gpt2-large": "gpt2-large", "openai-community/gpt2-large": "gpt2-large",
+                       "eleutherai/gpt-j-6b": "EleutherAI/gpt-j-6B", "gpt-j-6b": "EleutherAI/gpt-j-6B"}
+
+HUMAN_EVAL = {"consistency_rome_vs_ftl": 1.8, "fluency_ftl_vs_rome": 1.3}
+
+
+def paper_model(name: str) -> str | None:
+    """The paper model a model name stands for (case-insensitive; local folders by their last part)."""
+    key = name.strip().rstrip("/").lower()
+    if key in PAPER_MODEL_ALIASES:
+        return PAPER_MODEL_ALIASES[key]
+    tail = key.rsplit("/", 1)[-1]
+    return PAPER_MODEL_ALIASES.get(tail)
+
+
+def paper_rows(table: str, model: str) -> list[tuple[str, str, dict[str, float]]] | None:
+    pm = paper_model(model)
+    return PAPER_TABLES.get((table, pm)) if pm else None

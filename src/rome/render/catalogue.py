@@ -1,0 +1,49 @@
+"""The paper's figures and tables (SPEC 9): file stems, titles and published values.
+
+Rendering functions name their outputs by these stems, and the report groups files by
+them, so a figure on disk can always be traced back to the paper's numbering.
+"""
+from __future__ import annotations
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    "fig01": {"title": "One causal trace (hidden, MLP, attention)", "paper": "GPT-2 XL, 'The Space Needle is in downtown' -> Seattle"},
+    "fig02": {"title": "Average indirect effect heatmaps", "paper": "GPT-2 XL: hidden AIE 8.7% at last subject token, layer 15; MLP peak 6.6% (centre 17)"},
+    "fig03": {"title": "Severed paths at the last subject token", "paper": "MLP severing removes most of the mid-layer effect"},
+    "fig04": {"title": "ROME diagram", "paper": "illustration only: not rendered"},
+    "fig05": {"title": "ROME at each layer x token choice", "paper": "GPT-2 XL: best at the last subject token around layer 17"},
+    "fig06": {"title": "Generated text after one edit, all methods", "paper": "Pierre Curie's area of work is medicine"},
+    "fig07": {"title": "AIE line plots with 95% bands", "paper": "ATE 18.6%, clean 27.0%, corrupted 8.47% (GPT-2 XL)"},
+    "fig08": {"title": "Causal traces of other models", "paper": "GPT-J, NeoX-20B"},
+    "fig09": {"title": "AIE line plots of other model sizes", "paper": "GPT-2 Medium, Large"},
+    "fig10": {"title": "Individual causal traces", "paper": ""},
+    "fig11": {"title": "Atypical individual traces", "paper": ""},
+    "fig12": {"title": "Individual traces with the token after the subject corrupted", "paper": ""},
+    "fig13": {"title": "AIE under other noise rules", "paper": "multivariate Gaussian, uniform"},
+    "fig14": {"title": "Severed MLP per fact", "paper": ""},
+    "fig15": {"title": "AIE with one extra corrupted token", "paper": ""},
+    "fig16": {"title": "Integrated-gradients saliency", "paper": ""},
+    "fig17": {"title": "FT / FT+L sweep over layers and epsilon", "paper": "GPT-2 XL"},
+    "fig18": {"title": "FT / FT+L sweep (second model)", "paper": "GPT-J"},
+    "fig19": {"title": "Generated texts of all methods for four records", "paper": "records 1338, 1741, 1024, 1178"},
+    "fig20": {"title": "Generated texts (second model)", "paper": "GPT-J"},
+    "fig21": {"title": "One COUNTERFACT record in full", "paper": ""},
+    "fig22": {"title": "One zsRE record in full", "paper": ""},
+    "fig23": {"title": "AttnEdit epsilon sweep", "paper": ""},
+    "fig24": {"title": "Box plots: pre-edit, ROME, AttnEdit", "paper": ""},
+    "fig25": {"title": "Generated text: AttnEdit vs ROME", "paper": ""},
+    "fig26": {"title": "Human evaluation", "paper": "ROME more consistent 1.8x as often as FT+L; FT+L more fluent 1.3x"},
+    "fig27": {"title": "Human-evaluation samples (sheets)", "paper": ""},
+    "fig30": {"title": "Rater instructions", "paper": ""},
+    "table1": {"title": "zsRE editing results", "paper": "ROME 99.8 / 88.1 / 24.2 (GPT-2 XL)"},
+    "table2": {"title": "COUNTERFACT statistics", "paper": "21,919 records, 20,391 subjects, 749 objects"},
+    "table3": {"title": "Benchmark comparison (qualitative)", "paper": ""},
+    "table4": {"title": "COUNTERFACT editing results", "paper": "ROME S 89.2 (GPT-2 XL), 91.5 (GPT-J)"},
+    "table5": {"title": "COUNTERFACT, GPT-2 Medium / Large", "paper": "ROME S 87.4 / 88.2"},
+    "table6": {"title": "zsRE, GPT-2 Medium / Large", "paper": "ROME 96.6/79.8/21.3, 99.6/84.7/22.5"},
+}
+
+
+def catalogue_id(stem: str) -> str | None:
+    """The catalogue entry a file stem belongs to (``fig02_aie_heatmaps`` -> ``fig02``)."""
+    head = stem.split("_", 1)[0].split("-", 1)[0].lower()
+    return head if head in CATALOGUE else None

@@ -1,0 +1,233 @@
+"""Tables 1, 4, 5 and 6 (SPEC 9) as Markdown, CSV and LaTeX, from summary files only.
+
+Each input summary (``rome summarize``) is one model block. Our rows show mean ± 95%
+interval; when the model is a paper model the paper's row for the same method sits right
+below ours ("paper"); otherwise the paper's rows of a reference model follow in their own
+block, labelled as a different model.
+
+Colouring (paper's rule, COUNTERFACT tables): in each block the best editor per column
+(highest; the pre-edit row does not compete) is green, values below the thresholds of
+:data:`rome.paper_values.THRESHOLDS` are red. LaTeX uses ``\\cellcolor`` (needs
+``\\usepackage[table]{xcolor}``); Markdown marks best as **bold** and below-threshold
+with a trailing ``↓``; CSV has a ``<metric>_mark`` column (``best``, ``below``).
+zsRE tables mark only the best per column.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..artifacts import atomic_write_text
+from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, THRESHOLDS, ZSRE_COLUMNS, paper_model,
+                            paper_rows)
+
+TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre"}
+TITLES = {"table1": "Table 1: zsRE editing results", "table4": "Table 4: COUNTERFACT editing results",
+          "table5": "Table 5: COUNTERFACT, other GPT-2 sizes", "table6": "Table 6: zsRE, other GPT-2 sizes"}
+DISPLAY = {"rome": "ROME", "ft": "FT", "ft+l": "FT+L", "ft_l": "FT+L", "ftl": "FT+L", "ft-l": "FT+L",
+           "constr_ft": "FT+L", "kn": "KN", "ke": "KE", "ke-cf": "KE-CF", "ke_cf": "KE-CF", "ke-zsre": "KE-zsRE",
+           "mend": "MEND", "mend-cf": "MEND-CF", "mend_cf": "MEND-CF", "mend-zsre": "MEND-zsRE",
+           "attnedit": "AttnEdit", "attn_edit": "AttnEdit", "attn-edit": "AttnEdit", "attn": "AttnEdit",
+           "none": "none", "unedited": "none", "pre": "none"}
+
+
+def display_method(method: str) -> str:
+    return DISPLAY.get(method.strip().lower(), method)
+
+
+@dataclass
+class Row:
+    label: str
+    method: str                      # display name; "none" = unedited
+    source: str                      # "ours" or "paper"
+    values: dict                     # column -> value (or None)
+    cis: dict = field(default_factory=dict)
+    n: int | None = None
+    marks: dict = field(default_factory=dict)  # column -> set of "best"/"below"
+
+
+@dataclass
+class Block:
+    title: str
+    model: str
+    rows: list
+
+
+def _ours(summary: dict, columns) -> list[Row]:
+    rows = []
+    for r in summary["rows"]:
+        method = "none" if r["role"] == "pre-edit" else display_method(r["method"])
+        label = r["label"] if r["role"] == "pre-edit" else method
+        rows.append(Row(label, method, "ours", {c: (r["metrics"].get(c) or {}).get("value") for c in columns},
+                        {c: (r["metrics"].get(c) or {}).get("ci") for c in columns}, r.get("n_records")))
+    return rows
+
+
+def _paper(rows_) -> list[Row]:
+    return [Row(label, method, "paper", dict(vals)) for label, method, vals in rows_]
+
+
+def mark(rows: Sequence[Row], columns, thresholds: dict | None) -> None:
+    """Set ``row.marks`` for one group of rows: best editor per column, and below-threshold."""
+    editors = [r for r in rows if r.method != "none"]
+    for c in columns:
+        vals = [r.values.get(c) for r in editors if r.values.get(c) is not None and not math.isnan(r.values[c])]
+        best = max(vals) if vals else None
+        for r in rows:
+            v = r.values.get(c)
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue
+            if r.method != "none" and best is not None and round(v, 1) == round(best, 1):
+                r.marks.setdefault(c, set()).add("best")
+            if thresholds and c in thresholds and v < thresholds[c]:
+                r.marks.setdefault(c, set()).add("below")
+
+
+def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = True) -> list[Block]:
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; one of {sorted(TABLES)}")
+    dataset = TABLES[table]
+    columns = COUNTERFACT_COLUMNS if dataset == "counterfact" else ZSRE_COLUMNS
+    thresholds = THRESHOLDS if dataset == "counterfact" else None
+    blocks = []
+    for s in summaries:
+        if s.get("dataset") != dataset:
+            raise ValueError(f"{table} needs {dataset} summaries; {s.get('source', '?')} is {s.get('dataset')!r}")
+        ours = _ours(s, columns)
+        mark(ours, columns, thresholds)
+        prows = paper_rows(table, s["model"]) if paper_beside else None
+        rows = []
+        if prows:
+            paper = _paper(prows)
+            mark(paper, columns, thresholds)
+            by_method = {p.method: p for p in paper}
+            for r in ours:
+                rows.append(r)
+                if r.method in by_method:
+                    rows.append(by_method[r.method])
+        else:
+            rows = ours
+        n = max((r.n or 0) for r in ours) if ours else 0
+        blocks.append(Block(f"{s['model']} (ours, N = {n})", s["model"], rows))
+        if not prows and paper_beside:
+            ref = ORIENTATION_MODEL[table]
+            ref_rows = paper_rows(table, ref)
+            if ref_rows and not any(b.model == f"paper:{ref}" for b in blocks):
+                paper = _paper(ref_rows)
+                mark(paper, columns, thresholds)
+                blocks.append(Block(f"paper, {ref} (a different model; for orientation only)", f"paper:{ref}", paper))
+    return blocks
+
+
+def _fmt(v, ci=None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    s = f"{v:.1f}"
+    if ci is not None and not (isinstance(ci, float) and math.isnan(ci)):
+        s += f" ± {ci:.1f}"
+    return s
+
+
+def _row_label(r: Row) -> str:
+    return f"{r.label} (paper)" if r.source == "paper" and not r.label.endswith("(paper)") else r.label
+
+
+def to_markdown(table: str, blocks: Sequence[Block]) -> str:
+    columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
+    lines = [f"## {TITLES[table]}", ""]
+    for b in blocks:
+        lines += [f"### {b.title}", "", "| Editor | " + " | ".join(columns) + " |",
+                  "|---|" + "---:|" * len(columns)]
+        for r in b.rows:
+            cells = []
+            for c in columns:
+                t = _fmt(r.values.get(c), r.cis.get(c))
+                m = r.marks.get(c, set())
+                if "best" in m:
+                    t = f"**{t}**"
+                if "below" in m:
+                    t += " ↓"
+                cells.append(t)
+            lines.append(f"| {_row_label(r)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    legend = "Values × 100 (GE: n-gram entropy × 100), mean ± 95% interval (1.96·std/√N). **bold**: best editor per column"
+    if TABLES[table] == "counterfact":
+        legend += "; ↓: below the paper's threshold (" + ", ".join(f"{k} {v:g}" for k, v in THRESHOLDS.items()) + ")"
+    lines.append(legend + ".")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: str, blocks: Sequence[Block]) -> str:
+    columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    head = ["block", "model", "source", "editor", "n_records"]
+    for c in columns:
+        head += [c, f"{c}_ci", f"{c}_mark"]
+    w.writerow(head)
+    for b in blocks:
+        for r in b.rows:
+            line = [b.title, b.model, r.source, r.label, "" if r.n is None else r.n]
+            for c in columns:
+                v, ci = r.values.get(c), r.cis.get(c)
+                line += ["" if v is None else f"{v:.4f}", "" if ci is None else f"{ci:.4f}",
+                         ",".join(sorted(r.marks.get(c, set())))]
+            w.writerow(line)
+    return buf.getvalue()
+
+
+def _tex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
+        s = s.replace(a, b)
+    return s
+
+
+def to_latex(table: str, blocks: Sequence[Block]) -> str:
+    columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
+    lines = [f"% {TITLES[table]} -- needs \\usepackage[table]{{xcolor}}",
+             "\\begin{tabular}{l" + "r" * len(columns) + "}", "\\toprule",
+             "Editor & " + " & ".join(columns) + " \\\\"]
+    for b in blocks:
+        lines += ["\\midrule", f"\\multicolumn{{{len(columns) + 1}}}{{l}}{{\\emph{{{_tex_escape(b.title)}}}}} \\\\"]
+        for r in b.rows:
+            cells = []
+            for c in columns:
+                v, ci = r.values.get(c), r.cis.get(c)
+                t = "--" if v is None else (f"{v:.1f}" + (f"$\\pm${ci:.1f}" if ci is not None else ""))
+                m = r.marks.get(c, set())
+                if "below" in m:
+                    t = "\\cellcolor{red!25}" + t
+                elif "best" in m:
+                    t = "\\cellcolor{green!25}" + t
+                cells.append(t)
+            lines.append(_tex_escape(_row_label(r)) + " & " + " & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def load_summary(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"summary file not found: {path} (run `rome summarize` first)") from None
+    for key in ("model", "dataset", "rows"):
+        if key not in doc:
+            raise ValueError(f"{path}: not a summary file (missing field {key!r})")
+    return doc
+
+
+def render_table(table: str, summary_paths: Sequence[str | Path], out_dir: str | Path,
+                 paper_beside: bool = True) -> list[Path]:
+    """Write ``<out_dir>/<table>.md``, ``.csv`` and ``.tex``; returns the paths."""
+    blocks = build_blocks(table, [load_summary(p) for p in summary_paths], paper_beside)
+    out_dir = Path(out_dir)
+    return [atomic_write_text(out_dir / f"{table}.md", to_markdown(table, blocks)),
+            atomic_write_text(out_dir / f"{table}.csv", to_csv(table, blocks)),
+            atomic_write_text(out_dir / f"{table}.tex", to_latex(table, blocks))]

@@ -1,0 +1,158 @@
+"""Causal trace of one prompt: the public entry point (SPEC 4, Fig. 1).
+
+``trace_prompt`` returns a :class:`TraceResult` with, per kind, a [tokens × layers] grid
+of restored scores, plus the clean and corrupted scores; ``severed_trace`` gives the
+Fig. 3 / Fig. 14 curves. Results save to and load from ``.npz`` (no pickles).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..artifacts import atomic_save_npz, load_npz
+from ..tokens import token_categories
+from .engine_fast import FastEngine
+from .engine_reference import ReferenceEngine
+from .noise import EmbeddingStats
+from .prepare import PreparedPrompt, TraceSettings, prepare
+from .restore import KINDS, kind_restorations, severed_restorations
+
+ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
+
+
+def make_engine(prep: PreparedPrompt, engine: str = "fast", **options):
+    try:
+        cls = ENGINES[engine]
+    except KeyError:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {sorted(ENGINES)}") from None
+    return cls(prep, **options)
+
+
+@dataclass
+class TraceResult:
+    prompt: str
+    subject: str
+    tokens: list[str]
+    subject_range: tuple[int, int]
+    corrupt_range: tuple[int, int]
+    answer: str
+    answer_id: int
+    clean: float
+    corrupted: float
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> [T, L]
+    settings: dict = field(default_factory=dict)
+    noise_nu: float = float("nan")
+    model: str = ""
+    engine: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def categories(self) -> list[str]:
+        from ..tokens import Encoded
+        enc = Encoded("", list(range(len(self.tokens))), *self.subject_range)
+        return token_categories(enc)
+
+    def indirect_effect(self, kind: str) -> np.ndarray:
+        return self.scores[kind] - self.corrupted
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        header = dict(prompt=self.prompt, subject=self.subject, tokens=self.tokens,
+                      subject_range=list(self.subject_range), corrupt_range=list(self.corrupt_range),
+                      answer=self.answer, answer_id=self.answer_id, clean=self.clean,
+                      corrupted=self.corrupted, settings=self.settings, noise_nu=self.noise_nu,
+                      model=self.model, engine=self.engine, meta=self.meta)
+        arrays = {"header_json": np.array(json.dumps(header, ensure_ascii=False))}
+        for kind, grid in self.scores.items():
+            arrays[f"scores_{kind}"] = np.asarray(grid, dtype=np.float64)
+        return arrays
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        if path.suffix == ".json":
+            from ..artifacts import atomic_write_json
+            d = json.loads(str(self.to_arrays()["header_json"]))
+            d["scores"] = {k: np.asarray(v).tolist() for k, v in self.scores.items()}
+            return atomic_write_json(path, d)
+        return atomic_save_npz(path, self.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TraceResult":
+        path = Path(path)
+        if path.suffix == ".json":
+            d = json.loads(path.read_text())
+            scores = {k: np.asarray(v) for k, v in d.pop("scores").items()}
+        else:
+            arr = load_npz(path)
+            d = json.loads(str(arr.pop("header_json")))
+            scores = {k[len("scores_"):]: v for k, v in arr.items() if k.startswith("scores_")}
+        d["subject_range"] = tuple(d["subject_range"])
+        d["corrupt_range"] = tuple(d["corrupt_range"])
+        return cls(scores=scores, **d)
+
+
+def _result(prep: PreparedPrompt, prompt: str, subject: str, corrupted: float, engine: str) -> TraceResult:
+    tok = prep.lm.tokenizer
+    return TraceResult(
+        prompt=prep.enc.text, subject=subject, tokens=prep.tokens,
+        subject_range=(prep.enc.subject_start, prep.enc.subject_end),
+        corrupt_range=(prep.corrupt_positions[0], prep.corrupt_positions[-1] + 1),
+        answer=tok.decode([prep.answer_id]), answer_id=prep.answer_id, clean=prep.clean_prob,
+        corrupted=corrupted, settings=prep.settings.to_json(), noise_nu=float(prep.noise_nu()),
+        model=prep.lm.name, engine=engine,
+        meta={"clean_argmax_id": prep.clean_argmax, "correct": prep.clean_argmax == prep.answer_id},
+    )
+
+
+def trace_prepared(prep: PreparedPrompt, kinds: Sequence[str] = KINDS, engine: str = "fast",
+                   progress: bool = False, **engine_options) -> TraceResult:
+    eng = make_engine(prep, engine, **engine_options)
+    result = _result(prep, prep.enc.text, "", eng.corrupted_score(), engine)
+    T, L = prep.n_tokens, prep.n_layers
+    flat, where = [], []
+    for kind in kinds:
+        grid = kind_restorations(kind, T, L, prep.settings.window)
+        for i in range(T):
+            for l in range(L):
+                flat.append(grid[i][l])
+                where.append((kind, i, l))
+    values = eng.scores(flat, progress=progress)
+    for kind in kinds:
+        result.scores[kind] = np.zeros((T, L))
+    for (kind, i, l), v in zip(where, values):
+        result.scores[kind][i, l] = v
+    return result
+
+
+def trace_prompt(
+    lm, prompt: str, subject: str, kinds: Sequence[str] = KINDS, settings: TraceSettings | None = None,
+    stats: EmbeddingStats | None = None, expected: str | None = None, engine: str = "fast",
+    progress: bool = False, **engine_options,
+) -> TraceResult:
+    """Causal trace of ``prompt`` (a template with ``{}`` or a text containing ``subject``)."""
+    prep = prepare(lm, prompt, subject, settings, stats, expected)
+    result = trace_prepared(prep, kinds, engine, progress, **engine_options)
+    result.subject = subject
+    return result
+
+
+def severed_trace(
+    lm, prompt: str, subject: str, settings: TraceSettings | None = None, stats: EmbeddingStats | None = None,
+    expected: str | None = None, token: int | None = None, engine: str = "fast", **engine_options,
+) -> TraceResult:
+    """Fig. 3: restore h_token^(l) for each l alone, with attention severed, with MLP severed.
+
+    ``token`` defaults to the last subject token. Scores are [1, L] grids under the kinds
+    ``single``, ``attn_severed`` and ``mlp_severed``.
+    """
+    prep = prepare(lm, prompt, subject, settings, stats, expected)
+    eng = make_engine(prep, engine, **engine_options)
+    result = _result(prep, prep.enc.text, subject, eng.corrupted_score(), engine)
+    tok = prep.enc.last_subject if token is None else token
+    result.meta["severed_token"] = int(tok)
+    for label, sever in (("single", None), ("attn_severed", "attn"), ("mlp_severed", "mlp")):
+        result.scores[label] = eng.scores(severed_restorations(tok, prep.n_layers, sever))[None, :]
+    return result

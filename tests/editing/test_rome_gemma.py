@@ -1,0 +1,58 @@
+"""ROME on the real Gemma 3 270M: edits take, generalise, spare a neighbour, restore exactly.
+
+Statistics: 20k tokens of the local WikiText-2 copy, computed once per session into a tmp
+cache. Context templates are reduced (4 instead of 21) to keep the tests fast on a CPU.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rome.editing.base import EditRequest
+from rome.editing.hparams import load_hparams
+from rome.editing.rome import ROMEEditor
+from rome.editing.rome_scoring import score_pairs
+from rome.editing.statistics import StatsProvider, StatsSettings
+
+pytestmark = pytest.mark.gemma
+
+# (prompt, subject, new, true, paraphrase, neighbourhood prompt with its own true answer)
+FACTS = [
+    ("{} plays the sport of", "LeBron James", "football", "basketball",
+     "LeBron James is a professional", ("Serena Williams plays the sport of", "tennis")),
+    ("The capital city of {} is", "France", "Rome", "Paris",
+     "France's capital,", ("The capital city of Japan is", "Tokyo")),
+    ("{} was developed by", "iPhone", "Microsoft", "Apple",
+     "The iPhone is a product of", ("The PlayStation was developed by", "Sony")),
+]
+
+
+@pytest.fixture(scope="session")
+def gemma_editor(gemma, tmp_path_factory, shared_data):
+    cache = tmp_path_factory.mktemp("gemma-rome")
+    hp = load_hparams("rome", gemma.name, {"context_templates": [[5, 3]]})
+    provider = StatsProvider(StatsSettings(max_tokens=20_000, max_length=512), cache_dir=cache, progress=False)
+    return ROMEEditor(hp, provider, templates_dir=cache)
+
+
+@pytest.mark.parametrize("fact", FACTS, ids=[f[1] for f in FACTS])
+def test_edit_takes_generalises_and_spares_neighbour(gemma, gemma_editor, fact):
+    prompt, subject, new, true, paraphrase, (neighbour, neighbour_true) = fact
+    name = gemma.spec.edit_weight_name(gemma_editor.hparams["layer"])
+    before = dict(gemma.model.named_parameters())[name].detach().clone()
+    pre = score_pairs(gemma, [prompt.format(subject)], new, true)[0]
+    assert pre.p_true > pre.p_new  # the model knows the fact before the edit
+    result = gemma_editor.apply(gemma, [EditRequest(prompt, subject, new, true)])
+    try:
+        rewrite, para = score_pairs(gemma, [prompt.format(subject), paraphrase], new, true)
+        (neigh,) = score_pairs(gemma, [neighbour], new, neighbour_true)
+        info = result.info["requests"][0]
+        delta = result.deltas(gemma.model)[name]
+    finally:
+        result.restore(gemma.model)
+    assert rewrite.p_new > rewrite.p_true, rewrite
+    assert para.p_new > para.p_true, para
+    assert neigh.p_true > neigh.p_new, neigh
+    assert info["p_new_after"] > info["p_new_before"]
+    assert torch.linalg.matrix_rank(delta.double()) == 1
+    assert torch.equal(dict(gemma.model.named_parameters())[name], before)  # bit for bit

@@ -1,0 +1,81 @@
+"""Text figures and the human-evaluation kit, from cached result files only."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from rome.artifacts import atomic_write_json
+from rome.evaluation.human_eval import export_kit, tally_ratings
+from rome.render.human_eval import render_fig26
+from rome.render.text_figures import render_generations, render_record
+
+
+TAGS = {"none": "x", "ROME": "y", "FT+L": "z", "unedited": "x"}
+
+
+@pytest.fixture
+def eval_dir(tmp_path, make_record):
+    d = tmp_path / "eval"
+    for m in ("none", "ROME", "FT+L"):
+        tag = TAGS[m]
+        for cid in (0, 1):
+            rec = make_record(cid)
+            atomic_write_json(d / m.lower() / f"case_{cid}.json", {
+                "case_id": cid, "method": m, "model": "tiny", "requested_rewrite": rec["requested_rewrite"],
+                "pre": {}, "post": {"text": [f"text of {tag} for {cid} (a)", f"text of {tag} for {cid} (b)"]}})
+    return d
+
+
+def test_generation_figure(eval_dir, tmp_path):
+    paths = render_generations(eval_dir, ["none", "ROME", "FT+L"], [0, 1], tmp_path / "fig/fig06", "Fig 6")
+    assert sorted(p.suffix for p in paths) == [".md", ".pdf", ".png"]
+    md = paths[0].read_text()
+    assert "text of y for 1 (a)" in md and "(b)" not in md and "**tiny**" in md
+    assert "The mother tongue of Danielle Darrieux is English" in md
+    with pytest.raises(FileNotFoundError):
+        render_generations(eval_dir, ["KE"], [0], tmp_path / "x", "x")
+
+
+def test_record_figures(tmp_path, make_record):
+    cf = tmp_path / "cf.json"
+    cf.write_text(json.dumps([make_record(5)]))
+    md = render_record(cf, 5, "counterfact", tmp_path / "fig21")[0].read_text()
+    assert "Léon Blum" in md and "target_new: English" in md
+    zs = tmp_path / "zsre.json"
+    zs.write_text(json.dumps([{"subject": "S", "src": "When was S founded?", "answers": ["1998"], "rephrase": "S founded when?",
+                               "loc": "nq question: who", "loc_ans": "me", "pred": "", "alt": "", "cond": ""}]))
+    md = render_record(zs, 0, "zsre", tmp_path / "fig22")[0].read_text()
+    assert "S founded when?" in md and "1998" in md
+
+
+def test_kit_is_anonymised_and_key_recovers(eval_dir, tmp_path):
+    kit = tmp_path / "kit"
+    export_kit(eval_dir, [0, 1], kit, seed=1)
+    sheets = (kit / "sheets.csv").read_text()
+    assert "ROME" not in sheets and "FT+L" not in sheets and "none" not in sheets and "unedited" not in sheets
+    key = list(csv.DictReader(open(kit / "answer_key.csv")))
+    assert len(key) == 6 and {k["method"] for k in key} == {"ROME", "FT+L", "unedited"}
+    assert "$N_SAMPLES$" not in (kit / "instructions.html").read_text()
+    assert (kit / "ratings_template.csv").read_text().strip() == "item_id,rater_id,most_consistent,most_fluent"
+    # the key maps each label to the right text
+    rows = list(csv.DictReader(open(kit / "sheets.csv")))
+    for k in key:
+        row = next(r for r in rows if r["item_id"] == k["item_id"])
+        assert row[f"sample_{k['label']}"].startswith("text of " + TAGS[k["method"]])
+    # same seed, same kit
+    export_kit(eval_dir, [0, 1], tmp_path / "kit2", seed=1)
+    assert (tmp_path / "kit2" / "answer_key.csv").read_text() == (kit / "answer_key.csv").read_text()
+    # tally real ratings
+    rome_label = {k["item_id"]: k["label"] for k in key if k["method"] == "ROME"}
+    ratings = tmp_path / "ratings.csv"
+    with open(ratings, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["item_id", "rater_id", "most_consistent", "most_fluent"])
+        for item, lab in rome_label.items():
+            w.writerow([item, "r1", lab, ""])
+    t = tally_ratings(ratings, kit / "answer_key.csv")
+    assert t == {"ratings": 2, "consistency": {"ROME": 2}, "fluency": {}}
+    assert len(render_fig26(t, tmp_path / "fig26")) == 2
+    assert len(render_fig26(None, tmp_path / "fig26_none")) == 2

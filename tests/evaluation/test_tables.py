@@ -1,0 +1,59 @@
+"""Table rendering with the paper's colouring rule."""
+from __future__ import annotations
+
+import json
+
+from rome.render.tables import build_blocks, render_table, to_latex, to_markdown
+
+
+def metric(v, ci=1.0, n=10):
+    return {"value": v, "ci": ci, "n": n}
+
+
+def summary(model, rows):
+    cols = ("S", "ES", "EM", "PS", "PM", "NS", "NM", "GE", "RS")
+    out = []
+    for label, method, role, vals in rows:
+        out.append({"label": label, "method": method, "role": role, "n_records": 10,
+                    "metrics": {c: metric(v, None if c == "S" else 1.0) for c, v in zip(cols, vals)}})
+    return {"model": model, "dataset": "counterfact", "rows": out}
+
+
+ROWS = [("gemma-3-270m", "none", "pre-edit", (30.0, 20.0, -5.0, 25.0, -5.0, 80.0, 5.0, 620.0, 30.0)),
+        ("rome", "rome", "edited", (90.0, 100.0, 95.0, 90.0, 60.0, 70.0, 3.0, 615.0, 40.0)),
+        ("FT", "ft", "edited", (40.0, 100.0, 99.0, 50.0, 40.0, 30.0, -8.0, 590.0, 35.0))]
+
+
+def test_colouring_marks():
+    blocks = build_blocks("table4", [summary("gemma-3-270m", ROWS)])
+    ours = blocks[0].rows
+    pre, rome, ft = ours
+    assert rome.method == "ROME" and ft.label == "FT"
+    assert "best" in rome.marks["S"] and "best" not in ft.marks.get("S", set())
+    assert "best" in rome.marks["ES"] and "best" in ft.marks["ES"]          # tie: both best
+    assert "best" in ft.marks["EM"]
+    assert "below" in ft.marks["S"] and "below" in ft.marks["NS"] and "below" in ft.marks["GE"]
+    assert "below" in ft.marks["NM"]                                         # -8 < -5
+    assert "below" not in rome.marks.get("NM", set())
+    assert pre.marks.get("S") == {"below"}                                   # pre-edit never "best"
+    # not a paper model: the GPT-2 XL rows follow as an orientation block
+    assert blocks[1].model == "paper:gpt2-xl" and blocks[1].rows[-1].values["S"] == 89.2
+    md = to_markdown("table4", blocks)
+    assert "| ROME | **90.0** |" in md and "40.0 ↓" in md
+    tex = to_latex("table4", blocks)
+    assert "\\cellcolor{green!25}90.0" in tex and "\\cellcolor{red!25}40.0" in tex
+
+
+def test_paper_rows_beside_paper_model(tmp_path):
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(summary("gpt2-xl", ROWS)))
+    md, csv_, tex = render_table("table4", [p], tmp_path / "out")
+    text = md.read_text()
+    assert "gemma" in text  # our pre-edit row keeps its label
+    lines = [l for l in text.splitlines() if l.startswith("| ROME")]
+    assert len(lines) == 2 and "(paper)" in lines[1] and "89.2" in lines[1]
+    assert "orientation" not in text
+    rows = csv_.read_text().splitlines()
+    assert rows[0].startswith("block,model,source,editor,n_records,S,S_ci,S_mark")
+    assert any(",paper,ROME," in r for r in rows)
+    assert tex.read_text().count("\\\\") >= 7
