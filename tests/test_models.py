@@ -58,3 +58,7 @@ def test_converted_copy_is_cached_and_reloads_quickly(gemma):
     assert time.time() - t0 < 30
     p0 = next(gemma.model.parameters())
     assert torch.equal(next(again.model.parameters()), p0)
+
+
+def test_context_length_comes_from_the_config(tiny_gpt2):
+    assert tiny_gpt2.context_length == tiny_gpt2.model.config.n_positions

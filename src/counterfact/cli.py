@@ -64,7 +64,8 @@ def _cmd_tables(a) -> int:
 def _cmd_split(a) -> int:
     from .splits import write_split
 
-    res = write_split(a.records, a.out, eval_fraction=a.eval_fraction, seed=a.seed, eval_first=a.eval_first)
+    res = write_split(a.records, a.out, eval_fraction=a.eval_fraction, seed=a.seed, eval_first=a.eval_first,
+                      train_out=a.train_out, eval_out=a.eval_out)
     print(dumps_json({k: res[k] for k in ("n", "n_train", "n_eval", "seed", "eval_fraction", "eval_first")}), end="")
     return 0
 
@@ -153,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--eval-fraction", type=float, default=0.5)
     sp.add_argument("--eval-first", type=int, default=0, help="force case ids 0..N-1 into eval")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--train-out", default=None, help="also write the train records here")
+    sp.add_argument("--eval-out", default=None, help="also write the eval records here")
     sp.set_defaults(func=_cmd_split)
 
     z = sub.add_parser("zsre", help="convert/validate MEND-format zsRE into edit requests")

@@ -16,7 +16,7 @@ import numpy as np
 from rome.artifacts import atomic_write_json
 
 from .errors import DataError
-from .records import load_records
+from .records import load_records, write_records
 
 
 def split_case_ids(case_ids, eval_fraction: float = 0.5, seed: int = 0,
@@ -43,10 +43,13 @@ def split_records(records: list[dict], eval_fraction: float = 0.5, seed: int = 0
 
 
 def write_split(records_path: str | os.PathLike, out: str | os.PathLike, eval_fraction: float = 0.5,
-                seed: int = 0, eval_first: int = 0) -> dict:
+                seed: int = 0, eval_first: int = 0, train_out: str | os.PathLike | None = None,
+                eval_out: str | os.PathLike | None = None) -> dict:
     """Write ``{"seed", "eval_fraction", "eval_first", "n", "train": [...], "eval": [...]}``.
 
-    ``eval_first``: force case ids ``0 .. eval_first-1`` into eval.
+    ``eval_first``: force case ids ``0 .. eval_first-1`` into eval. ``train_out`` /
+    ``eval_out``: also write the records of each part (COUNTERFACT format, case ids kept,
+    in case-id order) for the commands that take a records file.
     """
     records = load_records(records_path)
     try:
@@ -58,6 +61,10 @@ def write_split(records_path: str | os.PathLike, out: str | os.PathLike, eval_fr
               "eval_first": eval_first, "n": len(ids), "n_train": len(train_ids), "n_eval": len(eval_ids),
               "train": train_ids, "eval": eval_ids}
     atomic_write_json(out, result, indent=None)
+    for path, ids in ((train_out, train_ids), (eval_out, eval_ids)):
+        if path is not None:
+            wanted = set(ids)
+            write_records(path, [r for r in records if int(r["case_id"]) in wanted])
     return result
 
 

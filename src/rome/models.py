@@ -7,6 +7,8 @@
   dequantises it to float32 and caches a converted copy under ``<models_dir>/`` in a
   folder named by the GGUF's sha256; later loads read that copy in seconds.
 * a local folder holding a Hugging Face model (``config.json`` + weights + tokenizer);
+* ``"tiny-<arch>"`` (``tiny-gpt2``, ``tiny-llama``, ...) — a seeded random-weight model of
+  that architecture from :mod:`rome.testing`, for smoke runs of the whole workflow;
 * a Hugging Face hub id (``gpt2-xl``, ``EleutherAI/gpt-j-6B``), from the local hub cache
   or downloaded. With ``HF_HUB_OFFLINE=1`` (or ``offline=True``) a model that is not
   cached fails at once with :class:`ModelUnavailableError`, saying how to use a local copy.
@@ -28,6 +30,7 @@ from .architectures import ArchSpec, spec_for
 from .runtime import models_dir, resolve_device, resolve_dtype
 
 EMBEDDED_GEMMA = "gemma-3-270m"
+TINY_PREFIX = "tiny-"
 EMBEDDED_ALIASES = {EMBEDDED_GEMMA, "gemma3-270m", "embedded:gemma-3-270m", "google/gemma-3-270m"}
 
 
@@ -55,6 +58,16 @@ class LoadedModel:
 
     def module(self, part: str, layer: int | None = None) -> torch.nn.Module:
         return self.spec.module(self.model, part, layer)
+
+    @property
+    def context_length(self) -> int | None:
+        """Longest sequence the model's position encoding supports (None when unbounded)."""
+        cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") else self.model.config
+        for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
+            value = getattr(cfg, key, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
 
     def encode(self, texts: list[str] | str, **kw) -> dict:
         """Tokenize (right-padded) onto the model's device."""
@@ -172,6 +185,10 @@ def _unavailable(name: str, err: Exception) -> ModelUnavailableError:
 def load_tokenizer(name: str, cache: str | os.PathLike | None = None, offline: bool | None = None):
     from transformers import AutoTokenizer
 
+    if name.startswith(TINY_PREFIX):
+        from .testing import gemma_tokenizer, gpt2_tokenizer  # noqa: PLC0415
+
+        return gpt2_tokenizer() if name[len(TINY_PREFIX):] in ("gpt2", "gptj", "gpt_neox") else gemma_tokenizer(cache)
     path = resolve_model_path(name, cache)
     local = Path(path).is_dir()
     try:
@@ -192,6 +209,13 @@ def load_model(
     from transformers import AutoModelForCausalLM
 
     dev, dt = resolve_device(device), resolve_dtype(dtype)
+    if name.startswith(TINY_PREFIX):
+        from .testing import tiny_model  # noqa: PLC0415 - testing imports this module
+
+        lm = tiny_model(name[len(TINY_PREFIX):], dtype=dt)
+        lm.model.to(dev)
+        lm.device = dev
+        return lm
     path = resolve_model_path(name, cache)
     if not Path(path).is_dir() and (os.sep in name or name.startswith(".")) and name.count("/") != 1:
         raise ModelUnavailableError(f"model folder {name!r} does not exist")

@@ -39,3 +39,21 @@ def test_split_records_and_cli(tmp_path):
     assert main(["split", "--records", str(f), "--out", str(tmp_path / "s.json"), "--eval-fraction", "0.25",
                  "--seed", "1"]) == 0
     assert load_split(tmp_path / "s.json") == ([r["case_id"] for r in tr], [r["case_id"] for r in ev])
+
+
+def test_split_cli_writes_part_record_files(tmp_path):
+    import json
+
+    from counterfact.cli import main
+
+    records = [{"case_id": i, "requested_rewrite": {"prompt": "{} is", "subject": f"S{i}"}} for i in range(10)]
+    src = tmp_path / "cf.json"
+    src.write_text(json.dumps(records))
+    out, tr, ev = tmp_path / "split.json", tmp_path / "train.json", tmp_path / "eval.json"
+    assert main(["split", "--records", str(src), "--out", str(out), "--eval-fraction", "0.3",
+                 "--train-out", str(tr), "--eval-out", str(ev)]) == 0
+    split = json.loads(out.read_text())
+    train, evals = json.loads(tr.read_text()), json.loads(ev.read_text())
+    assert [r["case_id"] for r in train] == sorted(split["train"])
+    assert [r["case_id"] for r in evals] == sorted(split["eval"])
+    assert len(train) + len(evals) == 10 and not {r["case_id"] for r in train} & {r["case_id"] for r in evals}

@@ -83,3 +83,27 @@ def test_ke_missing_checkpoint_names_the_command(tiny_gpt2, tmp_path):
     ed = HypernetEditor(method="ke", variant="cf", hypernet_dir=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="rome train --method ke --variant cf"):
         ed.apply(tiny_gpt2, FACTS[:1])
+
+
+def test_training_data_variants(tiny_gpt2, tmp_path):
+    from rome.editing.hypernet_data import HypernetDataError, counterfact_examples, generic_examples
+
+    recs = [{"case_id": i, "requested_rewrite": {"prompt": "{} is a", "subject": f"S{i}",
+                                                  "target_new": {"str": "cat"}, "target_true": {"str": "dog"}},
+             "paraphrase_prompts": [f"Of S{i}: it is a"]} for i in range(4)]
+    path = tmp_path / "cf.json"
+    path.write_text(json.dumps(recs))
+    ex = counterfact_examples(path, exclude_case_ids=[1, 2])
+    assert [e.source for e in ex] == ["counterfact:0", "counterfact:3"]
+    assert ex[0].paraphrases == ["Of S0: it is a"] and ex[0].locality == ["S3 is a"]
+    recs[0]["requested_rewrite"].pop("subject")
+    path.write_text(json.dumps(recs))
+    with pytest.raises(HypernetDataError, match="record 0.*subject"):
+        counterfact_examples(path)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(" = Heading = \n" + " ".join(
+        f"The quick brown fox number {i} jumps over the lazy dog near the river bank today." for i in range(20)))
+    gen = generic_examples(tiny_gpt2, corpus, n=3, seed=0, progress=False)
+    assert 1 <= len(gen) <= 3 and all(e.target and e.locality for e in gen)
+    assert [e.target for e in gen] == [e.target for e in generic_examples(tiny_gpt2, corpus, n=3, seed=0,
+                                                                          progress=False)]

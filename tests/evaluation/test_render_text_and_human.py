@@ -22,7 +22,8 @@ def eval_dir(tmp_path, make_record):
         tag = TAGS[m]
         for cid in (0, 1):
             rec = make_record(cid)
-            atomic_write_json(d / m.lower() / f"case_{cid}.json", {
+            folder = {"FT+L": "ft-l"}.get(m, m.lower())   # registry key spelling
+            atomic_write_json(d / folder / f"case_{cid}.json", {
                 "case_id": cid, "method": m, "model": "tiny", "requested_rewrite": rec["requested_rewrite"],
                 "pre": {}, "post": {"text": [f"text of {tag} for {cid} (a)", f"text of {tag} for {cid} (b)"]}})
     return d

@@ -35,8 +35,39 @@ def _rome(lm, overrides: dict, options) -> Any:
     return ROMEEditor(hp, provider, templates_dir=getattr(options, "templates_dir", None))
 
 
+def _fine_tuning(method: str, maker: str):
+    def factory(lm, overrides: dict, options) -> Any:
+        from importlib import import_module
+
+        module, func = maker.rsplit(".", 1)
+        return getattr(import_module(f"rome.editing.{module}"), func)(load_hparams(method, lm.name, overrides))
+
+    return factory
+
+
+def _hypernet(method: str, variant: str):
+    def factory(lm, overrides: dict, options) -> Any:
+        from .hypernet_data import HypernetEditor
+
+        kw = {}
+        if getattr(options, "hypernet_dir", None):
+            kw["hypernet_dir"] = options.hypernet_dir
+        return HypernetEditor(method=method, variant=variant, hparams=load_hparams(method, lm.name, overrides), **kw)
+
+    return factory
+
+
 METHODS: dict[str, Factory] = {
     "rome": _rome,
+    "ft": _fine_tuning("ft", "ft.make_ft"),
+    "ft-l": _fine_tuning("ft-l", "ft.make_ft_l"),
+    "attn": _fine_tuning("attn", "attn_edit.make_attn_edit"),
+    "kn": _fine_tuning("kn", "kn.make_kn"),
+    **{
+        f"{m}{suffix}": _hypernet(m, variant)
+        for m in ("ke", "mend")
+        for suffix, variant in (("", "plain"), ("-cf", "cf"), ("-zsre", "zsre"))
+    },
 }
 
 

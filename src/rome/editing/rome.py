@@ -163,9 +163,10 @@ def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], h
         v_norm = state["v_init"].norm()
         wd = float(hp["v_weight_decay"]) * (delta.norm() / v_norm ** 2)
         loss = nll + float(hp["kl_factor"]) * kl + wd
-        losses.append(float(loss.detach()))
-        nlls.append(float(nll))
-        if float(loss) < float(hp.get("v_loss_stop", 0.05)):
+        loss_value = float(loss.detach())
+        losses.append(loss_value)
+        nlls.append(float(nll.detach()))
+        if loss_value < float(hp.get("v_loss_stop", 0.05)):
             break
         if step == int(hp["v_steps"]) - 1:
             break

@@ -326,7 +326,9 @@ def compute_statistics(
     if missing:
         t0 = time.time()
         docs = load_documents(settings.corpus, settings.max_samples)
-        chunks = tokenize_chunks(lm.tokenizer, docs, settings.max_length, settings.max_tokens)
+        # sequences are cut at the model's context length (SPEC 5) when that is shorter
+        max_length = min(settings.max_length, getattr(lm, "context_length", None) or settings.max_length)
+        chunks = tokenize_chunks(lm.tokenizer, docs, max_length, settings.max_tokens)
         ckpt = _checkpoint_file(folder, missing)
         sums, count = accumulate_second_moments(
             lm, missing, chunks, dtype=settings.dtype, batch_size=settings.batch_size,

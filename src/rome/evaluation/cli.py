@@ -50,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", default=None, help="text corpus for key statistics (passed to the registry)")
     parser.add_argument("--stats-tokens", type=int, default=None, help="token budget of key statistics (passed to the registry)")
     parser.add_argument("--templates-dir", default=None, help="cache folder of ROME context templates (passed to the registry)")
+    parser.add_argument("--hypernet-dir", default=None, help="folder of trained KE / MEND checkpoints (passed to the registry)")
     parser.add_argument("--no-restore-check", action="store_true", help="skip the all-parameter checksum after restore")
     parser.add_argument("--no-progress", action="store_true")
 

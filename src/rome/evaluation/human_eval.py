@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..artifacts import atomic_write_text
-from .editors import is_unedited, method_slug
+from .editors import find_method_folder, is_unedited
 
 DEFAULT_METHODS = ("ROME", "FT+L", "none")
 RATING_FIELDS = ("item_id", "rater_id", "most_consistent", "most_fluent")
@@ -51,7 +51,7 @@ def collect_items(eval_dir: str | Path, case_ids: Sequence[int], methods: Sequen
     for cid in case_ids:
         texts, rw = {}, None
         for m in methods:
-            path = Path(eval_dir) / method_slug(m) / f"case_{cid}.json"
+            path = find_method_folder(eval_dir, m) / f"case_{cid}.json"
             if not path.is_file():
                 raise FileNotFoundError(f"no result file for method {m!r}, record {cid}: {path}")
             doc = json.loads(path.read_text(encoding="utf-8"))

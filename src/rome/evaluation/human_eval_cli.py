@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--eval-dir", help="evaluation folder with ROME, FT+L and none results (export)")
     parser.add_argument("--case-ids", nargs="+", type=int, help="records to put on the sheets (export)")
+    parser.add_argument("--first", type=int, default=None,
+                        help="instead of --case-ids: the first N records every method has results for (export)")
     parser.add_argument("--methods", nargs="+", default=["ROME", "FT+L", "none"])
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffling (export)")
     parser.add_argument("--text-index", type=int, default=0, help="which generated text of each record (export)")
@@ -29,9 +31,14 @@ def run(args: argparse.Namespace) -> int:
     from .human_eval import export_kit, tally_ratings
 
     if args.action == "export":
-        if not args.eval_dir or not args.case_ids:
-            raise SystemExit("rome human-eval --action export needs --eval-dir and --case-ids")
-        paths = export_kit(args.eval_dir, args.case_ids, args.out_dir, args.seed, args.methods, args.text_index)
+        if not args.eval_dir or not (args.case_ids or args.first):
+            raise SystemExit("rome human-eval --action export needs --eval-dir and --case-ids or --first")
+        case_ids = args.case_ids
+        if not case_ids:
+            from .editors import common_case_ids
+
+            case_ids = common_case_ids(args.eval_dir, args.methods, args.first)
+        paths = export_kit(args.eval_dir, case_ids, args.out_dir, args.seed, args.methods, args.text_index)
     else:
         tally = None
         if args.ratings:

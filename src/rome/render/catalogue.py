@@ -5,6 +5,8 @@ them, so a figure on disk can always be traced back to the paper's numbering.
 """
 from __future__ import annotations
 
+import re
+
 CATALOGUE: dict[str, dict[str, str]] = {
     "fig01": {"title": "One causal trace (hidden, MLP, attention)", "paper": "GPT-2 XL, 'The Space Needle is in downtown' -> Seattle"},
     "fig02": {"title": "Average indirect effect heatmaps", "paper": "GPT-2 XL: hidden AIE 8.7% at last subject token, layer 15; MLP peak 6.6% (centre 17)"},
@@ -44,6 +46,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 
 def catalogue_id(stem: str) -> str | None:
-    """The catalogue entry a file stem belongs to (``fig02_aie_heatmaps`` -> ``fig02``)."""
-    head = stem.split("_", 1)[0].split("-", 1)[0].lower()
-    return head if head in CATALOGUE else None
+    """The catalogue entry a file stem belongs to (``fig2-aie-heatmaps``, ``fig02_x`` -> ``fig02``)."""
+    m = re.match(r"(fig|table)(\d+)", stem.lower())
+    if not m:
+        return None
+    key = f"fig{int(m.group(2)):02d}" if m.group(1) == "fig" else f"table{int(m.group(2))}"
+    return key if key in CATALOGUE else None

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-dir", help="evaluation folder (generation figures)")
     parser.add_argument("--methods", nargs="+", default=["none", "FT", "FT+L", "KE", "MEND", "ROME"])
     parser.add_argument("--case-ids", nargs="+", type=int, help="records to show (generation figures)")
+    parser.add_argument("--first", type=int, default=None,
+                        help="instead of --case-ids: the first N records every method has results for")
     parser.add_argument("--texts-per-method", type=int, default=1)
     parser.add_argument("--records", help="records file (Figs. 21, 22)")
     parser.add_argument("--case-id", type=int, default=0, help="record to show (Figs. 21, 22)")
@@ -33,9 +35,14 @@ def run(args: argparse.Namespace) -> int:
     stem = Path(args.out_dir) / fig
     title = args.title or f"{fig}: {CATALOGUE[fig]['title']}"
     if fig in GENERATION_FIGURES:
-        if not args.eval_dir or not args.case_ids:
-            raise SystemExit(f"rome render-text: {fig} needs --eval-dir and --case-ids")
-        paths = render_generations(args.eval_dir, args.methods, args.case_ids, stem, title, args.texts_per_method)
+        if not args.eval_dir or not (args.case_ids or args.first):
+            raise SystemExit(f"rome render-text: {fig} needs --eval-dir and --case-ids or --first")
+        case_ids = args.case_ids
+        if not case_ids:
+            from ..evaluation.editors import common_case_ids
+
+            case_ids = common_case_ids(args.eval_dir, args.methods, args.first)
+        paths = render_generations(args.eval_dir, args.methods, case_ids, stem, title, args.texts_per_method)
     else:
         if not args.records:
             raise SystemExit(f"rome render-text: {fig} needs --records")

@@ -19,9 +19,9 @@ WRAP = 110
 
 
 def _result_file(eval_dir: Path, method: str, case_id) -> Path:
-    from ..evaluation.editors import method_slug
+    from ..evaluation.editors import find_method_folder
 
-    return Path(eval_dir) / method_slug(method) / f"case_{case_id}.json"
+    return find_method_folder(eval_dir, method) / f"case_{case_id}.json"
 
 
 def load_generations(eval_dir: str | Path, methods: Sequence[str], case_id, n_texts: int = 1) -> dict:

@@ -11,7 +11,9 @@ Same scores as :mod:`.engine_reference` (tested to 1e-5), computed differently:
 4. Layers below ``l0`` are identical to the corrupted run, so those blocks are not
    computed: for the duration of the pass their ``forward`` returns the cached corrupted
    output (:func:`replay_blocks`), and block ``l0`` sees the corrupted stream.
-5. Only the last position's logits are computed (``logits_to_keep=1``).
+5. The forward pass stops after the final norm; only the last position's normed state
+   is kept, and the unembedding (262k × 640 for Gemma, memory-bound) runs once over the
+   collected rows of all batches, in chunks, instead of once per batch.
 
 Everything goes through the model's own forward, so position embeddings, masks, sliding
 windows and soft-capping stay the model's business; the architecture map supplies names.
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..hooks import TraceDict, with_primary
+from ..hooks import Trace, TraceDict, with_primary
 from .prepare import PARTS, PreparedPrompt
 from .restore import Restoration
 
@@ -186,15 +188,36 @@ class FastEngine:
         names = ([spec.embed] if l_skip == 0 else []) + list(index)
         ids = prep.input_ids[:, offset:].repeat(R * S, 1)
         cache = self._prefix(offset, R) if (self.prefix_cache and offset > 0) else None
-        with replay_blocks(replay), TraceDict(model, names, retain_output=False, edit_output=edit):
-            out = model(input_ids=ids, cache=cache, use_cache=cache is not None, logits_to_keep=1)
-        probs = torch.softmax(out.logits[:, -1].float(), -1)[:, prep.answer_id]
-        return probs.view(R, S).mean(1).cpu().numpy().astype(np.float64)
+        with replay_blocks(replay), TraceDict(model, names, retain_output=False, edit_output=edit), \
+                Trace(model, spec.final_norm, stop=True) as final:
+            model(input_ids=ids, cache=cache, use_cache=cache is not None)
+        return final.output[:, -1]  # [R*S, H], rows restoration-major
+
+    @torch.no_grad()
+    def answer_probs(self, last_hidden: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+        """p(answer) from final-normed last-position states, unembedding ``chunk`` rows at a time."""
+        model = self.prep.lm.model
+        unembed = self.prep.lm.module("unembed")
+        cap = getattr(model.config, "final_logit_softcapping", None)
+        out = []
+        for s in range(0, last_hidden.shape[0], chunk):
+            logits = unembed(last_hidden[s:s + chunk]).float()
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            out.append(torch.softmax(logits, -1)[:, self.prep.answer_id])
+        return torch.cat(out)
 
     def scores(self, restorations: Sequence[Restoration], progress: bool = False) -> np.ndarray:
+        S = self.prep.samples
         out = np.zeros(len(restorations))
+        order, states = [], []
         for batch in tqdm(self._batches(restorations), disable=not progress, desc="batches"):
-            out[batch] = self._run_batch([restorations[k] for k in batch])
+            states.append(self._run_batch([restorations[k] for k in batch]))
+            order += batch
+        if not order:
+            return out
+        probs = self.answer_probs(torch.cat(states)).view(len(order), S).mean(1)
+        out[order] = probs.cpu().numpy().astype(np.float64)
         return out
 
     def score(self, r: Restoration) -> float:

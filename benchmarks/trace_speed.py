@@ -1,0 +1,60 @@
+"""Seconds per fact (hidden + MLP + attention, 10 samples) of the reference and fast engines.
+
+Runs on Gemma 3 270M on the CPU; prints both timings and, as the LAST line, their ratio.
+The reference engine can be timed on a subset of restorations (``--ref-fraction``) and
+extrapolated linearly (every reference restoration is one identical-cost forward pass).
+Note the machine load: timings on a shared CPU vary.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="gemma-3-270m")
+    ap.add_argument("--window", type=int, default=10)
+    ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ref-fraction", type=float, default=1.0, help="fraction of restorations timed for the reference")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(args.threads)
+    from rome.models import load_model
+    from rome.tracing.engine_fast import FastEngine
+    from rome.tracing.engine_reference import ReferenceEngine
+    from rome.tracing.noise import EmbeddingStats
+    from rome.tracing.prepare import TraceSettings, prepare
+    from rome.tracing.restore import KINDS, kind_restorations
+
+    lm = load_model(args.model)
+    prep = prepare(lm, "{} is located in the continent of", "Vinson Massif",
+                   TraceSettings(noise="3.09", samples=args.samples, window=args.window), EmbeddingStats(1.03, 1),
+                   expected="Antarctica")
+    rs = [r for k in KINDS for row in kind_restorations(k, prep.n_tokens, prep.n_layers, args.window) for r in row]
+    print(f"load average before: {os.getloadavg()}; tokens {prep.n_tokens}, layers {prep.n_layers}, "
+          f"restorations {len(rs)}, samples {args.samples}, threads {args.threads}")
+    t = time.perf_counter()
+    fast = FastEngine(prep)
+    fast_scores = fast.scores(rs)
+    t_fast = time.perf_counter() - t
+    ref = ReferenceEngine(prep)
+    step = max(1, round(1 / args.ref_fraction))
+    sub = rs[::step]
+    t = time.perf_counter()
+    ref_scores = ref.scores(sub)
+    t_ref = (time.perf_counter() - t) * len(rs) / len(sub)
+    diff = abs(ref_scores - fast_scores[::step]).max()
+    print(f"load average after: {os.getloadavg()}")
+    print(f"fast engine: {t_fast:.1f} s per fact")
+    print(f"reference engine: {t_ref:.1f} s per fact ({len(sub)} of {len(rs)} restorations timed)")
+    print(f"max |reference - fast| = {diff:.2e}")
+    print(f"speed-up (reference / fast): {t_ref / t_fast:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

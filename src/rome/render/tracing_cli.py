@@ -1,0 +1,55 @@
+"""``rome render-tracing``: tracing figures from cached traces and averages (never loads a model)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--summary-dir", default=None, help="folder of rome trace-summary (aie_*.json, severed.json)")
+    parser.add_argument("--results", default=None, help="per-fact results folder (for individual traces)")
+    parser.add_argument("--examples", default="", help="comma-separated known_ids drawn as individual traces (Figs. 10-12, 14)")
+    parser.add_argument("--trace", action="append", default=[], help="a single trace file (.npz/.json) to draw (Fig. 1)")
+    parser.add_argument("--saliency", action="append", default=[], help="a saliency JSON to draw (Fig. 16)")
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--prefix", default="fig", help="file name prefix (e.g. fig13-m for other noise rules)")
+    parser.add_argument("--title", default="")
+
+
+def run(args) -> int:
+    import json
+
+    from ..tracing.aggregate import load_average
+    from ..tracing.trace import TraceResult
+    from . import tracing as fig
+    out = Path(args.out_dir)
+    written = []
+    if args.summary_dir:
+        sd = Path(args.summary_dir)
+        avgs = {k: load_average(sd / f"aie_{k}.json") for k in fig.KINDS if (sd / f"aie_{k}.json").exists()}
+        if avgs:
+            written += fig.plot_aie_heatmaps(avgs, out / f"{args.prefix}2-aie-heatmaps", args.title)
+            written += fig.plot_aie_lines(avgs, out / f"{args.prefix}7-aie-lines", args.title)
+        if (sd / "severed.json").exists():
+            written += fig.plot_severed(load_average(sd / "severed.json"), out / f"{args.prefix}3-severed", args.title)
+    for path in args.trace:
+        written += fig.plot_trace(TraceResult.load(path), out / f"{args.prefix}1-trace-{Path(path).stem}")
+    if args.results and args.examples:
+        res_dir = Path(args.results)
+        for kid in [x.strip() for x in args.examples.split(",") if x.strip()]:
+            parts = [TraceResult.load(res_dir / k / f"{kid}.npz") for k in fig.KINDS if (res_dir / k / f"{kid}.npz").exists()]
+            if parts:
+                merged = parts[0]
+                for p in parts[1:]:
+                    merged.scores.update(p.scores)
+                written += fig.plot_trace(merged, out / f"{args.prefix}10-trace-{kid}")
+            sev = res_dir / "severed" / f"{kid}.npz"
+            if sev.exists():
+                r = TraceResult.load(sev)
+                written += fig.plot_severed({k: r.scores[k][0] - r.corrupted for k in ("single", "attn_severed", "mlp_severed")},
+                                            out / f"{args.prefix}14-severed-{kid}", f"{r.subject}", per_fact=True)
+    for path in args.saliency:
+        written += fig.plot_saliency(json.loads(Path(path).read_text()), out / f"{args.prefix}16-saliency-{Path(path).stem}")
+    for w in written:
+        print(w)
+    return 0

@@ -1,0 +1,43 @@
+"""``rome trace-batch``: causal traces of many known facts into per-fact files (resumable)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..model_info import add_model_arguments, load_from_args
+from .cli import add_trace_settings, settings_from_args, stats_from_args
+from .restore import KINDS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--facts", default=None, help="known-facts JSON (default: shared known_1000.json)")
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="trace at most this many facts")
+    parser.add_argument("--kinds", default="hidden,mlp,attn")
+    parser.add_argument("--no-severed", action="store_true", help="skip the severed-path curves")
+    parser.add_argument("--out-dir", required=True)
+    add_trace_settings(parser)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from ..runtime import shared_data_dir
+    from .batch import load_known_facts, trace_facts
+    lm = load_from_args(args)
+    if args.known_facts is None and args.facts:
+        args.known_facts = args.facts
+    facts = load_known_facts(Path(args.facts) if args.facts else shared_data_dir() / "known_1000.json")
+    facts = facts[args.start: None if args.limit is None else args.start + args.limit]
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    for k in kinds:
+        if k not in KINDS:
+            raise SystemExit(f"unknown kind {k!r}; expected a subset of {KINDS}")
+    stats = stats_from_args(lm, args)
+    counts = trace_facts(lm, facts, args.out_dir, settings_from_args(args), stats, kinds,
+                         severed=not args.no_severed, engine=args.engine)
+    print(json.dumps(counts))
+    return 0

@@ -1,0 +1,78 @@
+"""``rome trace``: causal trace of one prompt; prints the score tables and saves the result."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..model_info import add_model_arguments, load_from_args
+from .prepare import TraceSettings
+from .restore import KINDS
+
+
+def add_trace_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--noise", default="s3", help="noise rule: s<f>, m, u<x>, t<dof> or a number (default s3)")
+    parser.add_argument("--samples", type=int, default=10, help="noise samples per prompt (default 10)")
+    parser.add_argument("--window", type=int, default=10, help="MLP/attention window in layers (paper: 10)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--extra-tokens", type=int, default=0, help="also corrupt N tokens after the subject")
+    parser.add_argument("--replace", action="store_true", help="replace subject embeddings by noise instead of adding")
+    parser.add_argument("--engine", default="fast", choices=["fast", "reference"])
+    parser.add_argument("--known-facts", default=None,
+                        help="known-facts JSON whose subjects give σ for s/t/m rules (default: shared known_1000.json)")
+    parser.add_argument("--stats-dir", default="data/tracing/noise", help="cache folder of embedding statistics")
+    parser.add_argument("--stats-facts", type=int, default=1000, help="how many known facts estimate σ")
+
+
+def settings_from_args(args) -> TraceSettings:
+    return TraceSettings(noise=args.noise, samples=args.samples, window=args.window, seed=args.seed,
+                         extra_tokens=args.extra_tokens, replace=args.replace)
+
+
+def stats_from_args(lm, args):
+    from .noise import parse_noise, subject_embedding_stats
+    rule = parse_noise(args.noise)
+    if not rule.needs_stats:
+        return None
+    from ..runtime import shared_data_dir
+    from .batch import load_known_facts
+    path = Path(args.known_facts) if args.known_facts else shared_data_dir() / "known_1000.json"
+    facts = load_known_facts(path)[: args.stats_facts]
+    return subject_embedding_stats(lm, facts, args.stats_dir, covariance=rule.needs_covariance)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--prompt", required=True, help="prompt text containing the subject, or a template with {}")
+    parser.add_argument("--subject", required=True)
+    parser.add_argument("--expected", default=None, help="expected answer (default: the clean argmax)")
+    parser.add_argument("--kind", default="all", choices=list(KINDS) + ["all"])
+    add_trace_settings(parser)
+    parser.add_argument("--out", default=None, help="result file (.npz or .json)")
+
+
+def format_table(result, kind: str) -> str:
+    grid = result.scores[kind]
+    lines = [f"[{kind}] p({result.answer!r}) after restoring; rows = tokens, columns = layers"]
+    lines.append("token".ljust(18) + " ".join(f"{l:>5d}" for l in range(grid.shape[1])))
+    s0, s1 = result.subject_range
+    for i, tok in enumerate(result.tokens):
+        star = "*" if s0 <= i < s1 else " "
+        lines.append((repr(tok)[:16] + star).ljust(18) + " ".join(f"{v:5.3f}" for v in grid[i]))
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from .trace import trace_prompt
+    lm = load_from_args(args)
+    settings = settings_from_args(args)
+    stats = stats_from_args(lm, args)
+    kinds = list(KINDS) if args.kind == "all" else [args.kind]
+    res = trace_prompt(lm, args.prompt, args.subject, kinds, settings, stats, args.expected, args.engine, progress=True)
+    print(json.dumps({"prompt": res.prompt, "answer": res.answer, "clean": res.clean, "corrupted": res.corrupted,
+                      "noise_nu": res.noise_nu}, ensure_ascii=False))
+    for kind in kinds:
+        print(format_table(res, kind))
+    if args.out:
+        print(f"wrote {res.save(args.out)}")
+    return 0

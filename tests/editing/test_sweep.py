@@ -1,0 +1,69 @@
+"""Layer x token sweep on a tiny model with hand-written COUNTERFACT records; Fig. 5 from files."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rome.editing.hparams import load_hparams
+from rome.editing.rome import ROMEEditor
+from rome.editing.statistics import StatsProvider, StatsSettings
+from rome.editing.sweep import RecordError, harmonic_mean, load_records, result_path, run_sweep
+
+
+def record(case_id, prompt, subject, new, true):
+    return {
+        "case_id": case_id, "pararel_idx": case_id,
+        "requested_rewrite": {"prompt": prompt, "relation_id": "P0", "subject": subject,
+                              "target_new": {"str": new, "id": "x"}, "target_true": {"str": true, "id": "y"}},
+        "paraphrase_prompts": [f"Some text. {subject} is known for", f"Indeed. {prompt.format(subject)}"],
+        "neighborhood_prompts": [prompt.format("Somebody Else"), prompt.format("Another One")],
+        "attribute_prompts": [], "generation_prompts": [],
+    }
+
+
+RECORDS = [record(0, "{} plays the sport of", "LeBron James", "football", "basketball"),
+           record(1, "The mother tongue of {} is", "Danielle Darrieux", "English", "French")]
+
+
+def test_load_records_checks_fields(tmp_path):
+    p = tmp_path / "cf.json"
+    p.write_text(json.dumps(RECORDS))
+    assert [r["case_id"] for r in load_records(p, 1)] == [0]
+    bad = [dict(RECORDS[0])]
+    del bad[0]["paraphrase_prompts"]
+    p.write_text(json.dumps(bad))
+    with pytest.raises(RecordError, match="paraphrase_prompts"):
+        load_records(p)
+
+
+def test_harmonic_mean():
+    assert harmonic_mean([1, 1, 1]) == 1
+    assert harmonic_mean([1, 0.5, 1]) == pytest.approx(0.75)
+    assert harmonic_mean([1, 0, 1]) == 0
+
+
+def test_sweep_writes_resumes_and_renders(tiny_gpt2, tmp_path):
+    hp = load_hparams("rome", tiny_gpt2.name, {"v_steps": 2, "context_templates": [[5, 1]]})
+    provider = StatsProvider(StatsSettings(max_tokens=800, max_length=64), tmp_path / "stats",
+                             prefetch_layers=[0, 1], progress=False)
+    editor = ROMEEditor(hp, provider, templates_dir=tmp_path)
+    out = tmp_path / "sweep"
+    before = tiny_gpt2.spec.edit_weight(tiny_gpt2.model, 0).detach().clone()
+    run_sweep(tiny_gpt2, editor, RECORDS, [0, 1], out_dir=out, progress=False)
+    files = sorted(out.rglob("case-*.json"))
+    assert len(files) == 4 * 2 * 2 + 2  # token x layer x record + unedited
+    row = json.loads(result_path(out, "last_subject", 1, 0).read_text())
+    assert {"efficacy", "generalization", "specificity", "score", "delta_w_norm"} <= set(row)
+    assert 0 <= row["score"] <= 1
+    assert (before == tiny_gpt2.spec.edit_weight(tiny_gpt2.model, 0)).all()
+    stamp = {p: p.stat().st_mtime_ns for p in files}
+    run_sweep(tiny_gpt2, editor, RECORDS, [0, 1], out_dir=out, progress=False)  # resumes: nothing redone
+    assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())
+
+    from rome.render.sweep import aggregate, render_fig5
+    agg = aggregate(out)
+    assert set(agg["tokens"]) == {"first_subject", "last_subject", "first_subsequent", "last"}
+    assert agg["tokens"]["last"][1]["score"]["n"] == 2
+    written = render_fig5(out, tmp_path / "fig5")
+    assert {p.suffix for p in written} == {".pdf", ".png"} and (tmp_path / "fig5.json").is_file()

@@ -1,0 +1,68 @@
+# Configuration helpers shared by every rule file. No science here: only paths, the
+# model options of the command lines, and provenance recording after each rule.
+import json
+import shlex
+from pathlib import Path
+
+RUN = config["run_name"]
+MODEL = config["model"]["name"]
+DEVICE = config.get("model_device") or config["model"].get("device", "cpu")
+DTYPE = config["model"].get("dtype", "float32")
+SEED = int(config.get("seed", 0))
+STAGES = set(config.get("stages", ["dataset", "tracing", "editing", "evaluation"]))
+P = config["paths"]
+DATA = P.get("data", "data")
+DS = f"{DATA}/dataset/seed{SEED}"          # model-independent dataset artifacts
+D = f"{DATA}/runs/{RUN}"                   # model-dependent intermediates
+FIG = f"{P.get('figures', 'figures')}/{RUN}"
+PROV = f"{DATA}/provenance/{RUN}"
+HYPERNET_DIR = f"{D}/hypernets"
+
+MODEL_ARGS = f"--model {shlex.quote(MODEL)} --device {DEVICE}"
+if P.get("models"):
+    MODEL_ARGS += f" --models-dir {shlex.quote(P['models'])}"
+LM_ARGS = f"{MODEL_ARGS} --dtype {DTYPE}"   # for commands sharing rome.model_info options
+
+
+def section(name):
+    return config.get(name) or {}
+
+
+def local_or_downloaded(key, download_path):
+    """A configured local copy, or the path a download rule writes (key set to null)."""
+    value = P.get(key)
+    return value if value else download_path
+
+
+PARAREL = local_or_downloaded("pararel", f"{DATA}/upstream/pararel")
+CORPUS = P.get("corpus") or "wikitext-2"
+
+
+def corpus_input():
+    """The corpus as a file input when it is a local file (named corpora need no input)."""
+    return [CORPUS] if Path(str(CORPUS)).suffix or "/" in str(CORPUS) else []
+
+
+def prov(rule_name, **params):
+    """Shell suffix recording checksums of {input} and {output} after the command succeeds."""
+    params = dict(params, model=MODEL, run=RUN, seed=SEED)
+    blob = shlex.quote(json.dumps(params, sort_keys=True, default=str)).replace("{", "{{").replace("}", "}}")
+    return (f" && rome provenance --rule {rule_name} --inputs {{input}} --outputs {{output}}"
+            f" --params-json {blob} --dir {PROV} > /dev/null")
+
+
+def method_slug(method):
+    return method.replace("+", "-").lower()
+
+
+def final_targets():
+    t = []
+    if "dataset" in STAGES:
+        t += dataset_targets()
+    if "tracing" in STAGES:
+        t += tracing_targets()
+    if "editing" in STAGES:
+        t += editing_targets()
+    if "evaluation" in STAGES:
+        t += evaluation_targets()
+    return t
