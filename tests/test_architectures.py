@@ -68,5 +68,7 @@ def test_unknown_part_and_missing_layer():
 
 def test_parse_layers():
     assert parse_layers("0-3,9") == [0, 1, 2, 3, 9]
+    assert parse_layers("0-17:6") == [0, 6, 12]
+    assert parse_layers("0-17:3,17") == [0, 3, 6, 9, 12, 15, 17]
     assert parse_layers(5) == [5]
     assert parse_layers([3, 1, 3]) == [1, 3]

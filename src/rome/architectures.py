@@ -196,7 +196,11 @@ def get_parameter(model: torch.nn.Module, name: str) -> torch.nn.Parameter:
 
 
 def parse_layers(text: str | int | Iterable[int]) -> list[int]:
-    """Parse a layer selection (``"0-17"``, ``"3,5,7"``, ``"0-3,9"``, an int or a list) into sorted unique layers."""
+    """Parse a layer selection into sorted unique layers.
+
+    Accepts ``"0-17"``, ``"3,5,7"``, ``"0-3,9"``, a range with a step ``"0-17:3"``
+    (0, 3, ..., 15), an int or a list.
+    """
     if isinstance(text, int):
         return [text]
     if not isinstance(text, str):
@@ -206,9 +210,15 @@ def parse_layers(text: str | int | Iterable[int]) -> list[int]:
         part = part.strip()
         if not part:
             continue
+        step = 1
+        if ":" in part:
+            part, step_text = part.split(":", 1)
+            step = int(step_text)
+            if step < 1:
+                raise ValueError(f"layer step must be positive in {text!r}")
         if "-" in part:
             lo, hi = part.split("-", 1)
-            out.extend(range(int(lo), int(hi) + 1))
+            out.extend(range(int(lo), int(hi) + 1, step))
         else:
             out.append(int(part))
     return sorted(set(out))
