@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHARED_DATA
-
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = Path(os.environ.get("ROME_SHARED_DATA", REPO.parent / "shared" / "data"))
 pytestmark = pytest.mark.slow
 
 
