@@ -24,27 +24,11 @@ import torch
 
 from ..architectures import ArchSpec, get_parameter
 from ..hooks import Trace
+from ..teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
 
 
 # -- differentiable target scoring ------------------------------------------------------
-
-@dataclass
-class TargetBatch:
-    """Prompt+target sequences, right-padded, with the positions that predict target tokens."""
-
-    input_ids: torch.Tensor        # (n, width)
-    attention_mask: torch.Tensor   # (n, width)
-    rows: torch.Tensor             # (T,) sequence of each target token
-    cols: torch.Tensor             # (T,) position whose logits predict it
-    gold: torch.Tensor             # (T,) the target token ids
-    n_seqs: int
-    prompt_lengths: list[int]
-
-    def to(self, device) -> "TargetBatch":
-        return TargetBatch(self.input_ids.to(device), self.attention_mask.to(device), self.rows.to(device),
-                           self.cols.to(device), self.gold.to(device), self.n_seqs, self.prompt_lengths)
-
 
 def encode_prompt_ids(tokenizer, prompt: str) -> list[int]:
     """Token ids of a prompt with the tokenizer's own special tokens (Gemma's BOS)."""
@@ -63,11 +47,6 @@ def encode_target_ids(tokenizer, target: str) -> list[int]:
     return ids
 
 
-def _pad_id(tokenizer) -> int:
-    pid = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return int(pid if pid is not None else 0)
-
-
 def build_target_batch(lm, prompts: Sequence[str], targets: Sequence[str]) -> TargetBatch:
     """Teacher-forcing batch of ``prompt + " " + target`` pairs (last target token not input)."""
     if len(prompts) != len(targets):
@@ -76,21 +55,7 @@ def build_target_batch(lm, prompts: Sequence[str], targets: Sequence[str]) -> Ta
         raise ValueError("no prompts to build a batch from")
     tok = lm.tokenizer
     seqs = [(encode_prompt_ids(tok, p), encode_target_ids(tok, t)) for p, t in zip(prompts, targets)]
-    width = max(len(p) + len(t) - 1 for p, t in seqs)
-    ids = torch.full((len(seqs), width), _pad_id(tok), dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    rows, cols, gold = [], [], []
-    for i, (p, t) in enumerate(seqs):
-        full = (p + t)[:-1]
-        ids[i, :len(full)] = torch.tensor(full)
-        mask[i, :len(full)] = 1
-        for j, tid in enumerate(t):
-            rows.append(i)
-            cols.append(len(p) - 1 + j)
-            gold.append(tid)
-    as_long = lambda x: torch.tensor(x, dtype=torch.long)  # noqa: E731
-    return TargetBatch(ids, mask, as_long(rows), as_long(cols), as_long(gold), len(seqs),
-                       [len(p) for p, _ in seqs]).to(lm.device)
+    return pack_targets(seqs, pad_id(tok)).to(lm.device)
 
 
 def logits_from_hidden(lm, hidden: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ from typing import Sequence
 import torch
 
 from ..hooks import Trace
+from ..teacher_forcing import pack_targets, pad_id
 
 
 @dataclass
@@ -56,11 +57,7 @@ def _logit_softcap(model) -> float | None:
     return float(cap) if cap else None
 
 
-def _pad_id(tokenizer) -> int:
-    pid = tokenizer.pad_token_id
-    if pid is None:
-        pid = tokenizer.eos_token_id
-    return int(pid if pid is not None else 0)
+_pad_id = pad_id  # kept for rome.evaluation.generation
 
 
 def score_targets(lm, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[TargetScore]:
@@ -98,28 +95,15 @@ def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], bat
     results: list[TargetScore | None] = [None] * len(seqs)
     for idx in plan_batches([len(p) + len(t) - 1 for p, t in seqs], batch_size):
         chunk = [seqs[i] for i in idx]
-        lengths = [len(p) + len(t) - 1 for p, t in chunk]  # the last target token is never input
-        width = max(lengths)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        rows, cols, gold = [], [], []
-        for i, (p, t) in enumerate(chunk):
-            full = (p + t)[:-1]
-            ids[i, :len(full)] = torch.tensor(full)
-            mask[i, :len(full)] = 1
-            for j, tid in enumerate(t):
-                rows.append(i)
-                cols.append(len(p) - 1 + j)
-                gold.append(tid)
-        ids, mask = ids.to(lm.device), mask.to(lm.device)
+        batch = pack_targets(chunk, pad).to(lm.device)
         with Trace(model, spec.final_norm, retain_output=True, stop=True) as tr:
-            model(input_ids=ids, attention_mask=mask, use_cache=False)
-        hidden = tr.output[torch.tensor(rows, device=lm.device), torch.tensor(cols, device=lm.device)]
+            model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+        hidden = tr.output[batch.rows, batch.cols]
         logits = unembed(hidden).float()
         if cap is not None:
             logits = torch.tanh(logits / cap) * cap
         logp = torch.log_softmax(logits, dim=-1)
-        gold_t = torch.tensor(gold, device=lm.device)
+        gold_t = batch.gold
         token_nll = (-logp.gather(1, gold_t[:, None])[:, 0]).tolist()
         correct = (logits.argmax(dim=-1) == gold_t).long().tolist()
         k = 0

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from rome.editing.ke import KENet, make_ke
+from rome.editing.mend import MENDNet, make_mend
 from rome.editing.hypernet_data import HypernetEditor, find_checkpoint, load_hypernet
 from rome.editing.train_cli import run_training, train_hypernet
 
@@ -13,14 +14,24 @@ from ._hypernet_helpers import TINY_EXAMPLES, mean
 HP = {"layers": "last:2", "init_lr": 1e-3, "train_lr": 1e-3, "lr_lr": 0.05, "kl_weight": 1.0}
 
 
-def _net(lm):
+# method -> (network class, editor factory, network size setting)
+METHODS = {"ke": (KENet, make_ke, {"hidden": 16}), "mend": (MENDNet, make_mend, {"rank": 8})}
+
+
+@pytest.fixture(params=sorted(METHODS))
+def method(request):
+    return request.param
+
+
+def _net(lm, method):
+    net_cls, _, size = METHODS[method]
     torch.manual_seed(0)
-    return KENet.for_model(lm, dict(HP, **({"hidden": 16} if "ke" == "ke" else {"rank": 8})))
+    return net_cls.for_model(lm, dict(HP, **size))
 
 
-def test_ke_training_lowers_loss(tiny_gpt2):
+def test_hypernet_training_lowers_loss(method, tiny_gpt2):
     lm = tiny_gpt2
-    net = _net(lm)
+    net = _net(lm, method)
     log = train_hypernet(lm, net, TINY_EXAMPLES, steps=30, batch_size=2, lr=1e-3, lr_lr=0.05,
                          kl_weight=1.0, seed=0, progress=False)
     first, last = mean(r["loss"] for r in log[:5]), mean(r["loss"] for r in log[-5:])
@@ -28,16 +39,16 @@ def test_ke_training_lowers_loss(tiny_gpt2):
     assert all(p.requires_grad is False for p in lm.model.parameters())
 
 
-def test_ke_edit_changes_only_its_layers_and_restores(tiny_gpt2):
+def test_hypernet_edit_changes_only_its_layers_and_restores(method, tiny_gpt2):
     lm = tiny_gpt2
-    net = _net(lm)
-    ed = make_ke(HP, net=net)
+    net = _net(lm, method)
+    ed = METHODS[method][1](HP, net=net)
     result = check_edit_contract(lm, ed, FACTS[:2])
     assert set(result.changed) == {lm.spec.edit_weight_name(l) for l in (2, 3)}
-    assert ed.name == "ke"
+    assert ed.name == method
 
 
-def test_ke_train_checkpoint_resume_and_load(tiny_gpt2, tmp_path):
+def test_hypernet_train_checkpoint_resume_and_load(method, tiny_gpt2, tmp_path):
     lm = tiny_gpt2
     records = tmp_path / "zsre.json"
     records.write_text(json.dumps([
@@ -47,41 +58,41 @@ def test_ke_train_checkpoint_resume_and_load(tiny_gpt2, tmp_path):
          "alt": "Europe", "answers": ["Asia"], "loc": "nq question: what is water", "loc_ans": "H2O"},
     ]))
     hp = dict(HP, checkpoint_every=2)
-    path = run_training(lm, "ke", "zsre", hp, steps=4, batch_size=2, out_dir=tmp_path, records=str(records),
+    path = run_training(lm, method, "zsre", hp, steps=4, batch_size=2, out_dir=tmp_path, records=str(records),
                         progress=False)
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["finished"] and meta["variant"] == "zsre" and meta["model"] == lm.name
     lines = path.with_suffix(".loss.jsonl").read_text().splitlines()
     assert [json.loads(l)["step"] for l in lines] == [0, 1, 2, 3]
-    assert find_checkpoint(tmp_path, "ke", "zsre", lm.name) == path
+    assert find_checkpoint(tmp_path, method, "zsre", lm.name) == path
     net = load_hypernet(path)
     assert net.layers == [2, 3]
     # a second call with the same inputs reuses the file (no retraining)
     mtime = path.stat().st_mtime_ns
-    assert run_training(lm, "ke", "zsre", hp, steps=4, batch_size=2, out_dir=tmp_path,
+    assert run_training(lm, method, "zsre", hp, steps=4, batch_size=2, out_dir=tmp_path,
                         records=str(records), progress=False) == path
     assert path.stat().st_mtime_ns == mtime
-    ed = HypernetEditor(method="ke", variant="zsre", hypernet_dir=str(tmp_path))
+    ed = HypernetEditor(method=method, variant="zsre", hypernet_dir=str(tmp_path))
     check_edit_contract(lm, ed, FACTS[:1])
 
 
-def test_ke_resume_continues_from_checkpoint(tiny_gpt2, tmp_path):
+def test_hypernet_resume_continues_from_checkpoint(method, tiny_gpt2, tmp_path):
     lm = tiny_gpt2
     stem = tmp_path / "run"
-    full = train_hypernet(lm, _net(lm), TINY_EXAMPLES, steps=4, batch_size=2, lr=1e-3, kl_weight=1.0, seed=0,
+    full = train_hypernet(lm, _net(lm, method), TINY_EXAMPLES, steps=4, batch_size=2, lr=1e-3, kl_weight=1.0, seed=0,
                           progress=False)
     # interrupted run: 2 steps with a checkpoint, then resumed to 4
-    train_hypernet(lm, _net(lm), TINY_EXAMPLES, steps=2, batch_size=2, lr=1e-3, kl_weight=1.0, seed=0,
+    train_hypernet(lm, _net(lm, method), TINY_EXAMPLES, steps=2, batch_size=2, lr=1e-3, kl_weight=1.0, seed=0,
                    stem=stem, progress=False)
-    resumed = train_hypernet(lm, _net(lm), TINY_EXAMPLES, steps=4, batch_size=2, lr=1e-3, kl_weight=1.0,
+    resumed = train_hypernet(lm, _net(lm, method), TINY_EXAMPLES, steps=4, batch_size=2, lr=1e-3, kl_weight=1.0,
                              seed=0, stem=stem, progress=False)
     assert [r["step"] for r in resumed] == [0, 1, 2, 3]
     assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in full], rel=1e-4)
 
 
-def test_ke_missing_checkpoint_names_the_command(tiny_gpt2, tmp_path):
-    ed = HypernetEditor(method="ke", variant="cf", hypernet_dir=str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="rome train --method ke --variant cf"):
+def test_hypernet_missing_checkpoint_names_the_command(method, tiny_gpt2, tmp_path):
+    ed = HypernetEditor(method=method, variant="cf", hypernet_dir=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=f"rome train --method {method} --variant cf"):
         ed.apply(tiny_gpt2, FACTS[:1])
 
 
