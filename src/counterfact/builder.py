@@ -38,19 +38,22 @@ def fact_order_key(relation_id: str, subject: str) -> str:
     return hashlib.sha256(f"{relation_id}\x1f{subject}".encode("utf-8")).hexdigest()
 
 
-AMBIGUITY_POLICIES = ("drop", "keep-first")
+AMBIGUITY_POLICIES = ("keep-first", "drop")
+DEFAULT_AMBIGUITY = "keep-first"
 
 
-def usable_facts(facts, report: BuildReport | None = None, ambiguous: str = "drop"):
+def usable_facts(facts, report: BuildReport | None = None, ambiguous: str = DEFAULT_AMBIGUITY):
     """Split one relation's facts into ``(record_facts, pool_facts, true_objects)``.
 
     * exact duplicates of (subject, object) keep their first line (``duplicate_fact``);
     * subjects with braces are left out (``subject_has_braces``);
     * a subject with several objects in the relation is *ambiguous*: "the" true object is
-      not unique. ``ambiguous="drop"`` (default) leaves all its facts out
-      (``ambiguous_subject``); ``"keep-first"`` keeps its first fact (lowest pararel_idx) as
-      a record, reports the others (``ambiguous_subject``), and never uses any of its true
-      objects as its counterfactual target.
+      not unique. ``ambiguous="keep-first"`` (default) keeps its first fact (lowest
+      pararel_idx) as a record, reports its other facts (``ambiguous_subject``), and never
+      uses any of its true objects as its counterfactual target; this covers every usable
+      subject, as the paper's ~21,600 ParaRel-derived records do. ``"drop"`` leaves all
+      facts of an ambiguous subject out (``ambiguous_subject``), which is stricter and gives
+      fewer records.
     * ``pool_facts`` are the unambiguous facts: only they supply neighbourhood and attribute
       subjects and object frequencies, so a neighbour never also has the counterfactual object.
     * ``true_objects[subject]`` is the set of all objects of the subject in the relation.
@@ -92,11 +95,11 @@ def usable_facts(facts, report: BuildReport | None = None, ambiguous: str = "dro
 
 def build_counterfact(pararel: ParaRel, relations: list[str], sentences: list[str], seed: int = DEFAULT_SEED,
                       template_resources: dict | None = None, counts: dict | None = None,
-                      drop_incomplete: bool = True, ambiguous: str = "drop", progress: bool = False):
+                      drop_incomplete: bool = True, ambiguous: str = DEFAULT_AMBIGUITY, progress: bool = False):
     """Build COUNTERFACT records. Returns ``(records, BuildReport)``.
 
-    ``ambiguous``: policy for subjects with several objects in a relation (see
-    :func:`usable_facts`). ``drop_incomplete``: leave out records that cannot be filled to
+    ``ambiguous``: policy for subjects with several objects in a relation, ``"keep-first"``
+    (default) or ``"drop"`` (see :func:`usable_facts`). ``drop_incomplete``: leave out records that cannot be filled to
     ``counts`` (default: the released 2 / 10 / 10 / 10) instead of keeping them short.
     """
     counts = {**EXPECTED_COUNTS, **(counts or {})}
@@ -197,8 +200,11 @@ def build_counterfact(pararel: ParaRel, relations: list[str], sentences: list[st
 def build_to_file(pararel_dir: str | os.PathLike, out: str | os.PathLike, corpus: str | os.PathLike,
                   seed: int = DEFAULT_SEED, relations: list[str] | None = None,
                   report_path: str | os.PathLike | None = None, templates_path: str | os.PathLike | None = None,
-                  drop_incomplete: bool = True, ambiguous: str = "drop", progress: bool = False) -> dict:
-    """Read inputs, build, write the records (and the report); returns the report dict."""
+                  drop_incomplete: bool = True, ambiguous: str = DEFAULT_AMBIGUITY, progress: bool = False) -> dict:
+    """Read inputs, build, write the records (and the report); returns the report dict.
+
+    ``ambiguous``: ``"keep-first"`` (default) or ``"drop"``, see :func:`usable_facts`.
+    """
     from .config import default_relations
     from .corpus import load_sentences
 

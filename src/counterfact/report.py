@@ -7,8 +7,8 @@ Reasons (a fact is *usable* when none applies):
 ``ambiguous_subject``
     the subject has more than one object in the relation, so "the" true object is not
     unique (e.g. a country with several official languages, a city with several twin
-    cities). Policy ``drop`` (default) leaves all its facts out; ``keep-first`` keeps the
-    first and reports the others.
+    cities). Policy ``keep-first`` (default) keeps the first fact (lowest pararel_idx)
+    as a record and reports the others; ``drop`` leaves all its facts out.
 ``subject_has_braces``
     ``{`` or ``}`` in the subject would clash with the ``{}`` placeholder.
 ``no_alternative_object``
