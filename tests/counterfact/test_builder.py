@@ -19,21 +19,37 @@ def build(pararel_dir, seed=0, **kw):
 
 
 def test_drop_reasons_are_reported(pararel_dir):
-    records, report = build(pararel_dir, drop_incomplete=False)
+    records, report = build(pararel_dir, drop_incomplete=False)  # default policy: keep-first
     rep = report.to_dict()
+    assert rep["policy"]["ambiguous"] == "keep-first"
     reasons = Counter((d["subject"], d["reason"]) for d in rep["dropped_facts"])
     assert reasons[("Fr0", "duplicate_fact")] == 1
-    assert reasons[("Amb", "ambiguous_subject")] == 2
+    # keep-first: Amb's first fact (French) is a record, its second (English) is reported
+    assert reasons[("Amb", "ambiguous_subject")] == 1
+    assert [d["object"] for d in rep["dropped_facts"] if d["subject"] == "Amb"] == ["English"]
     assert reasons[("La0", "no_neighbor_subject")] == 1
     assert all(reasons[(f"Only{i}", "no_alternative_object")] == 1 for i in range(3))
     subjects = {r["requested_rewrite"]["subject"] for r in records}
-    assert subjects == {f"Fr{i}" for i in range(6)} | {f"En{i}" for i in range(4)} | {"De0", "De1"}
+    assert subjects == {f"Fr{i}" for i in range(6)} | {f"En{i}" for i in range(4)} | {"De0", "De1", "Amb"}
     # every fact is either a record or a dropped fact
     assert rep["n_records"] + rep["n_dropped"] == rep["n_facts"] == 16 + 3
     # German has one neighbour and 7 templates: 7 neighbourhood prompts, reported as a shortfall
     de = [r for r in records if r["requested_rewrite"]["subject"] == "De0"][0]
     assert len(de["neighborhood_prompts"]) == 7
     assert rep["shortfalls"]["neighborhood_prompts"] >= 2
+
+
+def test_drop_policy_leaves_out_every_fact_of_an_ambiguous_subject(pararel_dir):
+    records, report = build(pararel_dir, ambiguous="drop", drop_incomplete=False)
+    rep = report.to_dict()
+    assert rep["policy"]["ambiguous"] == "drop"
+    reasons = Counter((d["subject"], d["reason"]) for d in rep["dropped_facts"])
+    assert reasons[("Amb", "ambiguous_subject")] == 2
+    subjects = {r["requested_rewrite"]["subject"] for r in records}
+    assert subjects == {f"Fr{i}" for i in range(6)} | {f"En{i}" for i in range(4)} | {"De0", "De1"}
+    assert rep["n_records"] + rep["n_dropped"] == rep["n_facts"] == 16 + 3
+    default_records, _ = build(pararel_dir, drop_incomplete=False)
+    assert len(default_records) == len(records) + 1
 
 
 def test_incomplete_records_dropped_by_default(pararel_dir):
@@ -43,7 +59,7 @@ def test_incomplete_records_dropped_by_default(pararel_dir):
 
 
 def test_keep_first_policy_keeps_one_fact_of_ambiguous_subject(pararel_dir):
-    records, report = build(pararel_dir, ambiguous="keep-first", drop_incomplete=False)
+    records, report = build(pararel_dir, drop_incomplete=False)  # keep-first is the default
     amb = [r for r in records if r["requested_rewrite"]["subject"] == "Amb"]
     assert len(amb) == 1
     assert amb[0]["requested_rewrite"]["target_true"]["str"] == "French"  # the first line
@@ -55,10 +71,14 @@ def test_keep_first_policy_keeps_one_fact_of_ambiguous_subject(pararel_dir):
 def test_record_contents_follow_the_construction(pararel_dir):
     records, _ = build(pararel_dir, drop_incomplete=False)
     data = load_pararel(pararel_dir)
-    obj_of = {f.subject: f.object for f in data.facts["P1"] if f.subject != "Amb"}
-    subjects_of = {}
+    obj_of = {}
+    for f in data.facts["P1"]:
+        obj_of.setdefault(f.subject, f.object)  # keep-first: an ambiguous subject's first object
+    subjects_of = {}  # neighbour / attribute pools: unambiguous subjects only
     for s, o in obj_of.items():
-        subjects_of.setdefault(o, set()).add(s)
+        if s != "Amb":
+            subjects_of.setdefault(o, set()).add(s)
+    assert "Amb" in {r["requested_rewrite"]["subject"] for r in records}
     for i, r in enumerate(records):
         rw = r["requested_rewrite"]
         assert r["case_id"] == i
@@ -118,6 +138,15 @@ def test_corpus_is_required(pararel_dir, tmp_path):
     with pytest.raises(CorpusError, match="not found"):
         build_to_file(pararel_dir, tmp_path / "x.json", tmp_path / "missing.raw", relations=["P1"])
     assert not (tmp_path / "x.json").exists()
+
+
+def test_usable_facts_default_is_keep_first(pararel_dir):
+    facts = load_pararel(pararel_dir).facts["P1"]
+    record_facts, pool, true_objects = usable_facts(facts)
+    assert [(f.subject, f.object) for f in record_facts if f.subject == "Amb"] == [("Amb", "French")]
+    assert "Amb" not in {f.subject for f in pool} and true_objects["Amb"] == {"French", "English"}
+    dropped, _, _ = usable_facts(facts, ambiguous="drop")
+    assert "Amb" not in {f.subject for f in dropped} and len(dropped) == len(record_facts) - 1
 
 
 def test_usable_facts_rejects_unknown_policy(pararel_dir):

@@ -70,3 +70,19 @@ def test_build_files_coverage_and_missing_rs(tmp_path):
     assert reference_score(["Klingon words"], refs, "P103", "Klingon", vocab, idf) is None
     rs = reference_score(["people speak English in the town"], refs, "P103", "English", vocab, idf)
     assert rs is not None and 0.0 < rs <= 1.0
+
+
+def test_default_match_is_title_plus_mention(tmp_path):
+    """A subject that is only mentioned (no article of its own) is covered by the default rule
+    and not by ``title``, the paper's rule."""
+    p = tmp_path / "w.raw"
+    p.write_text(WIKI, encoding="utf-8")
+    mentioned = good_record(0, "market")  # no article titled "market"; "It has a market." in Alpha Town
+    mentioned["requested_rewrite"]["target_true"]["str"] = "Trade"
+    editing = good_record(1, "Somebody")
+    editing["requested_rewrite"]["target_new"]["str"] = "Trade"
+    records = [mentioned, editing]
+    default = build_reference_texts(records, p, tmp_path / "default")
+    assert default["match"] == "title+mention" and default["covered_target_new"] == 1
+    title = build_reference_texts(records, p, tmp_path / "title", match="title")
+    assert title["match"] == "title" and title["covered_target_new"] == 0 and title["targets_with_text"] == 0
