@@ -46,3 +46,16 @@ def check_edit_contract(lm, editor, requests, **kw):
         result.restore(lm.model)
     assert_identical(lm.model, before)
     return result
+
+
+def gemma_wins(lm, editor, requests) -> int:
+    """How many requests the editor makes the new target beat the true one on the rewrite
+    prompt, each edit restored before the next."""
+    wins = 0
+    for req in requests:
+        result = editor.apply(lm, [req])
+        try:
+            wins += margin(lm, req) > 0
+        finally:
+            result.restore(lm.model)
+    return wins

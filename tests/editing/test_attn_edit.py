@@ -2,7 +2,7 @@ import pytest
 
 from rome.editing.attn_edit import make_attn_edit
 
-from ._baseline_helpers import FACTS, check_edit_contract, margin
+from ._baseline_helpers import FACTS, check_edit_contract, margin, gemma_wins
 
 TINY = {"layer": 2, "lr": 5e-2, "steps": 10, "epsilon": 1e-3, "early_stop_loss": 1e-3}
 
@@ -20,11 +20,4 @@ def test_attn_edit_flips_facts_on_gemma(gemma):
     from rome.editing.hparams import load_hparams
 
     ed = make_attn_edit(load_hparams("attn", "gemma-3-270m"))
-    wins = 0
-    for req in FACTS:
-        result = ed.apply(gemma, [req])
-        try:
-            wins += margin(gemma, req) > 0
-        finally:
-            result.restore(gemma.model)
-    assert wins >= 2
+    assert gemma_wins(gemma, ed, FACTS) >= 2

@@ -3,7 +3,7 @@ import torch
 
 from rome.editing.ft import FineTuneEditor, build_target_batch, make_ft, make_ft_l, target_nll
 
-from ._baseline_helpers import FACTS, check_edit_contract, margin
+from ._baseline_helpers import FACTS, check_edit_contract, margin, gemma_wins
 
 TINY_FT = {"layer": 1, "lr": 1e-2, "steps": 10, "epsilon": None, "early_stop_loss": 1e-3}
 
@@ -71,11 +71,4 @@ def test_ft_flips_facts_on_gemma(gemma, method):
 
     hp = load_hparams(method, "gemma-3-270m")
     ed = make_ft(hp) if method == "ft" else make_ft_l(hp)
-    wins = 0
-    for req in FACTS:
-        result = ed.apply(gemma, [req])
-        try:
-            wins += margin(gemma, req) > 0
-        finally:
-            result.restore(gemma.model)
-    assert wins >= 2
+    assert gemma_wins(gemma, ed, FACTS) >= 2

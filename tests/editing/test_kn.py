@@ -3,7 +3,7 @@ import torch
 
 from rome.editing.kn import KnowledgeNeuronEditor, make_kn
 
-from ._baseline_helpers import FACTS, check_edit_contract, margin
+from ._baseline_helpers import FACTS, check_edit_contract, margin, gemma_wins
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "gemma3"])
@@ -60,11 +60,4 @@ def test_kn_flips_facts_on_gemma(gemma):
     # fewer layers and IG steps than the configured run, to keep the test short
     hp = dict(load_hparams("kn", "gemma-3-270m"), layers="9-17", steps=8)
     ed = make_kn(hp)
-    wins = 0
-    for req in FACTS:
-        result = ed.apply(gemma, [req])
-        try:
-            wins += margin(gemma, req) > 0
-        finally:
-            result.restore(gemma.model)
-    assert wins >= 2
+    assert gemma_wins(gemma, ed, FACTS) >= 2
