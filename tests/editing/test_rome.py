@@ -9,7 +9,8 @@ import torch
 from rome.editing.base import EditRequest, EditRequestError, Editor
 from rome.editing.context_templates import context_templates
 from rome.editing.hparams import HparamsError, load_hparams, normalise_model_name
-from rome.editing.rome import ROMEEditor, keys_at, optimise_v, rank_one_update, solve_u, template_prefix
+from rome.editing.rome import (ROMEEditor, SuffixPass, keys_at, optimise_v, rank_one_update, solve_u, template_prefix,
+                              v_rows)
 from rome.editing.statistics import StatsProvider, StatsSettings
 from rome.hooks import count_hooks
 from rome.tokens import SubjectNotFoundError
@@ -189,4 +190,26 @@ def test_inserted_weights_reproduce_v_star_in_a_real_forward(arch, gpt2_tok, gem
     assert float(delta.norm()) > 10 * tol  # a real change, not a no-op
     assert torch.allclose(patched.output[0, pos], v_star, atol=tol)
     assert torch.allclose(edited.output[0, pos], v_star, atol=tol)
+    assert count_hooks(lm.model) == 0
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "gptj", "gpt_neox", "llama", "qwen2", "gemma3"])
+@pytest.mark.parametrize("token", ["last_subject", "first_subject", "first_subsequent", "last"])
+def test_suffix_pass_optimises_v_exactly_like_the_full_pass(arch, token, gpt2_tok, gemma_tok, stats_cache):
+    """v*'s shortcut (cached prefixes, replayed lower blocks) gives the full pass's losses and v*."""
+    from rome.testing import tiny_model
+    lm = tiny_model(arch, gemma_tok if arch == "gemma3" else gpt2_tok, n_layers=4)
+    ed = editor_for(lm, stats_cache / arch)
+    templates = ed.templates(lm)
+    hp = dict(ed.hparams, token=token, v_steps=6, v_loss_stop=0.0)
+    for layer in (0, 2):
+        rows = v_rows(lm, REQ, templates, token, hp["kl_prompts"])
+        assert SuffixPass(lm, layer, rows).ok  # the shortcut is taken, not silently skipped
+        fast = optimise_v(lm, layer, REQ, templates, dict(hp, v_suffix_pass=True))
+        full = optimise_v(lm, layer, REQ, templates, dict(hp, v_suffix_pass=False))
+        assert len(fast.losses) == len(full.losses) == 6
+        assert fast.losses == pytest.approx(full.losses, rel=1e-4, abs=1e-6)
+        assert torch.allclose(fast.v_init, full.v_init, atol=1e-5)
+        assert torch.allclose(fast.v_star, full.v_star, atol=1e-4 * float(full.v_star.norm()) + 1e-6)
+        assert float(full.delta.norm()) > 0  # the optimisation moved
     assert count_hooks(lm.model) == 0

@@ -26,7 +26,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..hooks import Trace
+from ..hooks import Trace, TraceDict, with_primary
+from ..partial_forward import build_cache, capture_raw_output, left_padded_prefix_cache, replay_blocks
 from ..tokens import Encoded, encode_with_subject
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
 from .context_templates import context_templates
@@ -108,42 +109,140 @@ class VResult:
     nll: list[float]
 
 
-def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], hp: dict) -> VResult:
-    """v* = v_init + δ by gradient descent on δ (SPEC 6.4)."""
-    tok, dev = lm.tokenizer, lm.device
-    token = hp.get("token", "last_subject")
+@dataclass
+class VRows:
+    """The batch of v*'s objective: templated rewrite prompts + target, then KL prompts."""
+
+    seqs: list[list[int]]
+    lookup: list[int]              # per row: position where δ is added
+    label_rows: list[int]          # per target token: its row ...
+    label_cols: list[int]          # ... and the position whose logits predict it
+    labels: list[int]
+    n_rewrite: int
+    n_target: int
+    kl_rows: list[int]
+    kl_cols: list[int]             # KL measured at the subject's last token
+
+
+def v_rows(lm, request: EditRequest, templates: Sequence[str], token: str, kl_prompts: Sequence[str]) -> VRows:
+    tok = lm.tokenizer
     tgt = target_ids(tok, request.target_new)
-    seqs, lookup, label_pos = [], [], []
-    for t in templates:
+    seqs, lookup, rows, cols = [], [], [], []
+    for r, t in enumerate(templates):
         enc = encode_with_subject(tok, request.prompt, request.subject, prefix=template_prefix(t))
         n = len(enc)
         seqs.append(enc.input_ids + tgt[:-1])
         lookup.append(token_position(enc, token))
-        label_pos.append([n - 1 + j for j in range(len(tgt))])
+        rows += [r] * len(tgt)
+        cols += [n - 1 + j for j in range(len(tgt))]
     n_rewrite = len(seqs)
-    kl_encs = [encode_with_subject(tok, kp, request.subject) for kp in hp.get("kl_prompts", ["{} is a"])]
-    for enc in kl_encs:
+    kl_rows, kl_cols = [], []
+    for kp in kl_prompts:
+        enc = encode_with_subject(tok, kp, request.subject)
+        kl_rows.append(len(seqs))
+        kl_cols.append(enc.last_subject)
         seqs.append(enc.input_ids)
         lookup.append(token_position(enc, token))
-    kl_rows = list(range(n_rewrite, len(seqs)))
-    kl_pos = [e.last_subject for e in kl_encs]  # KL measured at the subject's last token
+    return VRows(seqs, lookup, rows, cols, tgt * n_rewrite, n_rewrite, len(tgt), kl_rows, kl_cols)
 
-    ids, mask = pad_batch(seqs, tok.pad_token_id or 0, dev)
-    rows = torch.arange(len(seqs), device=dev)
-    look = torch.tensor(lookup, device=dev)
-    lab_rows = [r for r in range(n_rewrite) for _ in tgt]
-    lab_cols = [c for r in range(n_rewrite) for c in label_pos[r]]
-    labels = torch.tensor(tgt * n_rewrite, device=dev)
-    name = lm.layer_name("edit", layer)
+
+EditAt = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (module output, position per row) -> output
+
+
+class FullPass:
+    """v*'s forward pass over every position and layer (the plain way)."""
+
+    def __init__(self, lm, layer: int, rows: VRows):
+        self.lm, self.name = lm, lm.layer_name("edit", layer)
+        self.ids, self.mask = pad_batch(rows.seqs, lm.tokenizer.pad_token_id or 0, lm.device)
+        dev = lm.device
+        self.look = torch.tensor(rows.lookup, device=dev)
+        self.lab = (torch.tensor(rows.label_rows, device=dev), torch.tensor(rows.label_cols, device=dev))
+        self.kl = (torch.tensor(rows.kl_rows, device=dev), torch.tensor(rows.kl_cols, device=dev))
+
+    def __call__(self, edit_at: EditAt) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final-normed states at the label positions and at the KL positions."""
+        with Trace(self.lm.model, self.name, retain_output=False, edit_output=lambda out, _n: edit_at(out, self.look)):
+            h = final_hidden(self.lm, self.ids, self.mask)
+        return h[self.lab], h[self.kl]
+
+
+class SuffixPass:
+    """The same pass computing only what δ can change: positions from each row's edited
+    token on (earlier ones come from a key/value cache) and layers from the edited one on
+    (lower blocks replay their outputs). Equal to :class:`FullPass` up to float rounding;
+    ``ok`` is False where the model keeps no usable cache (then use :class:`FullPass`)."""
+
+    def __init__(self, lm, layer: int, rows: VRows):
+        model, dev, spec = lm.model, lm.device, lm.spec
+        self.lm, self.name, self.ok = lm, lm.layer_name("edit", layer), False
+        look = rows.lookup
+        prefix = left_padded_prefix_cache(model, [s[:p] for s, p in zip(rows.seqs, look)], dev)
+        if prefix is None:
+            return
+        self.prefix_layers, prefix_mask = prefix
+        suffixes = [s[p:] for s, p in zip(rows.seqs, look)]
+        self.ids, suffix_mask = pad_batch(suffixes, lm.tokenizer.pad_token_id or 0, dev)
+        self.mask = torch.cat([prefix_mask, suffix_mask], dim=1)
+        self.positions = torch.tensor(look, device=dev)[:, None] + torch.arange(self.ids.shape[1], device=dev)[None]
+        self.zero = torch.zeros(len(look), dtype=torch.long, device=dev)
+        self.lab = (torch.tensor(rows.label_rows, device=dev),
+                    torch.tensor([c - look[r] for r, c in zip(rows.label_rows, rows.label_cols)], device=dev))
+        # a KL position before the edited token cannot change: its KL term is exactly 0
+        kept = [(r, c - look[r]) for r, c in zip(rows.kl_rows, rows.kl_cols) if c >= look[r]]
+        self.kl = (torch.tensor([r for r, _ in kept], dtype=torch.long, device=dev),
+                   torch.tensor([c for _, c in kept], dtype=torch.long, device=dev))
+        self.replay = {}
+        if layer > 0:
+            blocks = [spec.layer_name("block", k) for k in range(layer)]
+            with torch.no_grad(), TraceDict(model, blocks, retain_output=True, detach=True) as td, \
+                    capture_raw_output(spec.module(model, "block", 0)) as raw, \
+                    Trace(model, spec.layer_name("block", layer - 1), stop=True):
+                model(**self._inputs())
+            for k, name in enumerate(blocks):
+                cached = td[name].output
+                self.replay[spec.module(model, "block", k)] = (
+                    lambda *a, _c=cached, _t=raw["output"], **kw: with_primary(_t, _c))
+        self.ok = True
+
+    def _inputs(self) -> dict:
+        cache = build_cache(self.lm.model.config, self.prefix_layers) if self.prefix_layers else None
+        return dict(input_ids=self.ids, attention_mask=self.mask, position_ids=self.positions,
+                    cache=cache, use_cache=cache is not None)
+
+    def __call__(self, edit_at: EditAt) -> tuple[torch.Tensor, torch.Tensor]:
+        model, spec = self.lm.model, self.lm.spec
+        with replay_blocks(self.replay), \
+                Trace(model, self.name, retain_output=False, edit_output=lambda out, _n: edit_at(out, self.zero)), \
+                Trace(model, spec.final_norm, stop=True) as fin:
+            model(**self._inputs())
+        h = fin.output
+        return h[self.lab], h[self.kl]
+
+
+def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], hp: dict) -> VResult:
+    """v* = v_init + δ by gradient descent on δ (SPEC 6.4).
+
+    ``hp["v_suffix_pass"]`` (default true) computes each step only over the positions and
+    layers δ can change (:class:`SuffixPass`); false runs the whole model (:class:`FullPass`).
+    """
+    dev = lm.device
+    rows = v_rows(lm, request, templates, hp.get("token", "last_subject"), hp.get("kl_prompts", ["{} is a"]))
+    run = SuffixPass(lm, layer, rows) if hp.get("v_suffix_pass", True) else None
+    if run is None or not run.ok:
+        run = FullPass(lm, layer, rows)
+    n_rows, n_kl = len(rows.seqs), len(rows.kl_rows)
+    all_rows = torch.arange(n_rows, device=dev)
+    labels = torch.tensor(rows.labels, device=dev)
     dim = lm.spec.value_dim(lm.model, layer)
     delta = torch.zeros(dim, device=dev, dtype=torch.float32, requires_grad=True)
     state: dict[str, torch.Tensor] = {}
 
-    def add_delta(out: torch.Tensor, _name: str) -> torch.Tensor:
+    def add_delta(out: torch.Tensor, look: torch.Tensor) -> torch.Tensor:
         if "v_init" not in state:
             state["v_init"] = out[0, look[0]].detach().float().clone()  # template "{}"
         out = out.clone()
-        out[rows, look] = out[rows, look] + delta.to(out.dtype)
+        out[all_rows, look] = out[all_rows, look] + delta.to(out.dtype)
         return out
 
     opt = torch.optim.Adam([delta], lr=float(hp["v_lr"]))
@@ -151,15 +250,16 @@ def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], h
     kl_init = None
     for step in range(int(hp["v_steps"])):
         opt.zero_grad()
-        with Trace(lm.model, name, retain_output=False, edit_output=add_delta):
-            h = final_hidden(lm, ids, mask)
-        logp = torch.log_softmax(unembed(lm, h[lab_rows, lab_cols]), dim=-1)
-        token_lp = logp[torch.arange(len(labels), device=dev), labels].view(n_rewrite, len(tgt))
+        h_lab, h_kl = run(add_delta)
+        # one vocabulary projection per step (for a small model it costs more than the body)
+        logp = torch.log_softmax(unembed(lm, torch.cat([h_lab, h_kl])), dim=-1)
+        token_lp = logp[torch.arange(len(labels), device=dev), labels].view(rows.n_rewrite, rows.n_target)
         nll = -token_lp.mean(dim=1).mean()
-        kl_logp = torch.log_softmax(unembed(lm, h[kl_rows, kl_pos]), dim=-1)
+        kl_logp = logp[len(labels):]
         if kl_init is None:
             kl_init = kl_logp.detach().clone()
-        kl = torch.nn.functional.kl_div(kl_logp, kl_init, log_target=True, reduction="batchmean")
+        # "batchmean" over every KL prompt (rows whose KL cannot change contribute 0)
+        kl = torch.nn.functional.kl_div(kl_logp, kl_init, log_target=True, reduction="sum") / max(n_kl, 1)
         v_norm = state["v_init"].norm()
         wd = float(hp["v_weight_decay"]) * (delta.norm() / v_norm ** 2)
         loss = nll + float(hp["kl_factor"]) * kl + wd

@@ -20,58 +20,17 @@ windows and soft-capping stay the model's business; the architecture map supplie
 """
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..hooks import Trace, TraceDict, with_primary
+from ..partial_forward import build_cache, cache_of, capture_raw_output, replay_blocks
 from .prepare import PARTS, PreparedPrompt
 from .restore import Restoration
-
-
-@contextlib.contextmanager
-def replay_blocks(replacements: dict[torch.nn.Module, callable]) -> Iterator[None]:
-    """Temporarily replace modules' ``forward`` by functions (restored on exit, also on error)."""
-    saved = []
-    try:
-        for module, fn in replacements.items():
-            saved.append((module, module.__dict__.get("forward")))
-            module.forward = fn
-        yield
-    finally:
-        for module, old in saved:
-            if old is None:
-                del module.forward
-            else:
-                module.forward = old
-
-
-@contextlib.contextmanager
-def capture_raw_output(module: torch.nn.Module) -> Iterator[dict]:
-    """Keep the raw (structured) output of ``module`` — to replay it in the same structure."""
-    box: dict = {}
-
-    def hook(mod, args, output):
-        box["output"] = output
-
-    hook._rome_hook = True
-    handle = module.register_forward_hook(hook)
-    try:
-        yield box
-    finally:
-        handle.remove()
-
-
-def _cache_of(out):
-    for attr in ("cache", "past_key_values"):
-        c = getattr(out, attr, None)
-        if c is not None:
-            return c
-    return None
 
 
 class FastEngine:
@@ -104,7 +63,7 @@ class FastEngine:
                 capture_raw_output(spec.module(model, "block", 0)) as raw:
             out = model(input_ids=x, use_cache=self.prefix_cache, logits_to_keep=1)
         self._states = {k: td[n].output for k, n in names.items()}
-        self._cache = _cache_of(out) if self.prefix_cache else None
+        self._cache = cache_of(out) if self.prefix_cache else None
         if self.prefix_cache and self._cache is None:
             self.prefix_cache = False  # the model keeps no cache: fall back to full passes
         self._template = raw["output"]
@@ -123,15 +82,9 @@ class FastEngine:
     # -- batching -------------------------------------------------------------------------
     def _prefix(self, i: int, repeat: int):
         """A fresh cache with the corrupted keys/values of positions < i, rows repeated."""
-        from transformers import DynamicCache
-
-        src = self._cache
-        cache = DynamicCache(config=self.prep.lm.model.config)
-        for idx, layer in enumerate(src.layers):
-            k = layer.keys[:, :, :i].repeat(repeat, 1, 1, 1)
-            v = layer.values[:, :, :i].repeat(repeat, 1, 1, 1)
-            cache.update(k, v, idx)
-        return cache
+        return build_cache(self.prep.lm.model.config,
+                           [(layer.keys[:, :, :i].repeat(repeat, 1, 1, 1), layer.values[:, :, :i].repeat(repeat, 1, 1, 1))
+                            for layer in self._cache.layers])
 
     def _batches(self, restorations: Sequence[Restoration]) -> list[list[int]]:
         L = self.prep.n_layers

@@ -1,0 +1,123 @@
+"""Running a model on part of its positions and layers, through its own ``forward``.
+
+Two kinds of work never need recomputing when only a late layer or a late position
+changes: positions before the first changed one (causal attention: they come from a
+key/value cache), and blocks below the first changed layer (their outputs are replayed
+from an earlier pass). Causal tracing's fast engine and ROME's v* optimisation both use
+these helpers, so position embeddings, masks, sliding windows and soft-capping stay the
+model's own business.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Sequence
+
+import torch
+
+
+@contextlib.contextmanager
+def replay_blocks(replacements: dict[torch.nn.Module, callable]) -> Iterator[None]:
+    """Temporarily replace modules' ``forward`` by functions (restored on exit, also on error)."""
+    saved = []
+    try:
+        for module, fn in replacements.items():
+            saved.append((module, module.__dict__.get("forward")))
+            module.forward = fn
+        yield
+    finally:
+        for module, old in saved:
+            if old is None:
+                del module.forward
+            else:
+                module.forward = old
+
+
+@contextlib.contextmanager
+def capture_raw_output(module: torch.nn.Module) -> Iterator[dict]:
+    """Keep the raw (structured) output of ``module`` under ``box["output"]`` — to replay
+    it later in the same structure."""
+    box: dict = {}
+
+    def hook(mod, args, output):
+        box["output"] = output
+
+    hook._rome_hook = True
+    handle = module.register_forward_hook(hook)
+    try:
+        yield box
+    finally:
+        handle.remove()
+
+
+def cache_of(model_output):
+    """The key/value cache a Hugging Face forward pass returned (``None`` if it keeps none)."""
+    for attr in ("cache", "past_key_values"):
+        c = getattr(model_output, attr, None)
+        if c is not None:
+            return c
+    return None
+
+
+def cache_layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(keys, values)`` per layer of a Hugging Face cache, each [batch, heads, seq, dim]."""
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def build_cache(config, layers: Sequence[tuple[torch.Tensor, torch.Tensor]]):
+    """A fresh ``DynamicCache`` holding the given per-layer keys and values."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=config)
+    for idx, (k, v) in enumerate(layers):
+        cache.update(k, v, idx)
+    return cache
+
+
+@torch.no_grad()
+def left_padded_prefix_cache(model, prefixes: Sequence[Sequence[int]], device) -> tuple[list, torch.Tensor] | None:
+    """Keys/values of several token prefixes, each computed alone, stacked left-padded.
+
+    Returns ``(layers, mask)``: per layer ``(keys, values)`` of shape [n, heads, P, dim]
+    with P the longest prefix (padding slots hold zeros, never attended to), and the
+    [n, P] attention mask of the real slots; ``None`` when the model keeps no cache.
+    Each prefix runs at positions 0..len-1, exactly as in an unpadded pass.
+    """
+    from transformers import DynamicCache
+
+    from .architectures import spec_for
+    from .hooks import Trace
+
+    final_norm = spec_for(model).final_norm
+    width = max((len(p) for p in prefixes), default=0)
+    mask = torch.zeros((len(prefixes), width), dtype=torch.long, device=device)
+    per_row: list[list[tuple[torch.Tensor, torch.Tensor]] | None] = []
+    template = None
+    for i, ids in enumerate(prefixes):
+        if not len(ids):
+            per_row.append(None)
+            continue
+        cache = DynamicCache(config=model.config)
+        # stop at the final norm: the vocabulary projection is not needed for a cache
+        with Trace(model, final_norm, retain_output=False, stop=True):
+            model(input_ids=torch.tensor([list(ids)], device=device), cache=cache, use_cache=True)
+        if cache.get_seq_length() != len(ids):  # the model kept no cache
+            return None
+        per_row.append(cache_layers(cache))
+        template = per_row[-1]
+        mask[i, width - len(ids):] = 1
+    if template is None:
+        return [], mask
+    layers = []
+    for idx, (k0, v0) in enumerate(template):
+        keys = k0.new_zeros((len(prefixes), k0.shape[1], width, k0.shape[3]))
+        values = v0.new_zeros((len(prefixes), v0.shape[1], width, v0.shape[3]))
+        for i, row in enumerate(per_row):
+            if row is None:
+                continue
+            k, v = row[idx]
+            if k.shape[2] != len(prefixes[i]):  # a sliding-window layer dropped old positions
+                return None
+            keys[i, :, width - k.shape[2]:] = k[0]
+            values[i, :, width - v.shape[2]:] = v[0]
+        layers.append((keys, values))
+    return layers, mask
