@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from rome.editing.baseline_sweep import run_sweep, settings_grid
+from counterfact.errors import DataError
+from rome.editing.baseline_sweep import load_records, run_sweep, settings_grid
 from rome.render.baselines import (boxplot_groups, load_results, record_scores, render_boxplots,
                                    render_epsilon_sweep, render_layer_sweep, summarise_sweep)
 
@@ -64,3 +65,15 @@ def test_sweep_writes_one_file_per_setting_and_record_and_resumes(tiny_gpt2, tmp
 def test_settings_grid_rejects_unknown_method():
     with pytest.raises(ValueError, match="unknown sweep method"):
         settings_grid("rome", BASE, None, None)
+
+
+def test_load_records_selects_case_ids_and_reports_bad_files(tmp_path):
+    p = tmp_path / "cf.json"
+    p.write_text(json.dumps([dict(RECORD, case_id=i) for i in range(5)]))
+    assert [r["case_id"] for r in load_records(p, case_ids=[4, 1, 3])] == [1, 3, 4]
+    assert [r["case_id"] for r in load_records(p, n=2, case_ids=[4, 1, 3])] == [1, 3]
+    with pytest.raises(DataError, match="nope.json: file not found"):
+        load_records(tmp_path / "nope.json")
+    p.write_text("not json")
+    with pytest.raises(DataError, match="cf.json, line 1: invalid JSON"):
+        load_records(p)

@@ -97,6 +97,7 @@ def test_hypernet_missing_checkpoint_names_the_command(method, tiny_gpt2, tmp_pa
 
 
 def test_training_data_variants(tiny_gpt2, tmp_path):
+    from counterfact.errors import DataError
     from rome.editing.hypernet_data import HypernetDataError, counterfact_examples, generic_examples
 
     recs = [{"case_id": i, "requested_rewrite": {"prompt": "{} is a", "subject": f"S{i}",
@@ -111,6 +112,8 @@ def test_training_data_variants(tiny_gpt2, tmp_path):
     path.write_text(json.dumps(recs))
     with pytest.raises(HypernetDataError, match="record 0.*subject"):
         counterfact_examples(path)
+    with pytest.raises(DataError, match="missing.json: file not found"):
+        counterfact_examples(tmp_path / "missing.json")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(" = Heading = \n" + " ".join(
         f"The quick brown fox number {i} jumps over the lazy dog near the river bank today." for i in range(20)))

@@ -27,6 +27,10 @@ FACTS = [
      "France's capital,", ("The capital city of Japan is", "Tokyo")),
     ("{} was developed by", "iPhone", "Microsoft", "Apple",
      "The iPhone is a product of", ("The PlayStation was developed by", "Sony")),
+    ("{} professionally plays the sport of", "Michael Jordan", "soccer", "basketball",
+     "Michael Jordan is a professional", ("Tiger Woods professionally plays the sport of", "golf")),
+    ("{} was created by", "Windows", "Apple", "Microsoft",
+     "Windows is a product of", ("The PlayStation was created by", "Sony")),
 ]
 
 

@@ -67,3 +67,21 @@ def test_sweep_writes_resumes_and_renders(tiny_gpt2, tmp_path):
     assert agg["tokens"]["last"][1]["score"]["n"] == 2
     written = render_fig5(out, tmp_path / "fig5")
     assert {p.suffix for p in written} == {".pdf", ".png"} and (tmp_path / "fig5.json").is_file()
+
+
+def test_load_records_file_errors_come_from_the_dataset_loader(tmp_path):
+    from counterfact.errors import DataError
+
+    with pytest.raises(DataError, match="missing.json: file not found"):
+        load_records(tmp_path / "missing.json")
+    p = tmp_path / "bad.json"
+    p.write_text('[{"case_id": 0,')
+    with pytest.raises(DataError, match="bad.json, line 1: invalid JSON"):
+        load_records(p)
+    p.write_text('{"case_id": 0}')
+    with pytest.raises(DataError, match="expected a JSON list"):
+        load_records(p)
+    bad = [dict(RECORDS[0], requested_rewrite=dict(RECORDS[0]["requested_rewrite"], target_true=None))]
+    p.write_text(json.dumps(bad))
+    with pytest.raises(RecordError, match=r"record 0, field 'requested_rewrite.target_true.str'"):
+        load_records(p)

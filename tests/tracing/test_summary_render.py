@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-import numpy as np
+import json
 
+import numpy as np
+import pytest
+
+from counterfact.errors import DataError
 from rome.tracing.aggregate import average_effects, category_effects, load_average
-from rome.tracing.batch import trace_facts
+from rome.tracing.batch import load_known_facts, trace_facts
 from rome.tracing.prepare import TraceSettings
 from rome.tracing.saliency import integrated_gradients
 from rome.tracing.summary import summarise
@@ -64,3 +68,16 @@ def test_saliency_shapes(tiny_gpt2):
     assert h.shape == (len(sal["tokens"]), 4) and h.max() > 0
     # a hidden state after the last position cannot matter: the last layer's attribution is only at the last token
     assert np.all(h[:-1, -1] < 1e-6 * max(h[-1, -1], 1e-30) + 1e-12)
+
+
+def test_known_facts_are_read_by_the_dataset_loader(tmp_path):
+    good = [dict(f, template="{} is in", prediction=" " + f["attribute"]) for f in FACTS]
+    p = tmp_path / "known.json"
+    p.write_text(json.dumps(good))
+    assert [f["known_id"] for f in load_known_facts(p)] == [0, 1]
+    bad = [dict(good[0]), dict(good[1], prompt="Somebody else's mother tongue is")]
+    p.write_text(json.dumps(bad))
+    with pytest.raises(DataError, match=r"known.json, record 1, field 'prompt': does not contain the subject"):
+        load_known_facts(p)
+    with pytest.raises(DataError, match="file not found"):
+        load_known_facts(tmp_path / "nope.json")

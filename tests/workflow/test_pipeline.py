@@ -49,7 +49,8 @@ def test_every_target_is_written(pipeline):
     expected = [
         "table1.md", "table2.md", "table3.tex", "table4.csv", "fig2-aie-heatmaps.pdf", "fig3-severed.png",
         "fig7-aie-lines.png", "fig5.pdf", "fig06.md", "fig19.png", "fig21.md", "fig22.png", "fig25.pdf",
-        "fig15-extra1-7-aie-lines.png", "fig13-noise-u0p5-7-aie-lines.png", "baselines/fig24_boxplots.png",
+        "fig15-extra1-7-aie-lines.png", "fig13-noise-u0p5-7-aie-lines.png", "fig16-saliency-0.pdf",
+        "fig16-saliency-0.png", "baselines/fig24_boxplots.png",
         "human-eval/sheets.csv", "human-eval/answer_key.csv", "index.html",
     ]
     missing = [name for name in expected if not (fig / name).is_file()]

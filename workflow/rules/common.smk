@@ -18,6 +18,13 @@ FIG = f"{P.get('figures', 'figures')}/{RUN}"
 PROV = f"{DATA}/provenance/{RUN}"
 HYPERNET_DIR = f"{D}/hypernets"
 
+# Torch threads of each job (`threads_per_job`): on a small CPU, parallel jobs that each
+# use every core oversubscribe it; with 1 thread, `--cores N` runs N jobs side by side.
+# null leaves the libraries' default (all cores: right for one GPU job at a time).
+if config.get("threads_per_job"):
+    _t = int(config["threads_per_job"])
+    shell.prefix(f"export OMP_NUM_THREADS={_t} MKL_NUM_THREADS={_t}; ")
+
 MODEL_ARGS = f"--model {shlex.quote(MODEL)} --device {DEVICE}"
 if P.get("models"):
     MODEL_ARGS += f" --models-dir {shlex.quote(P['models'])}"

@@ -1,5 +1,8 @@
-# Causal tracing over the model's known facts (Figs. 1-3, 7, 10-15). Per-fact result files
+# Causal tracing over the model's known facts (Figs. 1-3, 7-16). Per-fact result files
 # live under data/runs/<run>/tracing/<variant>/ (resumable); each batch ends in a .done file.
+# Fig. 16 (integrated-gradients saliency) is one JSON per fact of tracing.saliency_examples;
+# Figs. 8/9 put this run's averages beside other runs' (tracing.compare_runs).
+import sys
 
 TR = section("tracing")
 TRACE_VARIANTS = {"main": dict(noise=TR.get("noise", "s3"), extra=0, n=TR.get("n_facts", 100), severed=True)}
@@ -10,6 +13,39 @@ if int(TR.get("variant_facts", 0)) > 0:
     TRACE_VARIANTS["extra1"] = dict(noise=TR.get("noise", "s3"), extra=1, n=TR.get("variant_facts", 20), severed=False)
 TRACE_KINDS = ",".join(TR.get("kinds", ["hidden", "mlp", "attn"]))
 EXAMPLES = ",".join(str(x) for x in TR.get("examples", []))
+# Fig. 16: known_ids explained by integrated gradients (default: the first two examples)
+_saliency = TR.get("saliency_examples")
+SALIENCY_EXAMPLES = [int(x) for x in (list(TR.get("examples", []))[:2] if _saliency is None else _saliency)]
+
+
+def compare_runs():
+    """Figs. 8/9: [(name, summary dir)] of this run and of each tracing.compare_runs entry.
+
+    Other runs' summaries come from other configurations (other snakemake invocations), so
+    they are not produced here: an entry whose summary.json is missing when the DAG is
+    planned is left out with a warning, and Figs. 8/9 are planned when at least one other
+    run is present (a later invocation, once the other run exists, redraws them).
+    """
+    entries = TR.get("compare_runs") or []
+    found = []
+    for k, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not entry.get("name") or not entry.get("summary"):
+            raise ValueError(f"config tracing.compare_runs[{k}]: expected {{name: ..., summary: <trace-summary dir>}}, "
+                             f"got {entry!r}")
+        if "=" in str(entry["name"]):
+            raise ValueError(f"config tracing.compare_runs[{k}].name must not contain '=': {entry['name']!r}")
+        summary = str(entry["summary"]).rstrip("/")
+        if Path(summary, "summary.json").is_file():
+            found.append((str(entry["name"]), summary))
+        else:
+            print(f"warning: tracing.compare_runs: {summary}/summary.json does not exist yet (run the "
+                  f"configuration of {entry['name']!r} first); Figs. 8/9 leave it out", file=sys.stderr)
+    if not found:
+        return []
+    return [(MODEL, f"{D}/tracing/main-summary")] + found
+
+
+COMPARE = compare_runs()
 
 
 rule trace_batch:
@@ -71,8 +107,49 @@ rule render_tracing_variant:
         " > /dev/null" + prov("render_tracing_variant")
 
 
+rule saliency:
+    input:
+        facts=known_facts_file(),
+    output:
+        f"{D}/tracing/saliency/{{kid}}.json",
+    wildcard_constraints:
+        kid=r"\d+",
+    resources:
+        gpu=1,
+    shell:
+        "rome saliency {LM_ARGS} --facts {input.facts} --known-id {wildcards.kid} --out {output} > /dev/null"
+        + prov("saliency")
+
+
+rule render_saliency:
+    input:
+        f"{D}/tracing/saliency/{{kid}}.json",
+    output:
+        _fig("fig16-saliency-{kid}"),
+    wildcard_constraints:
+        kid=r"\d+",
+    shell:
+        "rome render-tracing --saliency {input} --out-dir {FIG} --prefix fig > /dev/null" + prov("render_saliency")
+
+
+rule render_tracing_compare:
+    input:
+        [f"{folder}/summary.json" for _, folder in COMPARE],
+    output:
+        _fig("fig8-models-aie-heatmaps") + _fig("fig9-models-aie-lines"),
+    params:
+        compare=" ".join("--compare " + shlex.quote(f"{name}={folder}") for name, folder in COMPARE),
+    shell:
+        "rome render-tracing {params.compare} --out-dir {FIG} --prefix fig > /dev/null"
+        + prov("render_tracing_compare", compare=COMPARE)
+
+
 def tracing_targets():
     t = list(rules.render_tracing_main.output)
+    for kid in SALIENCY_EXAMPLES:
+        t += _fig(f"fig16-saliency-{kid}")
+    if COMPARE:
+        t += list(rules.render_tracing_compare.output)
     for variant in TRACE_VARIANTS:
         if variant == "main":
             continue

@@ -18,10 +18,11 @@ Scores (ES/PS/NS and magnitudes) are computed from these files by
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from counterfact.records import load_records as load_counterfact
 
 from ..artifacts import atomic_write_json, stable_key
 from .attn_edit import make_attn_edit
@@ -55,20 +56,15 @@ def editor_for(setting: Mapping[str, Any]):
 
 
 def record_prompts(record: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The prompts of each kind (the rewrite prompt filled with its subject)."""
-    cid = record.get("case_id", "?")
-    try:
-        rw = record["requested_rewrite"]
-        rewrite = rw["prompt"].replace("{}", rw["subject"])
-    except KeyError as err:
-        raise SweepRecordError(f"record {cid}: missing field {err.args[0]!r}") from None
-    out = {"rewrite_prompts": [rewrite]}
-    for kind in PROMPT_KINDS[1:]:
-        val = record.get(kind, [])
-        if not isinstance(val, list) or not all(isinstance(p, str) for p in val):
-            raise SweepRecordError(f"record {cid}: field {kind!r} must be a list of strings")
-        out[kind] = val
-    return out
+    """The prompts of each kind of :data:`PROMPT_KINDS` (the rewrite prompt filled with its subject).
+
+    The record is read by the evaluation's :func:`rome.evaluation.counterfact_eval.record_prompts`
+    (its ``RecordError`` names the record and field of a malformed record).
+    """
+    from ..evaluation.counterfact_eval import record_prompts as evaluation_prompts
+
+    prompts = evaluation_prompts(record)
+    return {kind: prompts[kind] for kind in PROMPT_KINDS}
 
 
 def measure(lm, record: Mapping[str, Any]) -> dict[str, list[dict[str, float]]]:
@@ -130,16 +126,11 @@ def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mappi
 
 
 def load_records(path: str | Path, n: int | None = None, case_ids: Sequence[int] | None = None) -> list[dict]:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SweepRecordError(f"{path}: COUNTERFACT file not found") from None
-    except json.JSONDecodeError as err:
-        raise SweepRecordError(f"{path}: invalid JSON ({err.msg}, line {err.lineno})") from None
-    if not isinstance(data, list):
-        raise SweepRecordError(f"{path}: expected a JSON list of records")
+    """COUNTERFACT records of ``path`` (via :func:`counterfact.records.load_records`, whose
+    :class:`counterfact.errors.DataError` names the file for a missing/invalid file), keeping
+    only ``case_ids`` when given, then the first ``n``."""
+    data = load_counterfact(path)
     if case_ids is not None:
         wanted = set(case_ids)
-        data = [r for r in data if r.get("case_id") in wanted]
+        data = [r for r in data if isinstance(r, Mapping) and r.get("case_id") in wanted]
     return data[:n] if n is not None else data

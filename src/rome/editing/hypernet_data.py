@@ -32,6 +32,8 @@ from typing import Iterator, Mapping, Sequence
 
 import torch
 
+from counterfact.records import load_records as load_counterfact
+
 from ..hooks import TraceDict
 from .ft import build_target_batch, target_token_logprobs
 
@@ -59,20 +61,6 @@ class HypernetExample:
 
 # -- loading ------------------------------------------------------------------------------
 
-def _load_json_list(path: str | os.PathLike, what: str) -> list:
-    path = Path(path)
-    try:
-        with open(path, "r", encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise HypernetDataError(f"{path}: {what} file not found") from None
-    except json.JSONDecodeError as exc:
-        raise HypernetDataError(f"{path}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
-    if not isinstance(data, list):
-        raise HypernetDataError(f"{path}: expected a JSON list of {what} records, got {type(data).__name__}")
-    return data
-
-
 def _need_str(rec: Mapping, key: str, where: str) -> str:
     val = rec.get(key) if isinstance(rec, Mapping) else None
     if not isinstance(val, str) or not val.strip():
@@ -83,7 +71,7 @@ def _need_str(rec: Mapping, key: str, where: str) -> str:
 def counterfact_examples(path: str | os.PathLike, seed: int = 0, exclude_case_ids: Sequence[int] = (),
                          n_locality: int = 2) -> list[HypernetExample]:
     """Examples from COUNTERFACT records (SPEC 2.1), skipping ``exclude_case_ids`` (the evaluated ones)."""
-    records = _load_json_list(path, "COUNTERFACT")
+    records = load_counterfact(path)
     excluded = set(int(c) for c in exclude_case_ids)
     parsed = []
     for i, rec in enumerate(records):
@@ -112,7 +100,7 @@ def counterfact_examples(path: str | os.PathLike, seed: int = 0, exclude_case_id
 
 def zsre_examples(path: str | os.PathLike, exclude_indices: Sequence[int] = ()) -> list[HypernetExample]:
     """Examples from MEND-format zsRE records (subject, src, rephrase, alt, answers, loc, loc_ans)."""
-    records = _load_json_list(path, "zsRE")
+    records = load_counterfact(path)  # MEND's zsRE file is a JSON list too; same reader and DataError
     excluded = set(exclude_indices)
     out = []
     for i, rec in enumerate(records):

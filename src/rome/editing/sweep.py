@@ -18,6 +18,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from counterfact.errors import DataError
+from counterfact.records import load_records as load_counterfact
+
 from ..artifacts import atomic_write_json
 from ..tokens import SubjectNotFoundError
 from .base import EditRequest, EditRequestError
@@ -27,26 +30,34 @@ from .rome_scoring import score_pairs
 METRICS = ("efficacy", "generalization", "specificity", "score")
 
 
-class RecordError(ValueError):
-    """A COUNTERFACT record without a field the sweep needs."""
+class RecordError(DataError):
+    """A COUNTERFACT record without a field the sweep needs (names the file, record and field)."""
+
+
+NEEDED_FIELDS = ("case_id", "requested_rewrite", "paraphrase_prompts", "neighborhood_prompts")
 
 
 def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
-    """The first ``n`` records of a COUNTERFACT JSON list, checked for the needed fields."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise RecordError(f"{path}: cannot read COUNTERFACT records ({err})") from None
-    if not isinstance(data, list):
-        raise RecordError(f"{path}: expected a JSON list of records")
+    """The first ``n`` records of a COUNTERFACT JSON list, checked for the fields the sweep needs.
+
+    Reading is :func:`counterfact.records.load_records` (a missing file, invalid JSON or a
+    non-list raise its :class:`~counterfact.errors.DataError`); a record lacking a needed
+    field raises :class:`RecordError` (a ``DataError`` too).
+    """
+    data = load_counterfact(path)
     records = data[:n] if n is not None else data
     for i, r in enumerate(records):
-        for key in ("case_id", "requested_rewrite", "paraphrase_prompts", "neighborhood_prompts"):
+        if not isinstance(r, dict):
+            raise RecordError(path, f"expected an object, got {type(r).__name__}", index=i)
+        for key in NEEDED_FIELDS:
             if key not in r:
-                raise RecordError(f"{path}: record #{i} (case {r.get('case_id', '?')}) has no field {key!r}")
-        if not (r["requested_rewrite"].get("target_true") or {}).get("str"):
-            raise RecordError(f"{path}: record {r['case_id']}: requested_rewrite.target_true.str is missing")
+                raise RecordError(path, f"missing field (case {r.get('case_id', '?')})", index=i, field=key)
+        rw = r["requested_rewrite"]
+        if not isinstance(rw, dict):
+            raise RecordError(path, f"must be an object (case {r['case_id']})", index=i, field="requested_rewrite")
+        if not (rw.get("target_true") or {}).get("str"):
+            raise RecordError(path, f"missing or empty (case {r['case_id']})", index=i,
+                              field="requested_rewrite.target_true.str")
     return records
 
 

@@ -134,7 +134,8 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
     from ..runtime import seed_everything
 
     out_dir = Path(out_dir)
-    n_plain = int(hparams.get("n_plain_examples", 256))
+    # a run draws at most steps x batch_size examples: generating more generic edits is waste
+    n_plain = min(int(hparams.get("n_plain_examples", 256)), steps * batch_size)
     data_sha = sha256_file(corpus if variant == "plain" else records) if (corpus or records) else None
     key = stable_key(lm.name, method, variant, data_sha, dict(hparams), seed, steps, batch_size,
                      sorted(int(c) for c in exclude_case_ids))

@@ -49,20 +49,45 @@ def plot_trace(res, stem: str | Path, kinds: Sequence[str] | None = None, title:
     return save_figure(fig, stem)
 
 
-def plot_aie_heatmaps(avgs: Mapping[str, dict], stem: str | Path, title: str = ""):
-    """AIE heatmaps, 6 categories × layers, for hidden / MLP / attention (Fig. 2, Fig. 8)."""
-    apply_style()
-    kinds = [k for k in KINDS if k in avgs]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.6), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
+def _xlabel(kind: str) -> str:
+    return "layer" if kind == "hidden" else "centre of restored window (layer)"
+
+
+def _heatmap_row(fig, axes, avgs: Mapping[str, dict], kinds: Sequence[str]) -> None:
+    """One row of AIE heatmaps (6 categories × layers), one axis per kind."""
+    for ax, kind in zip(axes, kinds):
         a = avgs[kind]
         im = ax.pcolormesh(np.nan_to_num(a["aie"]), cmap=KIND_CMAPS[kind], vmin=0)
         ax.invert_yaxis()
         ax.set_yticks(np.arange(len(a["categories"])) + 0.5)
         ax.set_yticklabels([CATEGORY_LABELS[c] for c in a["categories"]])
-        ax.set_xlabel("layer" if kind == "hidden" else "centre of restored window (layer)")
+        ax.set_xlabel(_xlabel(kind))
         ax.set_title(f"AIE, {KIND_LABELS[kind]}")
         fig.colorbar(im, ax=ax).set_label("average indirect effect")
+
+
+def _lines_row(axes, avgs: Mapping[str, dict], kinds: Sequence[str]) -> None:
+    """One row of AIE-per-layer line plots (a line per token category, 95% bands), one axis per kind."""
+    for ax, kind in zip(axes, kinds):
+        a = avgs[kind]
+        layers = np.arange(a["aie"].shape[1])
+        for c, cat in enumerate(a["categories"]):
+            m, ci = a["aie"][c], a["ci95"][c]
+            if np.all(np.isnan(m)):
+                continue
+            ax.plot(layers, m, color=CATEGORY_COLOURS[cat], label=CATEGORY_LABELS[cat], lw=1.3)
+            ax.fill_between(layers, m - ci, m + ci, color=CATEGORY_COLOURS[cat], alpha=0.15, lw=0)
+        ax.set_xlabel(_xlabel(kind))
+        ax.set_ylabel("average indirect effect")
+        ax.set_title(KIND_LABELS[kind])
+
+
+def plot_aie_heatmaps(avgs: Mapping[str, dict], stem: str | Path, title: str = ""):
+    """AIE heatmaps, 6 categories × layers, for hidden / MLP / attention (Fig. 2)."""
+    apply_style()
+    kinds = [k for k in KINDS if k in avgs]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.6), squeeze=False)
+    _heatmap_row(fig, axes[0], avgs, kinds)
     n = avgs[kinds[0]]["n_kept"]
     fig.suptitle((title + " " if title else "") + f"({n} facts)", fontsize=9)
     return save_figure(fig, stem)
@@ -73,31 +98,45 @@ def plot_aie_lines(avgs: Mapping[str, dict], stem: str | Path, title: str = ""):
     apply_style()
     kinds = [k for k in KINDS if k in avgs]
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.7), squeeze=False, sharey=False)
-    for ax, kind in zip(axes[0], kinds):
-        a = avgs[kind]
-        layers = np.arange(a["aie"].shape[1])
-        for c, cat in enumerate(a["categories"]):
-            m, ci = a["aie"][c], a["ci95"][c]
-            if np.all(np.isnan(m)):
-                continue
-            ax.plot(layers, m, color=CATEGORY_COLOURS[cat], label=CATEGORY_LABELS[cat], lw=1.3)
-            ax.fill_between(layers, m - ci, m + ci, color=CATEGORY_COLOURS[cat], alpha=0.15, lw=0)
-        ax.set_xlabel("layer" if kind == "hidden" else "centre of restored window (layer)")
-        ax.set_ylabel("average indirect effect")
-        ax.set_title(KIND_LABELS[kind])
+    _lines_row(axes[0], avgs, kinds)
     axes[0][-1].legend(loc="upper right", frameon=False)
     fig.suptitle(title, fontsize=9)
     return save_figure(fig, stem)
 
 
 def plot_models(models: Sequence[tuple[str, Mapping[str, dict]]], stem: str | Path, lines: bool = False):
-    """Figs. 8/9: one row per configured model (label, {kind: averages})."""
+    """Figs. 8 (heatmaps) / 9 (``lines=True``): one figure, one row per model (label, {kind: averages}).
+
+    Columns are the kinds present in every model's averages; each row is labelled with the
+    model and its number of averaged facts. Models may have different numbers of layers.
+    """
+    if not models:
+        raise ValueError("plot_models needs at least one (label, averages) pair")
     apply_style()
-    stems = []
-    for label, avgs in models:
-        fn = plot_aie_lines if lines else plot_aie_heatmaps
-        stems += fn(avgs, f"{stem}-{label.replace('/', '_')}", title=label)
-    return stems
+    kinds = [k for k in KINDS if all(k in avgs for _, avgs in models)]
+    if not kinds:
+        raise ValueError(f"no kind of {KINDS} is present in the averages of every model: "
+                         f"{[(label, sorted(avgs)) for label, avgs in models]}")
+    height = 2.7 if lines else 2.6
+    fig, axes = plt.subplots(len(models), len(kinds), figsize=(3.8 * len(kinds), height * len(models)),
+                             squeeze=False, layout="constrained")
+    for r, (row, (label, avgs)) in enumerate(zip(axes, models)):
+        if lines:
+            _lines_row(row, avgs, kinds)
+        else:
+            _heatmap_row(fig, row, avgs, kinds)
+        n = avgs[kinds[0]].get("n_kept")
+        row_label = label + (f" ({n} facts)" if n is not None else "")
+        for c, ax in enumerate(row):
+            if r > 0:                       # kind titles on the top row only
+                ax.set_title("")
+            if not lines and c > 0:         # category names once per row
+                ax.set_yticklabels([])
+        row[0].set_ylabel(row_label + ("\naverage indirect effect" if lines else ""), fontweight="bold")
+    if lines:
+        axes[0][-1].legend(loc="upper right", frameon=False)
+    fig.suptitle("average indirect effect by model", fontsize=9)
+    return save_figure(fig, stem)
 
 
 def plot_severed(sev: Mapping, stem: str | Path, title: str = "", per_fact: bool = False):
@@ -121,20 +160,25 @@ def plot_severed(sev: Mapping, stem: str | Path, title: str = "", per_fact: bool
     return save_figure(fig, stem)
 
 
+SALIENCY_LABELS = {"hidden": "hidden states", "mlp": "MLP outputs", "attn": "attention outputs"}
+
+
 def plot_saliency(sal: Mapping, stem: str | Path):
     """Integrated-gradients saliency, tokens × layers for hidden / MLP / attention (Fig. 16)."""
     apply_style()
     kinds = [k for k in KINDS if k in sal["scores"]]
     tokens = sal["tokens"]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 0.28 * len(tokens) + 1.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 0.28 * len(tokens) + 1.4), squeeze=False,
+                             layout="constrained")
     s0, s1 = sal["subject_range"]
-    for ax, kind in zip(axes[0], kinds):
+    for c, (ax, kind) in enumerate(zip(axes[0], kinds)):
         im = ax.pcolormesh(np.asarray(sal["scores"][kind]), cmap=KIND_CMAPS[kind], vmin=0)
         ax.invert_yaxis()
         ax.set_yticks(np.arange(len(tokens)) + 0.5)
-        ax.set_yticklabels([t + ("*" if s0 <= i < s1 else "") for i, t in enumerate(tokens)])
+        ax.set_yticklabels([t.replace("\n", "\\n") + ("*" if s0 <= i < s1 else "") for i, t in enumerate(tokens)]
+                           if c == 0 else [])
         ax.set_xlabel("layer")
-        ax.set_title(f"IG saliency, {KIND_LABELS[kind]}")
+        ax.set_title(f"IG saliency, {SALIENCY_LABELS[kind]}")
         fig.colorbar(im, ax=ax).set_label("|attribution|")
-    fig.suptitle(f"{sal['prompt']!r} → {sal['answer'].strip()!r}", fontsize=9)
+    fig.suptitle(f"{sal['prompt']!r} → {sal['answer'].strip()!r}  (* subject)", fontsize=9)
     return save_figure(fig, stem)

@@ -6,41 +6,21 @@ so an interrupted run continues where it stopped.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from tqdm.auto import tqdm
+
+# Reading/validating known_1000.json-format files belongs to the dataset package; re-exported
+# here for the tracing CLIs (a bad file raises counterfact.errors.DataError naming file, record, field).
+from counterfact.known_facts import load_known_facts
 
 from .noise import EmbeddingStats
 from .prepare import TraceSettings, prepare
 from .restore import KINDS, severed_restorations
 from .trace import _result, make_engine, trace_prepared
 
-REQUIRED = ("known_id", "subject", "attribute", "prompt")
-
-
-class KnownFactsError(ValueError):
-    pass
-
-
-def load_known_facts(path: str | Path) -> list[dict]:
-    """Records in the known_1000.json format, checked for the fields tracing needs."""
-    path = Path(path)
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise KnownFactsError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(records, list):
-        raise KnownFactsError(f"{path}: expected a JSON list of known-fact records")
-    for k, rec in enumerate(records):
-        missing = [f for f in REQUIRED if f not in rec]
-        if missing:
-            raise KnownFactsError(f"{path}: record #{k} (known_id={rec.get('known_id')}) lacks field(s) {missing}")
-        if rec["subject"] not in rec["prompt"]:
-            raise KnownFactsError(f"{path}: record known_id={rec['known_id']}: subject {rec['subject']!r} "
-                                  f"is not in prompt {rec['prompt']!r}")
-    return records
+__all__ = ["load_known_facts", "result_path", "trace_facts"]
 
 
 def result_path(out_dir: str | Path, kind: str, known_id) -> Path:

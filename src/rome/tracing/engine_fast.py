@@ -36,7 +36,7 @@ from .restore import Restoration
 class FastEngine:
     name = "fast"
 
-    def __init__(self, prep: PreparedPrompt, max_rows: int = 200, layer_chunk: int | None = None,
+    def __init__(self, prep: PreparedPrompt, max_rows: int = 400, layer_chunk: int | None = None,
                  prefix_cache: bool = True, skip_layers: bool = True):
         self.prep = prep
         self.max_rows = max(1, int(max_rows))
