@@ -1,7 +1,10 @@
 """Exceptions raised by the COUNTERFACT package."""
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+from typing import Any
 
 
 class CounterfactError(Exception):
@@ -39,3 +42,24 @@ class CorpusError(CounterfactError):
 
 class DownloadError(CounterfactError):
     """An explicit download could not be performed (no network, bad checksum, ...)."""
+
+
+def read_json(path: str | os.PathLike, missing_hint: str | None = None) -> Any:
+    """The parsed JSON of ``path``; a missing file or invalid JSON is a :class:`DataError`
+    naming the file (and the line), with ``missing_hint`` (e.g. the config key) appended."""
+    path = Path(path)
+    try:
+        with open(path, "r", encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise DataError(path, "file not found" + (f" ({missing_hint})" if missing_hint else "")) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
+
+
+def read_json_list(path: str | os.PathLike, missing_hint: str | None = None) -> list:
+    """:func:`read_json` of a file that must hold a JSON list (of records)."""
+    data = read_json(path, missing_hint)
+    if not isinstance(data, list):
+        raise DataError(path, f"expected a JSON list of records, got {type(data).__name__}")
+    return data

@@ -17,7 +17,6 @@ returning ``.logits`` (``generate`` is used when present), and a tokenizer with
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 
 from rome.artifacts import atomic_write_json
 
-from .errors import DataError
+from .errors import DataError, read_json
 from .templates import fill
 
 KNOWN_FIELDS = ("known_id", "subject", "attribute", "template", "prediction", "prompt", "relation_id")
@@ -192,11 +191,4 @@ def validate_known_facts(data, path: str | os.PathLike = "<known facts>") -> lis
 def load_known_facts(path: str | os.PathLike) -> list[dict]:
     """Load and validate a ``known_1000.json``-format file (the released one or ours)."""
     path = Path(path)
-    try:
-        with open(path, "r", encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise DataError(path, "file not found (config key paths.known_facts)") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
-    return validate_known_facts(data, path)
+    return validate_known_facts(read_json(path), path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rome.artifacts import atomic_write_text
 
-from .errors import DataError
+from .errors import DataError, read_json_list
 
 
 def dumps_records(records: list[dict]) -> str:
@@ -29,15 +29,7 @@ def load_records(path: str | os.PathLike, validate: bool = False) -> list[dict]:
     and a :class:`DataError` listing the first violations is raised when any fails.
     """
     path = Path(path)
-    try:
-        with open(path, "r", encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
-    if not isinstance(data, list):
-        raise DataError(path, f"expected a JSON list of records, got {type(data).__name__}")
+    data = read_json_list(path)
     if validate:
         from .validate import validate_records
 

@@ -57,12 +57,7 @@ def _check_record(pos: int, rec, out: list[Violation], strict_counts: bool, temp
     def bad(check: str, msg: str) -> None:
         out.append(Violation(label, check, msg))
 
-    for k in RECORD_KEYS:
-        if k not in rec:
-            bad("missing_key", f"missing key '{k}'")
-    for k in rec:
-        if k not in RECORD_KEYS:
-            bad("unexpected_key", f"unexpected key '{k}'")
+    _check_keys(rec, RECORD_KEYS, "", bad)
     if "case_id" in rec and not _is_int(cid):
         bad("type", f"case_id must be an integer, got {type(cid).__name__}")
     if "pararel_idx" in rec and not _is_int(rec["pararel_idx"]):
@@ -75,12 +70,7 @@ def _check_record(pos: int, rec, out: list[Violation], strict_counts: bool, temp
             bad("type", "requested_rewrite must be an object")
             rw = None
         else:
-            for k in REWRITE_KEYS:
-                if k not in rw:
-                    bad("missing_key", f"missing key 'requested_rewrite.{k}'")
-            for k in rw:
-                if k not in REWRITE_KEYS:
-                    bad("unexpected_key", f"unexpected key 'requested_rewrite.{k}'")
+            _check_keys(rw, REWRITE_KEYS, "requested_rewrite.", bad)
             prompt = rw.get("prompt")
             if "prompt" in rw:
                 if not isinstance(prompt, str):
@@ -138,6 +128,16 @@ def _check_record(pos: int, rec, out: list[Violation], strict_counts: bool, temp
             for i, p in enumerate(lists.get("neighborhood_prompts", [])):
                 if p in own:
                     bad("neighborhood_own_subject", f"neighborhood_prompts[{i}] is about the record's own subject: {p!r}")
+
+
+def _check_keys(obj: dict, expected, prefix: str, bad) -> None:
+    """Report keys of ``expected`` missing from ``obj`` and keys of ``obj`` not expected."""
+    for k in expected:
+        if k not in obj:
+            bad("missing_key", f"missing key '{prefix}{k}'")
+    for k in obj:
+        if k not in expected:
+            bad("unexpected_key", f"unexpected key '{prefix}{k}'")
 
 
 def validate_records(records, strict_counts: bool = True) -> list[Violation]:

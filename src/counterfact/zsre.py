@@ -17,11 +17,10 @@ the question's answer, so
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from .errors import DataError
+from .errors import DataError, read_json_list
 
 ZSRE_FIELDS = ("subject", "src", "pred", "rephrase", "alt", "answers", "loc", "loc_ans", "cond")
 _REQUIRED_STR = ("subject", "src", "rephrase", "loc", "loc_ans")
@@ -66,15 +65,7 @@ def zsre_record_to_request(raw: dict, case_id: int, path="<zsre>") -> dict:
 def load_zsre(path: str | os.PathLike, limit: int | None = None) -> list[dict]:
     """Edit requests from a MEND-format zsRE JSON list (first ``limit`` records; SPEC 8 uses 10,000)."""
     path = Path(path)
-    try:
-        with open(path, "r", encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise DataError(path, "file not found (config key paths.zsre)") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
-    if not isinstance(data, list):
-        raise DataError(path, f"expected a JSON list of records, got {type(data).__name__}")
+    data = read_json_list(path, "config key paths.zsre_eval / paths.zsre_train")
     if limit is not None:
         data = data[:limit]
     return [zsre_record_to_request(raw, i, path) for i, raw in enumerate(data)]
