@@ -30,7 +30,8 @@ def plot_trace(res, stem: str | Path, kinds: Sequence[str] | None = None, title:
     """Heatmaps tokens × layers of p(answer) after restoring each state (Fig. 1)."""
     apply_style()
     kinds = [k for k in (kinds or KINDS) if k in res.scores]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 0.28 * len(res.tokens) + 1.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 0.28 * len(res.tokens) + 1.4), squeeze=False,
+                             layout="constrained")
     window = res.settings.get("window")
     for ax, kind in zip(axes[0], kinds):
         grid = res.scores[kind]
@@ -60,7 +61,7 @@ def _heatmap_row(fig, axes, avgs: Mapping[str, dict], kinds: Sequence[str]) -> N
         im = ax.pcolormesh(np.nan_to_num(a["aie"]), cmap=KIND_CMAPS[kind], vmin=0)
         ax.invert_yaxis()
         ax.set_yticks(np.arange(len(a["categories"])) + 0.5)
-        ax.set_yticklabels([CATEGORY_LABELS[c] for c in a["categories"]])
+        ax.set_yticklabels([CATEGORY_LABELS[c] for c in a["categories"]] if ax is axes[0] else [])
         ax.set_xlabel(_xlabel(kind))
         ax.set_title(f"AIE, {KIND_LABELS[kind]}")
         fig.colorbar(im, ax=ax).set_label("average indirect effect")
@@ -86,7 +87,8 @@ def plot_aie_heatmaps(avgs: Mapping[str, dict], stem: str | Path, title: str = "
     """AIE heatmaps, 6 categories × layers, for hidden / MLP / attention (Fig. 2)."""
     apply_style()
     kinds = [k for k in KINDS if k in avgs]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.6), squeeze=False,
+                             layout="constrained")
     _heatmap_row(fig, axes[0], avgs, kinds)
     n = avgs[kinds[0]]["n_kept"]
     fig.suptitle((title + " " if title else "") + f"({n} facts)", fontsize=9)
@@ -97,7 +99,8 @@ def plot_aie_lines(avgs: Mapping[str, dict], stem: str | Path, title: str = ""):
     """AIE per layer, one line per token category with 95% bands (Fig. 7; Figs. 13, 15 with other settings)."""
     apply_style()
     kinds = [k for k in KINDS if k in avgs]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.7), squeeze=False, sharey=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.7), squeeze=False, sharey=False,
+                             layout="constrained")
     _lines_row(axes[0], avgs, kinds)
     axes[0][-1].legend(loc="upper right", frameon=False)
     fig.suptitle(title, fontsize=9)
@@ -127,11 +130,9 @@ def plot_models(models: Sequence[tuple[str, Mapping[str, dict]]], stem: str | Pa
             _heatmap_row(fig, row, avgs, kinds)
         n = avgs[kinds[0]].get("n_kept")
         row_label = label + (f" ({n} facts)" if n is not None else "")
-        for c, ax in enumerate(row):
+        for ax in row:
             if r > 0:                       # kind titles on the top row only
                 ax.set_title("")
-            if not lines and c > 0:         # category names once per row
-                ax.set_yticklabels([])
         row[0].set_ylabel(row_label + ("\naverage indirect effect" if lines else ""), fontweight="bold")
     if lines:
         axes[0][-1].legend(loc="upper right", frameon=False)

@@ -42,6 +42,11 @@ def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
+def _layer(layer) -> str:
+    """", layer N", or nothing where the paper gives no layer."""
+    return "" if layer is None else f", layer {layer}"
+
+
 def markdown(s: dict) -> str:
     p = s["paper_gpt2_xl"]
     lines = [f"# Causal tracing summary: {s.get('model') or 'model'}", "",
@@ -54,7 +59,7 @@ def markdown(s: dict) -> str:
     for kind, info in s["kinds"].items():
         pk, pp = info["peak"], p[kind]
         lines.append(f"| peak AIE {kind} | {_pct(pk['aie'])} ± {_pct(pk['ci95'])} at {pk['category']}, layer {pk['layer']} "
-                     f"| {_pct(pp['aie'])} at {pp['category']}, layer {pp['layer']} |")
+                     f"| {_pct(pp['aie'])} at {pp['category']}{_layer(pp.get('layer'))} |")
     if "severed" in s:
         sv = s["severed"]
         lines.append(f"| severed max IE (single / attn severed / MLP severed) | {_pct(sv['single'])} / "
