@@ -13,6 +13,17 @@ from __future__ import annotations
 import torch
 
 
+def logit_softcap(model) -> float | None:
+    """The model's final-logit soft-capping value (Gemma 2/3 style), or None where it has none."""
+    cap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    return float(cap) if cap else None
+
+
+def soft_cap(logits: torch.Tensor, cap: float | None) -> torch.Tensor:
+    """``cap * tanh(logits / cap)``; the logits unchanged when ``cap`` is None."""
+    return logits if cap is None else torch.tanh(logits / cap) * cap
+
+
 class VocabProjection:
     """``logits = softcap(h Wᵀ + b)`` in float32, the same numbers as the model's head."""
 
@@ -23,8 +34,7 @@ class VocabProjection:
         self.weight = weight.t().contiguous() if self.chunked else weight  # [H, V] on the CPU
         bias = getattr(head, "bias", None)
         self.bias = bias.detach() if bias is not None else None
-        cap = getattr(lm.model.config, "final_logit_softcapping", None)
-        self.cap = float(cap) if cap else None
+        self.cap = logit_softcap(lm.model)
         self.chunk = int(chunk)
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -36,7 +46,4 @@ class VocabProjection:
             logits = torch.nn.functional.linear(h, self.weight)
         if self.bias is not None:
             logits = logits + self.bias
-        logits = logits.float()
-        if self.cap:
-            logits = torch.tanh(logits / self.cap) * self.cap
-        return logits
+        return soft_cap(logits.float(), self.cap)

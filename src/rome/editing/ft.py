@@ -25,6 +25,7 @@ import torch
 from ..architectures import ArchSpec, get_parameter
 from ..hooks import Trace
 from ..teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
+from ..vocab_projection import logit_softcap, soft_cap
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
 
 
@@ -60,11 +61,7 @@ def build_target_batch(lm, prompts: Sequence[str], targets: Sequence[str]) -> Ta
 
 def logits_from_hidden(lm, hidden: torch.Tensor) -> torch.Tensor:
     """Vocabulary logits of final-norm outputs (with the model's logit soft-capping, if any)."""
-    logits = lm.spec.module(lm.model, "unembed")(hidden).float()
-    cap = getattr(lm.model.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return logits
+    return soft_cap(lm.spec.module(lm.model, "unembed")(hidden).float(), logit_softcap(lm.model))
 
 
 def final_hidden(lm, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

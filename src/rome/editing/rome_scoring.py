@@ -13,6 +13,7 @@ from typing import Sequence
 import torch
 
 from ..hooks import Trace
+from ..vocab_projection import logit_softcap, soft_cap
 
 
 def final_hidden(lm, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -26,11 +27,7 @@ def final_hidden(lm, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> t
 
 def unembed(lm, hidden: torch.Tensor) -> torch.Tensor:
     """Vocabulary logits of final-norm outputs (with logit soft-capping where configured)."""
-    logits = lm.module("unembed")(hidden)
-    cap = getattr(lm.model.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return logits.float()
+    return soft_cap(lm.module("unembed")(hidden), logit_softcap(lm.model)).float()
 
 
 def target_ids(tokenizer, target: str) -> list[int]:

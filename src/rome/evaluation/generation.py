@@ -20,7 +20,8 @@ import torch
 
 from ..hooks import Trace
 from ..vocab_projection import VocabProjection
-from .scoring import encode_prompt, _pad_id
+from ..teacher_forcing import pad_id
+from .scoring import encode_prompt
 
 
 def _never_sampled(lm) -> list[int]:
@@ -40,7 +41,7 @@ def sample_batch(lm, encoded: Sequence[Sequence[int]], new_tokens: int, top_k: i
     from transformers import DynamicCache
 
     model, spec, dev = lm.model, lm.spec, lm.device
-    pad = _pad_id(lm.tokenizer)
+    pad = pad_id(lm.tokenizer)
     width = max(len(e) for e in encoded)
     ids = torch.full((len(encoded), width), pad, dtype=torch.long, device=dev)
     mask = torch.zeros((len(encoded), width), dtype=torch.long, device=dev)

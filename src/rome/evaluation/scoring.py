@@ -21,6 +21,7 @@ import torch
 
 from ..hooks import Trace
 from ..teacher_forcing import pack_targets, pad_id
+from ..vocab_projection import logit_softcap, soft_cap
 
 
 @dataclass
@@ -52,12 +53,6 @@ def encode_target(tokenizer, target: str) -> list[int]:
     return list(ids)
 
 
-def _logit_softcap(model) -> float | None:
-    cap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
-    return float(cap) if cap else None
-
-
-_pad_id = pad_id  # kept for rome.evaluation.generation
 
 
 def score_targets(lm, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[TargetScore]:
@@ -85,8 +80,8 @@ def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], bat
     if not seqs:
         return []
     model, spec = lm.model, lm.spec
-    pad = _pad_id(lm.tokenizer)
-    cap = _logit_softcap(model)
+    pad = pad_id(lm.tokenizer)
+    cap = logit_softcap(model)
     unembed = spec.module(model, "unembed")
     for p, t in seqs:
         if not len(p) or not len(t):
@@ -99,9 +94,7 @@ def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], bat
         with Trace(model, spec.final_norm, retain_output=True, stop=True) as tr:
             model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
         hidden = tr.output[batch.rows, batch.cols]
-        logits = unembed(hidden).float()
-        if cap is not None:
-            logits = torch.tanh(logits / cap) * cap
+        logits = soft_cap(unembed(hidden).float(), cap)
         logp = torch.log_softmax(logits, dim=-1)
         gold_t = batch.gold
         token_nll = (-logp.gather(1, gold_t[:, None])[:, 0]).tolist()

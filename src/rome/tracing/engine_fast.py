@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from ..hooks import Trace, TraceDict, with_primary
 from ..partial_forward import build_cache, cache_of, capture_raw_output, replay_blocks
+from ..vocab_projection import logit_softcap, soft_cap
 from .prepare import PARTS, PreparedPrompt
 from .restore import Restoration
 
@@ -151,12 +152,10 @@ class FastEngine:
         """p(answer) from final-normed last-position states, unembedding ``chunk`` rows at a time."""
         model = self.prep.lm.model
         unembed = self.prep.lm.module("unembed")
-        cap = getattr(model.config, "final_logit_softcapping", None)
+        cap = logit_softcap(model)
         out = []
         for s in range(0, last_hidden.shape[0], chunk):
-            logits = unembed(last_hidden[s:s + chunk]).float()
-            if cap:
-                logits = torch.tanh(logits / cap) * cap
+            logits = soft_cap(unembed(last_hidden[s:s + chunk]).float(), cap)
             out.append(torch.softmax(logits, -1)[:, self.prep.answer_id])
         return torch.cat(out)
 
