@@ -20,10 +20,10 @@ CATEGORY_LABELS = {"first_subject": "first subject token", "middle_subject": "mi
                    "further": "further tokens", "last": "last token"}
 
 
-def _token_labels(res) -> list[str]:
-    s0, s1 = res.subject_range
-    c0, c1 = res.corrupt_range
-    return [(t.replace("\n", "\\n") + ("*" if c0 <= i < c1 else "")) for i, t in enumerate(res.tokens)]
+def _token_labels(tokens: Sequence[str], marked: Sequence[int]) -> list[str]:
+    """Tick labels of ``tokens`` (newlines shown as \\n), with ``*`` on positions ``marked[0]`` ≤ i < ``marked[1]``."""
+    m0, m1 = marked
+    return [t.replace("\n", "\\n") + ("*" if m0 <= i < m1 else "") for i, t in enumerate(tokens)]
 
 
 def plot_trace(res, stem: str | Path, kinds: Sequence[str] | None = None, title: str | None = None):
@@ -38,7 +38,7 @@ def plot_trace(res, stem: str | Path, kinds: Sequence[str] | None = None, title:
         im = ax.pcolormesh(grid, cmap=KIND_CMAPS.get(kind, "Greys"), vmin=res.corrupted)
         ax.invert_yaxis()
         ax.set_yticks(np.arange(len(res.tokens)) + 0.5)
-        ax.set_yticklabels(_token_labels(res))
+        ax.set_yticklabels(_token_labels(res.tokens, res.corrupt_range))
         ax.set_xticks(np.arange(0, grid.shape[1], max(1, grid.shape[1] // 6)) + 0.5)
         ax.set_xticklabels(np.arange(0, grid.shape[1], max(1, grid.shape[1] // 6)))
         label = KIND_LABELS.get(kind, kind) + (f" (window {window})" if kind != "hidden" and window else "")
@@ -130,8 +130,8 @@ def plot_models(models: Sequence[tuple[str, Mapping[str, dict]]], stem: str | Pa
             _heatmap_row(fig, row, avgs, kinds)
         n = avgs[kinds[0]].get("n_kept")
         row_label = label + (f" ({n} facts)" if n is not None else "")
-        for ax in row:
-            if r > 0:                       # kind titles on the top row only
+        if r > 0:                           # kind titles on the top row only
+            for ax in row:
                 ax.set_title("")
         row[0].set_ylabel(row_label + ("\naverage indirect effect" if lines else ""), fontweight="bold")
     if lines:
@@ -171,13 +171,11 @@ def plot_saliency(sal: Mapping, stem: str | Path):
     tokens = sal["tokens"]
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 0.28 * len(tokens) + 1.4), squeeze=False,
                              layout="constrained")
-    s0, s1 = sal["subject_range"]
     for c, (ax, kind) in enumerate(zip(axes[0], kinds)):
         im = ax.pcolormesh(np.asarray(sal["scores"][kind]), cmap=KIND_CMAPS[kind], vmin=0)
         ax.invert_yaxis()
         ax.set_yticks(np.arange(len(tokens)) + 0.5)
-        ax.set_yticklabels([t.replace("\n", "\\n") + ("*" if s0 <= i < s1 else "") for i, t in enumerate(tokens)]
-                           if c == 0 else [])
+        ax.set_yticklabels(_token_labels(tokens, sal["subject_range"]) if c == 0 else [])
         ax.set_xlabel("layer")
         ax.set_title(f"IG saliency, {SALIENCY_LABELS[kind]}")
         fig.colorbar(im, ax=ax).set_label("|attribution|")
