@@ -32,6 +32,7 @@ from typing import Iterator, Mapping, Sequence
 
 import torch
 
+from counterfact.errors import read_json_list
 from counterfact.records import load_records as load_counterfact
 
 from ..hooks import TraceDict
@@ -100,7 +101,7 @@ def counterfact_examples(path: str | os.PathLike, seed: int = 0, exclude_case_id
 
 def zsre_examples(path: str | os.PathLike, exclude_indices: Sequence[int] = ()) -> list[HypernetExample]:
     """Examples from MEND-format zsRE records (subject, src, rephrase, alt, answers, loc, loc_ans)."""
-    records = load_counterfact(path)  # MEND's zsRE file is a JSON list too; same reader and DataError
+    records = read_json_list(path, "config key paths.zsre_train")
     excluded = set(exclude_indices)
     out = []
     for i, rec in enumerate(records):
