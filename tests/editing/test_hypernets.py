@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -94,6 +95,45 @@ def test_hypernet_missing_checkpoint_names_the_command(method, tiny_gpt2, tmp_pa
     ed = HypernetEditor(method=method, variant="cf", hypernet_dir=str(tmp_path))
     with pytest.raises(FileNotFoundError, match=f"rome train --method {method} --variant cf"):
         ed.apply(tiny_gpt2, FACTS[:1])
+
+
+def _fake_checkpoint(directory, name, model, mtime, finished=True):
+    (directory / f"{name}.json").write_text(json.dumps({"model": model, "finished": finished}))
+    weights = directory / f"{name}.pt"
+    weights.write_bytes(b"")
+    os.utime(weights, (mtime, mtime))
+    return weights
+
+
+def test_find_checkpoint_names_a_broken_metadata_file(tmp_path):
+    from counterfact.errors import DataError
+
+    _fake_checkpoint(tmp_path, "ke-cf-aaaa", "m", 100)
+    (tmp_path / "ke-cf-bbbb.json").write_text("{not json")
+    with pytest.raises(DataError, match="ke-cf-bbbb.json"):
+        find_checkpoint(tmp_path, "ke", "cf", "m")
+
+
+def test_find_checkpoint_warns_when_several_match(tmp_path):
+    old = _fake_checkpoint(tmp_path, "mend-cf-aaaa", "m", 100)
+    new = _fake_checkpoint(tmp_path, "mend-cf-bbbb", "m", 200)
+    _fake_checkpoint(tmp_path, "mend-cf-cccc", "m", 300, finished=False)   # unfinished: never chosen
+    _fake_checkpoint(tmp_path, "mend-cf-dddd", "other", 400)               # other model: never chosen
+    (tmp_path / "mend-cf-aaaa.examples.json").write_text("[]")              # not metadata
+    with pytest.warns(UserWarning, match=r"using the newest, mend-cf-bbbb\.pt \(passed over: mend-cf-aaaa\.pt\)"):
+        assert find_checkpoint(tmp_path, "mend", "cf", "m") == new
+    new.unlink()
+    assert find_checkpoint(tmp_path, "mend", "cf", "m") == old
+
+
+def test_registry_passes_an_explicit_checkpoint(tiny_gpt2):
+    from types import SimpleNamespace
+
+    from rome.editing.registry import make_editor
+
+    options = SimpleNamespace(hypernet_dir="some/dir", hypernet_checkpoint="some/dir/ke-cf-aaaa.pt")
+    ed = make_editor("ke-cf", tiny_gpt2, options=options)
+    assert (ed.hypernet_dir, ed.checkpoint) == ("some/dir", "some/dir/ke-cf-aaaa.pt")
 
 
 def test_training_data_variants(tiny_gpt2, tmp_path):

@@ -26,13 +26,14 @@ import json
 import os
 import random
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import torch
 
-from counterfact.errors import read_json_list
+from counterfact.errors import read_json, read_json_list
 from counterfact.records import load_records as load_counterfact
 
 from ..hooks import TraceDict
@@ -295,14 +296,18 @@ def load_hypernet(path: str | os.PathLike, device="cpu") -> torch.nn.Module:
 
 
 def find_checkpoint(directory: str | os.PathLike, method: str, variant: str, model_name: str) -> Path:
-    """The newest finished checkpoint of (method, variant, model) in ``directory`` (per its .json)."""
+    """The newest finished checkpoint of (method, variant, model) in ``directory`` (per its .json).
+
+    A metadata file that is not valid JSON is an error naming it (it is never skipped). When
+    several finished checkpoints match (e.g. trained with different budgets), the newest is
+    used and a warning names the ones passed over; pass an explicit checkpoint to choose.
+    """
     directory = Path(directory)
     found = []
-    for meta_path in directory.glob(f"{method}-{variant}-*.json"):
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+    for meta_path in sorted(directory.glob(f"{method}-{variant}-*.json")):
+        if meta_path.name.endswith(".examples.json"):
             continue
+        meta = read_json(meta_path, "metadata of a trained hyper-network")
         weights = meta_path.with_suffix(".pt")
         if isinstance(meta, dict) and meta.get("model") == model_name and meta.get("finished") and weights.exists():
             found.append((weights.stat().st_mtime, weights))
@@ -310,7 +315,14 @@ def find_checkpoint(directory: str | os.PathLike, method: str, variant: str, mod
         raise FileNotFoundError(
             f"no trained {method} ({variant}) hyper-network for model {model_name!r} in {directory}; "
             f"run `rome train --method {method} --variant {variant} --model {model_name} --out-dir {directory}`")
-    return max(found)[1]
+    found.sort()
+    chosen = found[-1][1]
+    if len(found) > 1:
+        others = ", ".join(p.name for _, p in found[:-1])
+        warnings.warn(f"{len(found)} finished {method} ({variant}) checkpoints for {model_name!r} in {directory}; "
+                      f"using the newest, {chosen.name} (passed over: {others}). Name one with `rome evaluate --hypernet-checkpoint`.",
+                      stacklevel=2)
+    return chosen
 
 
 @dataclass

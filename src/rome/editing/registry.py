@@ -52,6 +52,8 @@ def _hypernet(method: str, variant: str):
         kw = {}
         if getattr(options, "hypernet_dir", None):
             kw["hypernet_dir"] = options.hypernet_dir
+        if getattr(options, "hypernet_checkpoint", None):
+            kw["checkpoint"] = options.hypernet_checkpoint
         return HypernetEditor(method=method, variant=variant, hparams=load_hparams(method, lm.name, overrides), **kw)
 
     return factory

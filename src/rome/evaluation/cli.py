@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stats-tokens", type=int, default=None, help="token budget of key statistics (passed to the registry)")
     parser.add_argument("--templates-dir", default=None, help="cache folder of ROME context templates (passed to the registry)")
     parser.add_argument("--hypernet-dir", default=None, help="folder of trained KE / MEND checkpoints (passed to the registry)")
+    parser.add_argument("--hypernet-checkpoint", default=None,
+                        help="one trained KE / MEND checkpoint (.pt) to use instead of the newest in --hypernet-dir")
     parser.add_argument("--no-restore-check", action="store_true", help="skip the all-parameter checksum after restore")
     parser.add_argument("--no-progress", action="store_true")
 

@@ -80,7 +80,9 @@ def render_fig5(sweep_dir: str | os.PathLike, stem: str | os.PathLike, title: st
         ax.set_xlabel("edited layer")
         ax.set_ylim(-0.02, 1.02)
     axes[0].set_ylabel("share of prompts")
-    axes[-1].legend(loc="lower right", frameon=False)
+    # one legend for the row, below the axes, so it never covers a curve
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=len(labels), frameon=False)
     n = max(v[METRICS[0]]["n"] for per in agg["tokens"].values() for v in per.values())
     fig.suptitle(title or f"ROME at each layer and token (N = {n} records)", y=1.02)
     stem = Path(stem)
