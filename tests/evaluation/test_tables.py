@@ -57,3 +57,13 @@ def test_paper_rows_beside_paper_model(tmp_path):
     assert rows[0].startswith("block,model,source,editor,n_records,S,S_ci,S_mark")
     assert any(",paper,ROME," in r for r in rows)
     assert tex.read_text().count("\\\\") >= 7
+
+
+def test_unequal_record_counts_are_shown_per_row():
+    s = summary("gemma-3-270m", ROWS)
+    assert "N = 10)" in build_blocks("table4", [s])[0].title          # all equal: one N in the title
+    s["rows"][2]["n_records"] = 4                                     # FT stopped early
+    block = build_blocks("table4", [s])[0]
+    assert block.title == "gemma-3-270m (ours, N = 4-10, per row)"
+    md = to_markdown("table4", [block])
+    assert "| FT (N = 4) |" in md and "| ROME (N = 10) |" in md

@@ -112,8 +112,14 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
                     rows.append(by_method[r.method])
         else:
             rows = ours
-        n = max((r.n or 0) for r in ours) if ours else 0
-        blocks.append(Block(f"{s['model']} (ours, N = {n})", s["model"], rows))
+        ns = sorted({r.n or 0 for r in ours})
+        if len(ns) > 1:            # an unfinished run: say each editor's N in its row
+            for r in ours:
+                r.label = f"{r.label} (N = {r.n or 0})"
+            n_text = f"N = {ns[0]}-{ns[-1]}, per row"
+        else:
+            n_text = f"N = {ns[0] if ns else 0}"
+        blocks.append(Block(f"{s['model']} (ours, {n_text})", s["model"], rows))
         if not prows and paper_beside:
             ref = ORIENTATION_MODEL[table]
             ref_rows = paper_rows(table, ref)
