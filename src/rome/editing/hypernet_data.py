@@ -320,8 +320,8 @@ def find_checkpoint(directory: str | os.PathLike, method: str, variant: str, mod
     if len(found) > 1:
         others = ", ".join(p.name for _, p in found[:-1])
         warnings.warn(f"{len(found)} finished {method} ({variant}) checkpoints for {model_name!r} in {directory}; "
-                      f"using the newest, {chosen.name} (passed over: {others}). Name one with `rome evaluate --hypernet-checkpoint`.",
-                      stacklevel=2)
+                      f"using the newest, {chosen.name} (passed over: {others}). "
+                      "Name one with `rome evaluate --hypernet-checkpoint`.", stacklevel=2)
     return chosen
 
 

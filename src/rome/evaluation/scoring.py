@@ -53,8 +53,6 @@ def encode_target(tokenizer, target: str) -> list[int]:
     return list(ids)
 
 
-
-
 def score_targets(lm, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[TargetScore]:
     """Score each ``(prompt, target)``; the target string is used as given (add the space).
 
