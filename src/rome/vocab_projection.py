@@ -7,6 +7,9 @@ a contiguous transposed copy of ``W`` in vocabulary chunks of 16k columns takes 
 for 10 rows. :class:`VocabProjection` keeps that copy for the life of one object: build
 it where many small projections follow (one generation, one v* optimisation), never
 as a global; it is a copy of the weight at construction time.
+
+For many rows where only one token's probability is wanted (causal tracing scores
+thousands of states), :func:`token_probs` never holds the [rows, V] logits at all.
 """
 from __future__ import annotations
 
@@ -22,6 +25,47 @@ def logit_softcap(model) -> float | None:
 def soft_cap(logits: torch.Tensor, cap: float | None) -> torch.Tensor:
     """``cap * tanh(logits / cap)``; the logits unchanged when ``cap`` is None."""
     return logits if cap is None else torch.tanh(logits / cap) * cap
+
+
+@torch.no_grad()
+def token_probs(lm, hidden: torch.Tensor, token: int | torch.Tensor, rows: int = 1024, block: int = 2048) -> torch.Tensor:
+    """Softmax probability of ``token`` (one id, or one per row) for each final-norm state in ``hidden`` [N, H].
+
+    The normaliser is summed over blocks of ``block`` vocabulary rows of the unembedding
+    (each block's max and sum of exponentials, as softmax computes them), ``rows`` states at
+    a time, so the [N, V] logits are never held: on a CPU
+    a [512, 262144] float32 block is half a gigabyte, and writing then re-reading it made
+    the plain ``softmax(linear(h, W))`` run at a third of the speed of this loop. The
+    logits are the model head's (its dtype, bias and soft-capping), taken in float32.
+    """
+    head = lm.module("unembed")
+    weight = head.weight.detach()
+    bias = getattr(head, "bias", None)
+    cap = logit_softcap(lm.model)
+    n = hidden.shape[0]
+    ids = torch.as_tensor(token, device=weight.device).expand(n)
+
+    def logits(h, lo, hi):
+        z = torch.nn.functional.linear(h, weight[lo:hi], None if bias is None else bias[lo:hi])
+        return soft_cap(z.float(), cap)
+
+    out = []
+    for r in range(0, n, rows):
+        h = hidden[r:r + rows].to(device=weight.device, dtype=weight.dtype)
+        t = ids[r:r + rows]
+        target = torch.empty(h.shape[0], device=weight.device)
+        maxima, sums = [], []  # per block: max logit and sum of exp(logit - max), as softmax does
+        for lo in range(0, weight.shape[0], block):
+            z = logits(h, lo, lo + block)
+            m = z.max(-1).values
+            maxima.append(m)
+            sums.append(torch.exp(z - m[:, None]).sum(-1))
+            here = ((t >= lo) & (t < lo + z.shape[1])).nonzero().squeeze(1)
+            target[here] = z[here, t[here] - lo]
+        maxima, sums = torch.stack(maxima), torch.stack(sums)
+        top = maxima.max(0).values
+        out.append(torch.exp(target - top) / (sums * torch.exp(maxima - top)).sum(0))
+    return torch.cat(out) if out else hidden.new_zeros(0, dtype=torch.float32)
 
 
 class VocabProjection:

@@ -64,11 +64,38 @@ def test_fast_equals_reference_severed(tiny, sever):
     assert np.abs(plain - cut)[:-1].max() > 0
 
 
-@pytest.mark.parametrize("opts", [dict(prefix_cache=False), dict(skip_layers=False), dict(max_rows=1)])
+@pytest.mark.parametrize("opts", [dict(prefix_cache=False), dict(skip_layers=False), dict(max_rows=1),
+                                  dict(skip_noops=False)])
 def test_fast_engine_options_agree(tiny_gemma, opts):
     prep = prepare(tiny_gemma, PROMPT, SUBJECT, TraceSettings(noise="0.5", samples=2, window=2))
     rs = [r for row in kind_restorations("mlp", prep.n_tokens, prep.n_layers, 2) for r in row]
     _close(FastEngine(prep).scores(rs), FastEngine(prep, **opts).scores(rs))
+
+
+def test_fast_engine_runs_no_pass_for_restorations_that_change_nothing(tiny_gemma, monkeypatch):
+    prep = prepare(tiny_gemma, PROMPT, SUBJECT, TraceSettings(noise="0.5", samples=2, window=3))
+    T, L = prep.n_tokens, prep.n_layers
+    first = prep.corrupt_positions[0]
+    assert first >= 2  # <bos> and "The" come before the subject
+    rs = [r for k in KINDS for row in kind_restorations(k, T, L, 3) for r in row]
+    rs += severed_restorations(0, L, "mlp") + [Restoration(prep.enc.last_subject, (), (("mlp", 1),))]
+    fast = FastEngine(prep)
+    ran = []
+    run_batch = fast._run_batch
+    monkeypatch.setattr(fast, "_run_batch", lambda batch: ran.extend(batch) or run_batch(batch))
+    got = fast.scores(rs)
+    skipped = [r for r in rs if r not in ran]
+    expected = [r for r in rs if r.token < first or not r.restore
+                or (r.token < T - 1 and all(l == L - 1 for _, l in r.parts()))]
+    assert skipped == expected and len(skipped) > 3 * 2 * L
+    assert all(r.token >= first for r in ran)
+    assert Restoration(T - 1, (("block", L - 1),)) in ran  # the top layer at the last token matters
+    # a skipped restoration scores the corrupted probability, as computing it would
+    for k, r in enumerate(rs):
+        if r in skipped:
+            assert got[k] == fast.corrupted_score()
+    _close(got, FastEngine(prep, skip_noops=False).scores(rs))
+    _close(got, ReferenceEngine(prep).scores(rs))
 
 
 def test_restoring_nothing_and_everything(tiny_gpt2):

@@ -12,8 +12,14 @@ Same scores as :mod:`.engine_reference` (tested to 1e-5), computed differently:
    computed: for the duration of the pass their ``forward`` returns the cached corrupted
    output (:func:`replay_blocks`), and block ``l0`` sees the corrupted stream.
 5. The forward pass stops after the final norm; only the last position's normed state
-   is kept, and the unembedding (262k × 640 for Gemma, memory-bound) runs once over the
-   collected rows of all batches, in chunks, instead of once per batch.
+   is kept, and the unembedding (262k × 640 for Gemma) runs once over the collected rows
+   of all batches, as a running log-sum-exp over vocabulary blocks
+   (:func:`rome.vocab_projection.token_probs`), instead of once per batch.
+6. Restorations that cannot change the last position's output run no pass at all and
+   score the corrupted probability (:meth:`FastEngine.changes_nothing`): those at a token
+   before the first corrupted one (clean and corrupted states are the same there), those
+   that restore nothing, and those at a token before the last that touch only the top
+   layer (nothing reads a top-layer output except at its own position).
 
 Everything goes through the model's own forward, so position embeddings, masks, sliding
 windows and soft-capping stay the model's business; the architecture map supplies names.
@@ -29,7 +35,7 @@ from tqdm.auto import tqdm
 
 from ..hooks import Trace, TraceDict, with_primary
 from ..partial_forward import build_cache, cache_of, capture_raw_output, replay_blocks
-from ..vocab_projection import logit_softcap, soft_cap
+from ..vocab_projection import token_probs
 from .prepare import PARTS, PreparedPrompt
 from .restore import Restoration
 
@@ -38,13 +44,14 @@ class FastEngine:
     name = "fast"
 
     def __init__(self, prep: PreparedPrompt, max_rows: int = 400, layer_chunk: int | None = None,
-                 prefix_cache: bool = True, skip_layers: bool = True):
+                 prefix_cache: bool = True, skip_layers: bool = True, skip_noops: bool = True):
         self.prep = prep
         self.max_rows = max(1, int(max_rows))
         L = prep.n_layers
         self.layer_chunk = max(1, layer_chunk if layer_chunk else -(-L // 6))
         self.prefix_cache = prefix_cache
         self.skip_layers = skip_layers
+        self.skip_noops = skip_noops
         self._states: dict | None = None
         self._score: float | None = None
         self._cache = None
@@ -79,6 +86,14 @@ class FastEngine:
     def corrupted_score(self) -> float:
         self.corrupted_states()
         return self._score
+
+    def changes_nothing(self, r: Restoration) -> bool:
+        """True when ``r`` provably leaves the last position's output at its corrupted value."""
+        prep = self.prep
+        if not r.restore or r.token < min(prep.corrupt_positions):
+            return True
+        top = prep.n_layers - 1
+        return r.token < prep.n_tokens - 1 and all(layer == top for _, layer in r.parts())
 
     # -- batching -------------------------------------------------------------------------
     def _prefix(self, i: int, repeat: int):
@@ -147,28 +162,20 @@ class FastEngine:
             model(input_ids=ids, cache=cache, use_cache=cache is not None)
         return final.output[:, -1]  # [R*S, H], rows restoration-major
 
-    @torch.no_grad()
-    def answer_probs(self, last_hidden: torch.Tensor, chunk: int = 512) -> torch.Tensor:
-        """p(answer) from final-normed last-position states, unembedding ``chunk`` rows at a time."""
-        model = self.prep.lm.model
-        unembed = self.prep.lm.module("unembed")
-        cap = logit_softcap(model)
-        out = []
-        for s in range(0, last_hidden.shape[0], chunk):
-            logits = soft_cap(unembed(last_hidden[s:s + chunk]).float(), cap)
-            out.append(torch.softmax(logits, -1)[:, self.prep.answer_id])
-        return torch.cat(out)
-
     def scores(self, restorations: Sequence[Restoration], progress: bool = False) -> np.ndarray:
         S = self.prep.samples
         out = np.zeros(len(restorations))
+        noop = [self.skip_noops and self.changes_nothing(r) for r in restorations]
+        if any(noop):
+            out[np.array(noop)] = self.corrupted_score()
+        live = [k for k, skip in enumerate(noop) if not skip]
         order, states = [], []
-        for batch in tqdm(self._batches(restorations), disable=not progress, desc="batches"):
-            states.append(self._run_batch([restorations[k] for k in batch]))
-            order += batch
+        for batch in tqdm(self._batches([restorations[k] for k in live]), disable=not progress, desc="batches"):
+            states.append(self._run_batch([restorations[live[k]] for k in batch]))
+            order += [live[k] for k in batch]
         if not order:
             return out
-        probs = self.answer_probs(torch.cat(states)).view(len(order), S).mean(1)
+        probs = token_probs(self.prep.lm, torch.cat(states), self.prep.answer_id).view(len(order), S).mean(1)
         out[order] = probs.cpu().numpy().astype(np.float64)
         return out
 
