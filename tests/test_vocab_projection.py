@@ -15,13 +15,11 @@ def _last_states_and_probs(lm, text):
     return tr.output.reshape(-1, tr.output.shape[-1]), torch.softmax(logits.float(), -1).reshape(-1, logits.shape[-1])
 
 
-@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_gemma"])
-@pytest.mark.parametrize("cap", [None, 1e-3])  # the tiny models' logits are small
+# Gemma's head soft-caps its logits when configured; the tiny models' logits are small, so the cap is too
+@pytest.mark.parametrize("fixture,cap", [("tiny_gpt2", None), ("tiny_gemma", None), ("tiny_gemma", 1e-3)])
 def test_token_probs_equal_softmax_of_the_models_logits(fixture, cap, request, monkeypatch):
     lm = request.getfixturevalue(fixture)
     if cap is not None:
-        if not hasattr(lm.model.config, "final_logit_softcapping"):
-            pytest.skip("no soft-capping in this architecture")
         monkeypatch.setattr(lm.model.config, "final_logit_softcapping", cap)
     h, probs = _last_states_and_probs(lm, "The Eiffel Tower is in")
     ids = torch.arange(h.shape[0]) * 37 % probs.shape[1]

@@ -18,6 +18,19 @@ def pad_id(tokenizer) -> int:
     return int(pid if pid is not None else 0)
 
 
+def right_pad(seqs: Sequence[Sequence[int]], pad: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask)`` [n, longest] of token-id lists, padded on the right with ``pad``."""
+    if not seqs:
+        raise ValueError("no sequences to pad")
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.tensor(list(s), dtype=torch.long)
+        mask[i, :len(s)] = 1
+    return (ids, mask) if device is None else (ids.to(device), mask.to(device))
+
+
 @dataclass
 class TargetBatch:
     """Prompt+target sequences, right-padded, with the positions that predict target tokens."""
@@ -39,16 +52,11 @@ def pack_targets(seqs: Sequence[tuple[Sequence[int], Sequence[int]]], pad: int) 
     """One batch (on the CPU) of ``prompt + target[:-1]`` rows for ``(prompt, target)`` id pairs."""
     if not seqs:
         raise ValueError("no (prompt, target) pairs to pack")
-    width = max(len(p) + len(t) - 1 for p, t in seqs)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    if any(not len(p) or not len(t) for p, t in seqs):
+        raise ValueError("teacher forcing needs non-empty prompt and target token lists")
+    ids, mask = right_pad([(list(p) + list(t))[:-1] for p, t in seqs], pad)
     rows, cols, gold = [], [], []
     for i, (p, t) in enumerate(seqs):
-        if not len(p) or not len(t):
-            raise ValueError("teacher forcing needs non-empty prompt and target token lists")
-        full = (list(p) + list(t))[:-1]
-        ids[i, :len(full)] = torch.tensor(full)
-        mask[i, :len(full)] = 1
         for j, tid in enumerate(t):
             rows.append(i)
             cols.append(len(p) - 1 + j)

@@ -15,6 +15,22 @@ from __future__ import annotations
 
 import torch
 
+from .hooks import Trace
+
+
+def final_hidden(lm, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Final-norm output of every position [batch, seq, hidden]; the forward pass stops there."""
+    with Trace(lm.model, lm.spec.final_norm, retain_output=True, stop=True) as tr:
+        lm.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    if tr.output is None:  # pragma: no cover - the final norm always runs
+        raise RuntimeError(f"final norm {lm.spec.final_norm} did not run")
+    return tr.output
+
+
+def head_logits(lm, hidden: torch.Tensor) -> torch.Tensor:
+    """Float32 vocabulary logits of final-norm states (with the model's logit soft-capping, if any)."""
+    return soft_cap(lm.module("unembed")(hidden).float(), logit_softcap(lm.model))
+
 
 def logit_softcap(model) -> float | None:
     """The model's final-logit soft-capping value (Gemma 2/3 style), or None where it has none."""

@@ -6,7 +6,7 @@ import torch
 
 from rome.evaluation.generation import _never_sampled, sample_batch
 from rome.evaluation.scoring import encode_prompt
-from rome.editing.rome_scoring import unembed as unembed_logits
+from rome.vocab_projection import head_logits
 from rome.vocab_projection import VocabProjection
 
 PROMPTS = ["The mother tongue of Danielle Darrieux is", "Hi", "Apple's iPhone was developed by the company"]
@@ -40,4 +40,4 @@ def test_vocab_projection_equals_the_model_head(fixture, request):
     lm = request.getfixturevalue(fixture)
     h = torch.randn(5, lm.model.config.hidden_size)
     proj = VocabProjection(lm, chunk=7)  # a chunk that does not divide the vocabulary
-    assert torch.allclose(proj(h), unembed_logits(lm, h), atol=1e-5)
+    assert torch.allclose(proj(h), head_logits(lm, h), atol=1e-5)

@@ -23,9 +23,8 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from ..architectures import ArchSpec, get_parameter
-from ..hooks import Trace
 from ..teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
-from ..vocab_projection import logit_softcap, soft_cap
+from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
 
 
@@ -59,22 +58,10 @@ def build_target_batch(lm, prompts: Sequence[str], targets: Sequence[str]) -> Ta
     return pack_targets(seqs, pad_id(tok)).to(lm.device)
 
 
-def logits_from_hidden(lm, hidden: torch.Tensor) -> torch.Tensor:
-    """Vocabulary logits of final-norm outputs (with the model's logit soft-capping, if any)."""
-    return soft_cap(lm.spec.module(lm.model, "unembed")(hidden).float(), logit_softcap(lm.model))
-
-
-def final_hidden(lm, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Final-norm output of every position (the forward pass stops there)."""
-    with Trace(lm.model, lm.spec.final_norm, retain_output=True, stop=True) as tr:
-        lm.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
-    return tr.output
-
-
 def target_token_logprobs(lm, batch: TargetBatch) -> torch.Tensor:
     """log p of every target token, (T,), differentiable w.r.t. anything that requires grad."""
     hidden = final_hidden(lm, batch.input_ids, batch.attention_mask)
-    logp = torch.log_softmax(logits_from_hidden(lm, hidden[batch.rows, batch.cols]), dim=-1)
+    logp = torch.log_softmax(head_logits(lm, hidden[batch.rows, batch.cols]), dim=-1)
     return logp.gather(1, batch.gold[:, None])[:, 0]
 
 
@@ -98,7 +85,7 @@ def last_token_logits(lm, prompts: Sequence[str]) -> torch.Tensor:
     ids, mask = enc["input_ids"].to(lm.device), enc["attention_mask"].to(lm.device)
     hidden = final_hidden(lm, ids, mask)
     last = mask.sum(dim=1) - 1
-    return logits_from_hidden(lm, hidden[torch.arange(len(prompts), device=lm.device), last])
+    return head_logits(lm, hidden[torch.arange(len(prompts), device=lm.device), last])
 
 
 # -- the editor ---------------------------------------------------------------------------

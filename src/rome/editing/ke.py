@@ -26,7 +26,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .ft import build_target_batch, final_hidden
+from ..vocab_projection import final_hidden
+from .ft import build_target_batch
 from .hypernet_data import gradient_factors
 
 

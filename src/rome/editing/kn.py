@@ -29,8 +29,9 @@ import torch
 
 from ..architectures import get_parameter, parse_layers
 from ..hooks import Trace, TraceDict
+from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
-from .ft import encode_target_ids, final_hidden, logits_from_hidden
+from .ft import encode_target_ids
 
 
 @dataclass
@@ -79,7 +80,7 @@ class KnowledgeNeuronEditor:
 
             with Trace(model, name, retain_output=False, edit_input=put):
                 hidden = final_hidden(lm, batch_ids, torch.ones_like(batch_ids))
-            probs = torch.softmax(logits_from_hidden(lm, hidden[:, last]), dim=-1)[:, answer_id]
+            probs = torch.softmax(head_logits(lm, hidden[:, last]), dim=-1)[:, answer_id]
             (grad,) = torch.autograd.grad(probs.sum(), scaled)
             out.append((a * grad.mean(dim=0)).detach().float())
         return torch.stack(out), torch.stack(acts).float()
@@ -130,7 +131,7 @@ class KnowledgeNeuronEditor:
                 with torch.no_grad():
                     enc = lm.encode(req.text)
                     hidden = final_hidden(lm, enc["input_ids"], enc["attention_mask"])
-                    true_id = int(logits_from_hidden(lm, hidden[0, -1]).argmax())
+                    true_id = int(head_logits(lm, hidden[0, -1]).argmax())
             neurons = self.select_neurons(lm, prompts, true_id)
             plans.append((req, new_id, true_id, neurons))
         touched = sorted({l for *_, ns in plans for l, _, _ in ns})

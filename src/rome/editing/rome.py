@@ -28,10 +28,12 @@ import torch
 
 from ..hooks import Trace, TraceDict, with_primary
 from ..partial_forward import build_cache, capture_raw_output, left_padded_prefix_cache, replay_blocks
+from ..teacher_forcing import right_pad
 from ..tokens import Encoded, encode_with_subject
+from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
 from .context_templates import context_templates
-from .rome_scoring import final_hidden, pad_batch, target_ids, target_probability, unembed
+from .rome_scoring import target_ids, target_probability
 
 TOKEN_CHOICES = ("first_subject", "last_subject", "first_subsequent", "last")
 
@@ -80,7 +82,7 @@ def keys_at(lm, layer: int, texts: Sequence[tuple[str, str, str]], token: str) -
     """Keys [n, d] at the chosen token of each ``(prefix, prompt, subject)``."""
     encs = [encode_with_subject(lm.tokenizer, p, s, prefix=pre) for pre, p, s in texts]
     pos = [token_position(e, token) for e in encs]
-    ids, mask = pad_batch([e.input_ids for e in encs], lm.tokenizer.pad_token_id or 0, lm.device)
+    ids, mask = right_pad([e.input_ids for e in encs], lm.tokenizer.pad_token_id or 0, lm.device)
     name = lm.layer_name("edit", layer)
     with Trace(lm.model, name, retain_output=False, retain_input=True, stop=True) as tr:
         lm.model(input_ids=ids, attention_mask=mask, use_cache=False)
@@ -154,7 +156,7 @@ class FullPass:
 
     def __init__(self, lm, layer: int, rows: VRows):
         self.lm, self.name = lm, lm.layer_name("edit", layer)
-        self.ids, self.mask = pad_batch(rows.seqs, lm.tokenizer.pad_token_id or 0, lm.device)
+        self.ids, self.mask = right_pad(rows.seqs, lm.tokenizer.pad_token_id or 0, lm.device)
         dev = lm.device
         self.look = torch.tensor(rows.lookup, device=dev)
         self.lab = (torch.tensor(rows.label_rows, device=dev), torch.tensor(rows.label_cols, device=dev))
@@ -182,7 +184,7 @@ class SuffixPass:
             return
         self.prefix_layers, prefix_mask = prefix
         suffixes = [s[p:] for s, p in zip(rows.seqs, look)]
-        self.ids, suffix_mask = pad_batch(suffixes, lm.tokenizer.pad_token_id or 0, dev)
+        self.ids, suffix_mask = right_pad(suffixes, lm.tokenizer.pad_token_id or 0, dev)
         self.mask = torch.cat([prefix_mask, suffix_mask], dim=1)
         self.positions = torch.tensor(look, device=dev)[:, None] + torch.arange(self.ids.shape[1], device=dev)[None]
         self.zero = torch.zeros(len(look), dtype=torch.long, device=dev)
@@ -252,7 +254,7 @@ def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], h
         opt.zero_grad()
         h_lab, h_kl = run(add_delta)
         # one vocabulary projection per step (for a small model it costs more than the body)
-        logp = torch.log_softmax(unembed(lm, torch.cat([h_lab, h_kl])), dim=-1)
+        logp = torch.log_softmax(head_logits(lm, torch.cat([h_lab, h_kl])), dim=-1)
         token_lp = logp[torch.arange(len(labels), device=dev), labels].view(rows.n_rewrite, rows.n_target)
         nll = -token_lp.mean(dim=1).mean()
         kl_logp = logp[len(labels):]

@@ -12,22 +12,8 @@ from typing import Sequence
 
 import torch
 
-from ..hooks import Trace
-from ..vocab_projection import logit_softcap, soft_cap
-
-
-def final_hidden(lm, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Output of the final norm [batch, seq, hidden] (the pass stops there)."""
-    with Trace(lm.model, lm.spec.final_norm, retain_output=True, stop=True) as tr:
-        lm.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
-    if tr.output is None:  # pragma: no cover - the final norm always runs
-        raise RuntimeError(f"final norm {lm.spec.final_norm} did not run")
-    return tr.output
-
-
-def unembed(lm, hidden: torch.Tensor) -> torch.Tensor:
-    """Vocabulary logits of final-norm outputs (with logit soft-capping where configured)."""
-    return soft_cap(lm.module("unembed")(hidden), logit_softcap(lm.model)).float()
+from ..teacher_forcing import right_pad
+from ..vocab_projection import final_hidden, head_logits
 
 
 def target_ids(tokenizer, target: str) -> list[int]:
@@ -36,16 +22,6 @@ def target_ids(tokenizer, target: str) -> list[int]:
     if not ids:
         raise ValueError(f"target {target!r} tokenizes to nothing")
     return ids
-
-
-def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
-        mask[i, : len(s)] = 1
-    return ids.to(device), mask.to(device)
 
 
 def prompt_ids(tokenizer, text: str) -> list[int]:
@@ -65,12 +41,12 @@ def mean_target_nll(lm, prompts: Sequence[str], targets: Sequence[str], batch_si
             pi, ti = prompt_ids(tok, p), target_ids(tok, t)
             seqs.append(pi + ti)
             spans.append((len(pi), ti))
-        ids, mask = pad_batch(seqs, tok.pad_token_id or 0, lm.device)
+        ids, mask = right_pad(seqs, tok.pad_token_id or 0, lm.device)
         h = final_hidden(lm, ids, mask)
         rows = [r for r, (_, ti) in enumerate(spans) for _ in ti]
         cols = [n - 1 + j for (n, ti) in spans for j in range(len(ti))]
         labels = torch.tensor([x for _, ti in spans for x in ti], device=lm.device)
-        logp = torch.log_softmax(unembed(lm, h[rows, cols]), dim=-1)
+        logp = torch.log_softmax(head_logits(lm, h[rows, cols]), dim=-1)
         token_lp = logp[torch.arange(len(labels), device=lm.device), labels]
         i = 0
         for _, ti in spans:
@@ -87,9 +63,9 @@ def target_probability(lm, prompt: str, target: str) -> float:
 @torch.no_grad()
 def next_token(lm, prompt: str) -> str:
     """The model's argmax next token after ``prompt``, stripped."""
-    ids, mask = pad_batch([prompt_ids(lm.tokenizer, prompt)], 0, lm.device)
+    ids, mask = right_pad([prompt_ids(lm.tokenizer, prompt)], 0, lm.device)
     h = final_hidden(lm, ids, mask)
-    return lm.tokenizer.decode([int(unembed(lm, h[0, -1]).argmax())]).strip()
+    return lm.tokenizer.decode([int(head_logits(lm, h[0, -1]).argmax())]).strip()
 
 
 @torch.no_grad()

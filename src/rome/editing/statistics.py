@@ -34,6 +34,7 @@ import torch
 from ..artifacts import atomic_save_npz, load_npz, sha256_file, sha256_text, stable_key
 from ..hooks import TraceDict
 from ..runtime import repo_root, resolve_dtype, shared_data_dir
+from ..teacher_forcing import right_pad
 from .hparams import normalise_model_name
 
 # Corpus names that need the network (through ``datasets``): name -> (path, config, split).
@@ -219,12 +220,7 @@ def _checkpoint_file(folder: Path, layers: Sequence[int]) -> Path:
 def _batches(chunks: Sequence[Sequence[int]], batch_size: int, pad_id: int, start: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     for i in range(start, len(chunks), batch_size):
         part = chunks[i:i + batch_size]
-        width = max(len(c) for c in part)
-        ids = torch.full((len(part), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(part), width), dtype=torch.long)
-        for r, c in enumerate(part):
-            ids[r, : len(c)] = torch.tensor(c, dtype=torch.long)
-            mask[r, : len(c)] = 1
+        ids, mask = right_pad(part, pad_id)
         yield i + len(part), ids, mask
 
 

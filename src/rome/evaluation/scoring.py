@@ -3,7 +3,7 @@
 For every ``(prompt, target)`` pair the sequence ``ids(prompt) + ids(target)`` is built
 (the target tokenized on its own, without special tokens, so the boundary is exact),
 all pairs are right-padded into batches, and one forward pass per batch runs only up to
-the model's final norm (via a :class:`rome.hooks.Trace` that stops there). The
+the model's final norm (:func:`rome.vocab_projection.final_hidden` stops the pass there). The
 unembedding and the log-softmax are then applied only at the positions that predict a
 target token: Gemma's vocabulary has 262k entries, so vocabulary logits for every
 position would dominate the cost.
@@ -19,9 +19,8 @@ from typing import Sequence
 
 import torch
 
-from ..hooks import Trace
 from ..teacher_forcing import pack_targets, pad_id
-from ..vocab_projection import logit_softcap, soft_cap
+from ..vocab_projection import final_hidden, head_logits
 
 
 @dataclass
@@ -77,10 +76,7 @@ def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], bat
     """Like :func:`score_targets` for already tokenized ``(prompt_ids, target_ids)`` pairs."""
     if not seqs:
         return []
-    model, spec = lm.model, lm.spec
     pad = pad_id(lm.tokenizer)
-    cap = logit_softcap(model)
-    unembed = spec.module(model, "unembed")
     for p, t in seqs:
         if not len(p) or not len(t):
             raise ValueError("score_token_ids needs non-empty prompt and target token lists")
@@ -89,10 +85,8 @@ def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], bat
     for idx in plan_batches([len(p) + len(t) - 1 for p, t in seqs], batch_size):
         chunk = [seqs[i] for i in idx]
         batch = pack_targets(chunk, pad).to(lm.device)
-        with Trace(model, spec.final_norm, retain_output=True, stop=True) as tr:
-            model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-        hidden = tr.output[batch.rows, batch.cols]
-        logits = soft_cap(unembed(hidden).float(), cap)
+        hidden = final_hidden(lm, batch.input_ids, batch.attention_mask)[batch.rows, batch.cols]
+        logits = head_logits(lm, hidden)
         logp = torch.log_softmax(logits, dim=-1)
         gold_t = batch.gold
         token_nll = (-logp.gather(1, gold_t[:, None])[:, 0]).tolist()
