@@ -11,6 +11,11 @@ ZSRE_COLUMNS = ("Efficacy", "Paraphrase", "Specificity")
 # Red (below threshold) in Table 4; the best editor per column is green.
 THRESHOLDS = {"S": 50.0, "ES": 75.0, "EM": 20.0, "PS": 60.0, "PM": 10.0, "NS": 45.0, "NM": -5.0, "GE": 600.0,
               "RS": 31.0}
+# GE and RS measure generated text, so their level depends on the generation length and the model
+# as much as on the edit (Gemma 3 270M's unedited GE is 437 over 30 tokens). Their thresholds are
+# read relative to the unedited model: in a block with an unedited row, threshold × unedited value /
+# GPT-2 XL's unedited value in the paper (below), which leaves the paper's own colouring unchanged.
+RELATIVE_THRESHOLD_BASE = {"GE": 626.6, "RS": 31.9}
 
 
 def _cf(*rows):

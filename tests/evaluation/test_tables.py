@@ -67,3 +67,24 @@ def test_unequal_record_counts_are_shown_per_row():
     assert block.title == "gemma-3-270m (ours, N = 4-10, per row)"
     md = to_markdown("table4", [block])
     assert "| FT (N = 4) |" in md and "| ROME (N = 10) |" in md
+
+
+def test_generation_thresholds_follow_the_unedited_row():
+    short = [("gemma-3-270m", "none", "pre-edit", (30.0, 22.0, -6.0, 24.0, -5.0, 80.0, 6.0, 437.2, 27.5)),
+             ("rome", "rome", "edited", (86.0, 99.0, 94.0, 90.0, 38.0, 73.0, 4.5, 435.6, 25.0)),
+             ("ke", "ke", "edited", (50.0, 95.0, 61.0, 78.0, 20.0, 27.0, -25.0, 390.9, 18.6))]
+    blocks = build_blocks("table4", [summary("gemma-3-270m", short)])
+    pre, rome, ke = blocks[0].rows
+    th = blocks[0].thresholds
+    assert abs(th["GE"] - 600 * 437.2 / 626.6) < 1e-9 and abs(th["RS"] - 31 * 27.5 / 31.9) < 1e-9
+    assert th["S"] == 50.0                                  # the other thresholds stay absolute
+    # 30-token generations: ROME's GE is at the unedited level, so not red; KE's is well below
+    assert "below" not in rome.marks.get("GE", set()) and "below" not in pre.marks.get("GE", set())
+    assert "below" in ke.marks["GE"] and "below" in rome.marks["RS"] and "below" in ke.marks["RS"]
+    # the paper's GPT-2 XL block keeps the paper's colouring (scale 1)
+    assert blocks[1].thresholds["GE"] == 600.0 and blocks[1].thresholds["RS"] == 31.0
+    md = to_markdown("table4", blocks)
+    assert "↓ for GE < 418.6, RS < 26.7 in this block" in md and md.count("in this block") == 1
+    # without an unedited row the absolute thresholds apply
+    alone = build_blocks("table4", [summary("gemma-3-270m", short[1:])])[0]
+    assert alone.thresholds["GE"] == 600.0 and "below" in alone.rows[0].marks["GE"]

@@ -7,7 +7,9 @@ block, labelled as a different model.
 
 Colouring (paper's rule, COUNTERFACT tables): in each block the best editor per column
 (highest; the pre-edit row does not compete) is green, values below the thresholds of
-:data:`rome.paper_values.THRESHOLDS` are red. LaTeX uses ``\\cellcolor`` (needs
+:data:`rome.paper_values.THRESHOLDS` are red. The GE and RS thresholds scale with the
+block's unedited row (:func:`block_thresholds`), because generation length and model
+set those metrics' level; for the paper's GPT-2 XL rows the scale is 1. LaTeX uses ``\\cellcolor`` (needs
 ``\\usepackage[table]{xcolor}``); Markdown marks best as **bold** and below-threshold
 with a trailing ``↓``; CSV has a ``<metric>_mark`` column (``best``, ``below``).
 zsRE tables mark only the best per column.
@@ -23,8 +25,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..artifacts import atomic_write_text
-from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, THRESHOLDS, ZSRE_COLUMNS, paper_model,
-                            paper_rows)
+from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, RELATIVE_THRESHOLD_BASE, THRESHOLDS, ZSRE_COLUMNS,
+                            paper_model, paper_rows)
 
 TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre"}
 TITLES = {"table1": "Table 1: zsRE editing results", "table4": "Table 4: COUNTERFACT editing results",
@@ -56,6 +58,7 @@ class Block:
     title: str
     model: str
     rows: list
+    thresholds: dict | None = None   # the thresholds its red marks used
 
 
 def _ours(summary: dict, columns) -> list[Row]:
@@ -70,6 +73,22 @@ def _ours(summary: dict, columns) -> list[Row]:
 
 def _paper(rows_) -> list[Row]:
     return [Row(label, method, "paper", dict(vals)) for label, method, vals in rows_]
+
+
+def block_thresholds(rows: Sequence[Row], thresholds: dict | None) -> dict | None:
+    """``thresholds`` with GE and RS scaled by the unedited row's value over GPT-2 XL's in the paper.
+
+    Without an unedited row (or its value) the paper's absolute threshold stays.
+    """
+    if not thresholds:
+        return thresholds
+    out = dict(thresholds)
+    base = next((r for r in rows if r.method == "none"), None)
+    for c, paper_value in RELATIVE_THRESHOLD_BASE.items():
+        v = base.values.get(c) if base else None
+        if c in out and v is not None and not math.isnan(v):
+            out[c] = thresholds[c] * v / paper_value
+    return out
 
 
 def mark(rows: Sequence[Row], columns, thresholds: dict | None) -> None:
@@ -99,12 +118,13 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
         if s.get("dataset") != dataset:
             raise ValueError(f"{table} needs {dataset} summaries; {s.get('source', '?')} is {s.get('dataset')!r}")
         ours = _ours(s, columns)
-        mark(ours, columns, thresholds)
+        ours_th = block_thresholds(ours, thresholds)
+        mark(ours, columns, ours_th)
         prows = paper_rows(table, s["model"]) if paper_beside else None
         rows = []
         if prows:
             paper = _paper(prows)
-            mark(paper, columns, thresholds)
+            mark(paper, columns, block_thresholds(paper, thresholds))
             by_method = {p.method: p for p in paper}
             for r in ours:
                 rows.append(r)
@@ -119,14 +139,16 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
             n_text = f"N = {ns[0]}-{ns[-1]}, per row"
         else:
             n_text = f"N = {ns[0] if ns else 0}"
-        blocks.append(Block(f"{s['model']} (ours, {n_text})", s["model"], rows))
+        blocks.append(Block(f"{s['model']} (ours, {n_text})", s["model"], rows, ours_th))
         if not prows and paper_beside:
             ref = ORIENTATION_MODEL[table]
             ref_rows = paper_rows(table, ref)
             if ref_rows and not any(b.model == f"paper:{ref}" for b in blocks):
                 paper = _paper(ref_rows)
-                mark(paper, columns, thresholds)
-                blocks.append(Block(f"paper, {ref} (a different model; for orientation only)", f"paper:{ref}", paper))
+                ref_th = block_thresholds(paper, thresholds)
+                mark(paper, columns, ref_th)
+                blocks.append(Block(f"paper, {ref} (a different model; for orientation only)", f"paper:{ref}", paper,
+                                    ref_th))
     return blocks
 
 
@@ -137,6 +159,13 @@ def _fmt(v, ci=None) -> str:
     if ci is not None and not (isinstance(ci, float) and math.isnan(ci)):
         s += f" ± {ci:.1f}"
     return s
+
+
+def _scaled_thresholds(b: Block) -> str:
+    """Text such as ``GE < 418.6, RS < 26.8`` for the thresholds that differ from the paper's absolute ones."""
+    th = b.thresholds or {}
+    return ", ".join(f"{c} < {th[c]:.1f}" for c in RELATIVE_THRESHOLD_BASE
+                     if c in th and round(th[c], 1) != round(THRESHOLDS[c], 1))
 
 
 def _row_label(r: Row) -> str:
@@ -161,9 +190,14 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
                 cells.append(t)
             lines.append(f"| {_row_label(r)} | " + " | ".join(cells) + " |")
         lines.append("")
+        scaled = _scaled_thresholds(b)
+        if scaled:
+            lines += [f"↓ for {scaled} in this block (scaled to its unedited row).", ""]
     legend = "Values × 100 (GE: n-gram entropy × 100), mean ± 95% interval (1.96·std/√N). **bold**: best editor per column"
     if TABLES[table] == "counterfact":
-        legend += "; ↓: below the paper's threshold (" + ", ".join(f"{k} {v:g}" for k, v in THRESHOLDS.items()) + ")"
+        legend += ("; ↓: below the paper's threshold (" + ", ".join(f"{k} {v:g}" for k, v in THRESHOLDS.items())
+                   + "; GE and RS scaled by the block's unedited value over GPT-2 XL's "
+                   + ", ".join(f"{k} {v:g}" for k, v in RELATIVE_THRESHOLD_BASE.items()) + ")")
     lines.append(legend + ".")
     return "\n".join(lines) + "\n"
 
@@ -201,6 +235,8 @@ def to_latex(table: str, blocks: Sequence[Block]) -> str:
              "Editor & " + " & ".join(columns) + " \\\\"]
     for b in blocks:
         lines += ["\\midrule", f"\\multicolumn{{{len(columns) + 1}}}{{l}}{{\\emph{{{_tex_escape(b.title)}}}}} \\\\"]
+        if _scaled_thresholds(b):
+            lines.append(f"% red for {_scaled_thresholds(b)} in this block (scaled to its unedited row)")
         for r in b.rows:
             cells = []
             for c in columns:
