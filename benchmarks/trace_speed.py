@@ -1,6 +1,7 @@
 """Seconds per fact (hidden + MLP + attention, 10 samples) of the reference and fast engines.
 
-Runs on Gemma 3 270M on the CPU; prints both timings and, as the LAST line, their ratio.
+Runs on Gemma 3 270M on the CPU by default (``--model``, ``--device cuda`` and ``--dtype``
+time other models and a GPU); prints both timings and, as the LAST line, their ratio.
 The reference engine can be timed on a subset of restorations (``--ref-fraction``) and
 extrapolated linearly (every reference restoration is one identical-cost forward pass).
 Note the machine load: timings on a shared CPU vary.
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=10)
     ap.add_argument("--samples", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="e.g. cuda to time the engines on a GPU")
+    ap.add_argument("--dtype", default="float32")
     ap.add_argument("--ref-fraction", type=float, default=1.0, help="fraction of restorations timed for the reference")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -41,7 +44,7 @@ def main() -> None:
     from rome.tracing.prepare import TraceSettings, prepare
     from rome.tracing.restore import KINDS, kind_restorations
 
-    lm = load_model(args.model)
+    lm = load_model(args.model, device=args.device, dtype=args.dtype)
     prep = prepare(lm, "{} is located in the continent of", "Vinson Massif",
                    TraceSettings(noise="3.09", samples=args.samples, window=args.window), EmbeddingStats(1.03, 1),
                    expected="Antarctica")
@@ -55,14 +58,17 @@ def main() -> None:
           f"reference {len(rs)}, fast {len(live)} ({len(rs) - len(live)} restorations change nothing)")
     print(f"load average before: {os.getloadavg()}; tokens {prep.n_tokens}, layers {prep.n_layers}, "
           f"restorations {len(rs)}, samples {args.samples}, threads {args.threads}")
+    sync = torch.cuda.synchronize if lm.device.type == "cuda" else (lambda: None)
     t = time.perf_counter()
     fast_scores = fast.scores(rs)
+    sync()
     t_fast = time.perf_counter() - t
     ref = ReferenceEngine(prep)
     step = max(1, round(1 / args.ref_fraction))
     sub = rs[::step]
     t = time.perf_counter()
     ref_scores = ref.scores(sub)
+    sync()
     t_ref = (time.perf_counter() - t) * len(rs) / len(sub)
     diff = abs(ref_scores - fast_scores[::step])
     rel = (diff / abs(ref_scores).clip(min=1e-12)).max()
