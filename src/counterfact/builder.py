@@ -217,7 +217,13 @@ def build_to_file(pararel_dir: str | os.PathLike, out: str | os.PathLike, corpus
                                         drop_incomplete=drop_incomplete, ambiguous=ambiguous,
                                         progress=progress)
     write_records(out, records)
-    report.inputs = {"pararel_dir": str(Path(pararel_dir)), "corpus": str(Path(corpus)),
+    from .download import PARAREL_COMMIT, verify_pararel
+
+    report.inputs = {"pararel_dir": str(Path(pararel_dir)),
+                     # False: a ParaRel that is not the pinned upstream commit (allowed; said here)
+                     "pararel_is_pinned_upstream": not verify_pararel(pararel_dir),
+                     "pararel_pinned_commit": PARAREL_COMMIT,
+                     "corpus": str(Path(corpus)),
                      "corpus_sha256": sha256_file(corpus), "corpus_sentences": len(sentences),
                      "templates": str(templates_path) if templates_path else "counterfact/resources/templates.yaml"}
     report.output = {"path": str(Path(out)), "sha256": sha256_file(out), "records": len(records),

@@ -1,5 +1,5 @@
 """The ``counterfact`` command line: build, validate, stats, tables, split, zsre,
-known-facts, reference-texts, download. Run ``counterfact <command> --help``."""
+known-facts, reference-texts, download, verify-pararel. Run ``counterfact <command> --help``."""
 from __future__ import annotations
 
 import argparse
@@ -110,8 +110,18 @@ def _cmd_reference_texts(a) -> int:
 def _cmd_download(a) -> int:
     from .download import download_pararel
 
-    print(download_pararel(a.dest))
+    print(download_pararel(a.dest, verify=not a.no_verify))
     return 0
+
+
+def _cmd_verify_pararel(a) -> int:
+    from .download import MANIFEST, verify_pararel
+
+    problems = verify_pararel(a.pararel_dir)
+    for line in problems:
+        print(line)
+    print(f"{a.pararel_dir}: " + (f"{len(problems)} difference(s) from" if problems else "matches") + f" {MANIFEST.name}")
+    return 1 if problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,7 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("download", help="download the pinned upstream ParaRel (needs network)")
     d.add_argument("--dest", required=True)
+    d.add_argument("--no-verify", action="store_true",
+                   help="write the files even when they differ from the pinned sha256 list")
     d.set_defaults(func=_cmd_download)
+
+    v = sub.add_parser("verify-pararel", help="check a ParaRel copy against the pinned sha256 of every file")
+    v.add_argument("pararel_dir")
+    v.set_defaults(func=_cmd_verify_pararel)
     return p
 
 

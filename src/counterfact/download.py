@@ -4,11 +4,12 @@ Source: github.com/yanaiela/pararel at commit ``cb5554678457`` (SPEC 1), as GitH
 tarball of that commit. Only ``data/pattern_data/graphs_json/*.jsonl`` (→ ``patterns/``) and
 ``data/trex_lms_vocab/*.jsonl`` (→ ``facts/``) plus ``LICENSE`` are extracted.
 
-Checksum: :data:`PARAREL_TARBALL_SHA256` is ``None`` because the tarball could not be
-fetched while writing this (no network). The first download therefore *records* the
-sha256 it saw in ``<dest>/SOURCE.json`` (trust on first use) and later downloads into the
-same destination are verified against it; pin the constant once a networked run has
-reported the value. When a pinned value is set, a mismatch always fails.
+Checksums: the sha256 of every extracted file is pinned in
+``resources/pararel-cb5554678457.sha256`` (computed from a local copy of that commit). The
+files are checked against it before anything is written: a file that differs, is missing
+or is not listed fails the download and names the file. The files are pinned, not the
+tarball, because GitHub does not promise byte-stable archives. :func:`verify_pararel`
+checks a local copy the same way (``counterfact verify-pararel DIR``).
 
 Without network the function fails fast with a message naming the configuration key
 ``paths.pararel``, which should point at a local copy instead.
@@ -25,14 +26,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path, PurePosixPath
 
-from rome.artifacts import atomic_write_bytes, atomic_write_json
+from rome.artifacts import atomic_write_bytes, atomic_write_json, sha256_file
 
 from .errors import DownloadError
 
 PARAREL_REPO = "yanaiela/pararel"
 PARAREL_COMMIT = "cb5554678457"
 PARAREL_URL = f"https://github.com/{PARAREL_REPO}/archive/{PARAREL_COMMIT}.tar.gz"
-PARAREL_TARBALL_SHA256: str | None = None
+MANIFEST = Path(__file__).parent / "resources" / f"pararel-{PARAREL_COMMIT}.sha256"
 _MEMBERS = {"data/pattern_data/graphs_json": "patterns", "data/trex_lms_vocab": "facts"}
 
 
@@ -49,9 +50,72 @@ def _check_network(host: str = "github.com", timeout: float = 3.0) -> None:
         raise DownloadError(_offline_message(f"no network: {exc}")) from None
 
 
-def download_pararel(dest: str | os.PathLike, url: str = PARAREL_URL, sha256: str | None = PARAREL_TARBALL_SHA256,
-                     timeout: float = 60.0) -> Path:
-    """Download and extract ParaRel into ``dest/patterns`` and ``dest/facts``; return ``dest``."""
+def pinned_checksums(manifest: str | os.PathLike = MANIFEST) -> dict[str, str]:
+    """``{relative path: sha256}`` from a sha256sum-format manifest (``#`` lines are comments)."""
+    out = {}
+    for n, line in enumerate(Path(manifest).read_text("utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        digest, _, rel = line.partition("  ")
+        if len(digest) != 64 or not rel:
+            raise DownloadError(f"{manifest}, line {n}: expected '<sha256>  <path>', got {line!r}")
+        out[rel] = digest
+    return out
+
+
+def checksum_problems(files: dict[str, bytes] | dict[str, str], pinned: dict[str, str]) -> list[str]:
+    """What differs between ``files`` ({path: bytes or sha256}) and the pinned checksums."""
+    problems = []
+    for rel in sorted(set(pinned) | set(files)):
+        if rel not in files:
+            problems.append(f"{rel}: missing")
+        elif rel not in pinned:
+            problems.append(f"{rel}: not in the pinned list")
+        else:
+            got = files[rel] if isinstance(files[rel], str) else hashlib.sha256(files[rel]).hexdigest()
+            if got != pinned[rel]:
+                problems.append(f"{rel}: sha256 {got}, pinned {pinned[rel]}")
+    return problems
+
+
+def verify_pararel(directory: str | os.PathLike, manifest: str | os.PathLike = MANIFEST) -> list[str]:
+    """Problems (empty: none) of a ParaRel copy (``LICENSE``, ``patterns/``, ``facts/``) against the pins."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise DownloadError(f"ParaRel directory not found: {root} (config key paths.pararel)")
+    pinned = pinned_checksums(manifest)
+    found = {p.relative_to(root).as_posix(): sha256_file(p)
+             for p in [root / "LICENSE", *sorted(root.glob("patterns/*.jsonl")), *sorted(root.glob("facts/*.jsonl"))]
+             if p.is_file()}
+    return checksum_problems(found, pinned)
+
+
+def _extract(blob: bytes, url: str) -> dict[str, bytes]:
+    """The wanted members of the tarball as ``{path under dest: bytes}``."""
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            parts = PurePosixPath(member.name).parts[1:]  # drop "pararel-<sha>/"
+            if "/".join(parts) == "LICENSE":
+                files["LICENSE"] = tar.extractfile(member).read()
+                continue
+            folder = "/".join(parts[:-1])
+            if folder in _MEMBERS and parts[-1].endswith(".jsonl"):
+                files[f"{_MEMBERS[folder]}/{parts[-1]}"] = tar.extractfile(member).read()
+    if not files:
+        raise DownloadError(f"{url} contained none of the expected ParaRel files")
+    return files
+
+
+def download_pararel(dest: str | os.PathLike, url: str = PARAREL_URL, verify: bool = True,
+                     timeout: float = 60.0, manifest: str | os.PathLike = MANIFEST) -> Path:
+    """Download, check and extract ParaRel into ``dest/patterns`` and ``dest/facts``; return ``dest``.
+
+    ``verify=False`` writes the files even when they differ from the pinned checksums
+    (recorded as ``"verified": false`` in ``dest/SOURCE.json``).
+    """
     dest = Path(dest)
     _check_network()
     try:
@@ -59,32 +123,15 @@ def download_pararel(dest: str | os.PathLike, url: str = PARAREL_URL, sha256: st
             blob = resp.read()
     except (urllib.error.URLError, OSError) as exc:
         raise DownloadError(_offline_message(str(exc))) from None
-    digest = hashlib.sha256(blob).hexdigest()
-    source = dest / "SOURCE.json"
-    recorded = None
-    if source.is_file():
-        recorded = json.loads(source.read_text("utf-8")).get("sha256")
-    expected = sha256 or recorded
-    if expected is not None and digest != expected:
-        raise DownloadError(f"checksum mismatch for {url}: got {digest}, expected {expected}")
-    n = 0
-    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-        for member in tar.getmembers():
-            if not member.isfile():
-                continue
-            parts = PurePosixPath(member.name).parts[1:]  # drop "pararel-<sha>/"
-            rel = "/".join(parts)
-            if rel == "LICENSE":
-                target = dest / "LICENSE"
-            else:
-                folder = "/".join(parts[:-1])
-                if folder not in _MEMBERS or not parts[-1].endswith(".jsonl"):
-                    continue
-                target = dest / _MEMBERS[folder] / parts[-1]
-            atomic_write_bytes(target, tar.extractfile(member).read())
-            n += 1
-    if n == 0:
-        raise DownloadError(f"{url} contained none of the expected ParaRel files")
-    atomic_write_json(source, {"url": url, "commit": PARAREL_COMMIT, "sha256": digest,
-                               "pinned": sha256 is not None, "files": n})
+    files = _extract(blob, url)
+    problems = checksum_problems(files, pinned_checksums(manifest))
+    if problems and verify:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise DownloadError(f"{url} does not match the pinned checksums ({manifest}): {shown}. Nothing was "
+                            "written. `counterfact download --no-verify` writes it anyway.")
+    for rel, data in sorted(files.items()):
+        atomic_write_bytes(dest / rel, data)
+    atomic_write_json(dest / "SOURCE.json", {"url": url, "commit": PARAREL_COMMIT,
+                                             "tarball_sha256": hashlib.sha256(blob).hexdigest(),
+                                             "verified": not problems, "problems": problems, "files": len(files)})
     return dest

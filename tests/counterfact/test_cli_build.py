@@ -15,6 +15,8 @@ def test_cli_build_validate_stats(pararel_dir, corpus_file, templates_yaml, tmp_
     assert report["policy"]["ambiguous"] == "keep-first"  # the default
     assert report["dropped_by_reason"]["ambiguous_subject"] == 1
     assert report["output"]["sha256"]
+    # a hand-made ParaRel is not the pinned upstream commit, and the report says so
+    assert report["inputs"]["pararel_is_pinned_upstream"] is False
     # --keep-incomplete records have short neighbourhoods: strict validation fails, lenient passes
     assert main(["validate", str(out)]) == 1
     assert main(["validate", str(out), "--lenient-counts"]) == 0
