@@ -1,5 +1,5 @@
 """The ``counterfact`` command line: build, validate, stats, tables, split, zsre,
-known-facts, reference-texts, download, verify-pararel. Run ``counterfact <command> --help``."""
+known-facts, reference-texts, download, fetch, verify-pararel. Run ``counterfact <command> --help``."""
 from __future__ import annotations
 
 import argparse
@@ -114,6 +114,14 @@ def _cmd_download(a) -> int:
     return 0
 
 
+def _cmd_fetch(a) -> int:
+    from .fetch import UPSTREAM, fetch_upstream, upstream_for_file
+
+    key = a.what if a.what in UPSTREAM or "." not in a.what else upstream_for_file(a.what).key
+    print(fetch_upstream(key, a.dest_dir))
+    return 0
+
+
 def _cmd_verify_pararel(a) -> int:
     from .download import MANIFEST, verify_pararel
 
@@ -204,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-verify", action="store_true",
                    help="write the files even when they differ from the pinned sha256 list")
     d.set_defaults(func=_cmd_download)
+
+    f = sub.add_parser("fetch", help="download the upstream file of one paths.<key> (needs network)")
+    f.add_argument("what", help="a config key (known_facts_released, zsre_eval, corpus) or the file it writes "
+                                "(known_1000.json, zsre_mend_eval.json, wiki.test.raw)")
+    f.add_argument("--dest-dir", required=True)
+    f.set_defaults(func=_cmd_fetch)
 
     v = sub.add_parser("verify-pararel", help="check a ParaRel copy against the pinned sha256 of every file")
     v.add_argument("pararel_dir")

@@ -73,3 +73,20 @@ def test_compare_runs_plan_figs_8_and_9_only_with_an_existing_other_summary(tmp_
     for stem in ("fig8-models-aie-heatmaps.pdf", "fig9-models-aie-lines.png"):
         assert f"figures/gpt2-xl-paper/{stem}" in out
     assert f"--compare GPT-J={other}" in out and "absent=" not in out
+
+
+def test_null_paths_plan_the_upstream_downloads(tmp_path):
+    """paths.<key>: null makes the DAG fetch that input (ParaRel, known facts, zsRE eval, corpus);
+    zsre_train has no public URL, so null there is an error naming the key."""
+    name = "paper-gpt2-xl.yaml"  # uses the released known facts
+    nulls = {"data": f"{tmp_path}/data", "figures": f"{tmp_path}/figures", "pararel": None,
+             "known_facts_released": None, "zsre_eval": None, "corpus": None}
+    run = _dry_run(name, tmp_path, f"paths={json.dumps(nulls)}", flags=("--printshellcmds",))
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    assert f"counterfact download --dest {tmp_path}/data/upstream/pararel" in out
+    for file in ("known_1000.json", "zsre_mend_eval.json", "wiki.test.raw"):
+        assert f"counterfact fetch {file} --dest-dir {tmp_path}/data/upstream" in out
+    assert f"--pararel-dir {tmp_path}/data/upstream/pararel --corpus {tmp_path}/data/upstream/wiki.test.raw" in out
+    run = _dry_run(name, tmp_path, f"paths={json.dumps(dict(nulls, zsre_train=None))}")
+    assert run.returncode != 0 and "paths.zsre_train is null" in run.stdout + run.stderr

@@ -35,19 +35,30 @@ def section(name):
     return config.get(name) or {}
 
 
+def unset(value):
+    """True for a null config value, also as ``--config`` passes it on the command line (the string "null")."""
+    return value is None or str(value).strip() in ("", "null", "None", "~")
+
+
 def local_or_downloaded(key, download_path):
     """A configured local copy, or the path a download rule writes (key set to null)."""
     value = P.get(key)
-    return value if value else download_path
+    return download_path if unset(value) else value
 
 
 PARAREL = local_or_downloaded("pararel", f"{DATA}/upstream/pararel")
-CORPUS = P.get("corpus") or "wikitext-2"
+KNOWN_RELEASED = local_or_downloaded("known_facts_released", f"{DATA}/upstream/known_1000.json")
+CORPUS = local_or_downloaded("corpus", f"{DATA}/upstream/wiki.test.raw")
 
 
-def corpus_input():
-    """The corpus as a file input when it is a local file (named corpora need no input)."""
-    return [CORPUS] if Path(str(CORPUS)).suffix or "/" in str(CORPUS) else []
+def zsre_file(part):
+    """The zsRE eval or train records: a local copy, or (eval only) the upstream download."""
+    if part == "eval":
+        return local_or_downloaded("zsre_eval", f"{DATA}/upstream/zsre_mend_eval.json")
+    if unset(P.get("zsre_train")):
+        raise ValueError("paths.zsre_train is null, but MEND's zsRE training split has no stable public URL "
+                         "to download; point paths.zsre_train at a copy (e.g. ../shared/data/zsre/zsre_train_1k.json)")
+    return P["zsre_train"]
 
 
 def prov(rule_name, **params):

@@ -12,10 +12,19 @@ rule pararel_download:
         "counterfact download --dest {output}"
 
 
+rule upstream_file:
+    output:
+        f"{DATA}/upstream/{{name}}",
+    wildcard_constraints:
+        name=r"known_1000\.json|zsre_mend_eval\.json|wiki\.test\.raw",
+    shell:
+        "counterfact fetch {wildcards.name} --dest-dir {DATA}/upstream > /dev/null"
+
+
 rule counterfact_build:
     input:
         pararel=PARAREL,
-        corpus=P["corpus"],
+        corpus=CORPUS,
     output:
         records=f"{DS}/counterfact.json",
         report=f"{DS}/build_report.json",
@@ -64,7 +73,7 @@ rule counterfact_split:
 rule reference_texts:
     input:
         records=f"{DS}/counterfact.json",
-        corpus=P["corpus"],
+        corpus=CORPUS,
     output:
         texts=f"{DS}/reference/reference_texts.json",
         vocab=f"{DS}/reference/tfidf_vocab.json",
@@ -90,7 +99,7 @@ rule tables_2_3:
 
 rule zsre_convert:
     input:
-        lambda w: P[f"zsre_{w.part}"],
+        lambda w: zsre_file(w.part),
     output:
         f"{DS}/zsre_{{part}}.json",
     wildcard_constraints:
@@ -116,7 +125,7 @@ rule known_facts:
 def known_facts_file():
     """The model's own known facts, or the released GPT-2 XL set (max_candidates: 0)."""
     if int(KF.get("max_candidates", 300)) == 0:
-        return P["known_facts_released"]
+        return KNOWN_RELEASED
     return f"{D}/known_facts.json"
 
 

@@ -5,10 +5,10 @@ SW = section("sweep")
 HN = section("hypernets")
 BS = section("baseline_sweeps")
 TRAIN_DATA = {
-    "plain": lambda: dict(flag=f"--corpus {P['corpus']}", files=[P["corpus"]]),
+    "plain": lambda: dict(flag=f"--corpus {CORPUS}", files=[CORPUS]),
     "cf": lambda: dict(flag=f"--records {DS}/counterfact_train.json --exclude-split {DS}/split.json",
                        files=[f"{DS}/counterfact_train.json", f"{DS}/split.json"]),
-    "zsre": lambda: dict(flag=f"--records {P['zsre_train']}", files=[P["zsre_train"]]),
+    "zsre": lambda: dict(flag=f"--records {zsre_file('train')}", files=[zsre_file("train")]),
 }
 
 

@@ -3,13 +3,13 @@
 
 ST = section("stats")
 STATS_DIR = f"{D}/stats"
-STATS_CORPUS = ST.get("corpus") or P["corpus"]
+STATS_CORPUS = ST.get("corpus") or CORPUS
 STATS_ARGS = f"--stats-dir {STATS_DIR} --corpus {STATS_CORPUS} --stats-tokens {int(ST.get('tokens', 100000))}"
 
 
 rule key_statistics:
     input:
-        [STATS_CORPUS] if Path(str(STATS_CORPUS)).exists() else [],
+        [STATS_CORPUS] if STATS_CORPUS == CORPUS or Path(str(STATS_CORPUS)).exists() else [],
     output:
         f"{STATS_DIR}/manifest.txt",
     params:
