@@ -103,7 +103,8 @@ def _download(u: Upstream, timeout: float) -> bytes:
         rows = datasets.load_dataset(*u.dataset[:2], split=u.dataset[2])
     except Exception as exc:  # noqa: BLE001 - any failure of the hub is "cannot fetch"
         raise _offline(u, f"{type(exc).__name__}: {exc}") from None
-    return "".join(r["text"] for r in rows).encode("utf-8")
+    # a row is one line with its newline; blank lines are empty rows, so they get theirs back
+    return "".join(r["text"] or "\n" for r in rows).encode("utf-8")
 
 
 def fetch_upstream(key: str, dest_dir: str | os.PathLike, timeout: float = 120.0) -> Path:

@@ -64,7 +64,8 @@ def test_corpus_comes_through_datasets(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     assert main(["fetch", "wiki.test.raw", "--dest-dir", str(tmp_path)]) == 0    # by file name
     assert calls == [("wikitext", "wikitext-2-raw-v1", "test")]
-    assert (tmp_path / "wiki.test.raw").read_text() == " = Title = \n Some text .\n"
+    # blank lines (empty rows) are kept: the corpus readers split articles and paragraphs on them
+    assert (tmp_path / "wiki.test.raw").read_text() == " = Title = \n\n Some text .\n"
 
 
 def test_offline_and_unknown_keys_are_clear_errors(tmp_path, monkeypatch, capsys):
