@@ -32,6 +32,8 @@ def test_token_probs_equal_softmax_of_the_models_logits(fixture, cap, request, m
         assert not torch.allclose(plain, probs[:, 11], rtol=1e-3)
 
 
-def test_token_probs_of_no_rows(tiny_gpt2):
-    h = torch.zeros(0, tiny_gpt2.module("unembed").weight.shape[1])
-    assert token_probs(tiny_gpt2, h, 3).shape == (0,)
+def test_token_probs_of_no_rows_and_bad_ids(tiny_gpt2):
+    vocab, hidden = tiny_gpt2.module("unembed").weight.shape
+    assert token_probs(tiny_gpt2, torch.zeros(0, hidden), 3).shape == (0,)
+    with pytest.raises(ValueError, match=f"token ids must lie in \\[0, {vocab}\\)"):
+        token_probs(tiny_gpt2, torch.zeros(2, hidden), vocab)

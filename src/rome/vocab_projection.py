@@ -60,6 +60,8 @@ def token_probs(lm, hidden: torch.Tensor, token: int | torch.Tensor, rows: int =
     cap = logit_softcap(lm.model)
     n = hidden.shape[0]
     ids = torch.as_tensor(token, device=weight.device).expand(n)
+    if n and not (0 <= int(ids.min()) and int(ids.max()) < weight.shape[0]):
+        raise ValueError(f"token ids must lie in [0, {weight.shape[0]}), got {int(ids.min())}..{int(ids.max())}")
 
     def logits(h, lo, hi):
         z = torch.nn.functional.linear(h, weight[lo:hi], None if bias is None else bias[lo:hi])

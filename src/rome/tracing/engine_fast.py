@@ -90,7 +90,7 @@ class FastEngine:
     def changes_nothing(self, r: Restoration) -> bool:
         """True when ``r`` provably leaves the last position's output at its corrupted value."""
         prep = self.prep
-        if not r.restore or r.token < min(prep.corrupt_positions):
+        if not r.restore or r.token < min(prep.corrupt_positions, default=prep.n_tokens):
             return True
         top = prep.n_layers - 1
         return r.token < prep.n_tokens - 1 and all(layer == top for _, layer in r.parts())
