@@ -17,11 +17,10 @@ seconds per fact and a ceiling on the speed-up. Printed, in order:
 """
 from __future__ import annotations
 
-import argparse
-import os
 import time
 
 import torch
+from trace_fact import fact_arguments, prepare_fact
 
 
 def matmul_params(module: torch.nn.Module) -> int:
@@ -77,29 +76,15 @@ def gemm_rate(hidden: int, inner: int, vocab_block: int = 2048) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="gemma-3-270m")
-    ap.add_argument("--window", type=int, default=10)
-    ap.add_argument("--samples", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=1)
+    ap = fact_arguments(__doc__)
     ap.add_argument("--ref-fraction", type=float, default=0.1)
     ap.add_argument("--reference-seconds", type=float, default=None, help="skip timing the reference; use this")
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    torch.set_num_threads(args.threads)
-    from rome.models import load_model
+    lm, prep, rs = prepare_fact(args)
     from rome.tracing.engine_fast import FastEngine
     from rome.tracing.engine_reference import ReferenceEngine
-    from rome.tracing.noise import EmbeddingStats
-    from rome.tracing.prepare import TraceSettings, prepare
-    from rome.tracing.restore import KINDS, kind_restorations
 
-    lm = load_model(args.model)
-    prep = prepare(lm, "{} is located in the continent of", "Vinson Massif",
-                   TraceSettings(noise="3.09", samples=args.samples, window=args.window), EmbeddingStats(1.03, 1),
-                   expected="Antarctica")
     T, L, S = prep.n_tokens, prep.n_layers, prep.samples
-    rs = [r for k in KINDS for row in kind_restorations(k, T, L, args.window) for r in row]
     fast = FastEngine(prep)
     live = [r for r in rs if not fast.changes_nothing(r)]
     block = lm.spec.module(lm.model, "block", 0)

@@ -8,11 +8,11 @@ Note the machine load: timings on a shared CPU vary.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
 import torch
+from trace_fact import fact_arguments, prepare_fact
 
 
 def body_work(restoration, n_tokens: int, n_layers: int) -> int:
@@ -26,29 +26,15 @@ def body_work(restoration, n_tokens: int, n_layers: int) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="gemma-3-270m")
-    ap.add_argument("--window", type=int, default=10)
-    ap.add_argument("--samples", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=1)
+    ap = fact_arguments(__doc__)
     ap.add_argument("--device", default="cpu", help="e.g. cuda to time the engines on a GPU")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--ref-fraction", type=float, default=1.0, help="fraction of restorations timed for the reference")
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    torch.set_num_threads(args.threads)
-    from rome.models import load_model
+    lm, prep, rs = prepare_fact(args, args.device, args.dtype)
     from rome.tracing.engine_fast import FastEngine
     from rome.tracing.engine_reference import ReferenceEngine
-    from rome.tracing.noise import EmbeddingStats
-    from rome.tracing.prepare import TraceSettings, prepare
-    from rome.tracing.restore import KINDS, kind_restorations
 
-    lm = load_model(args.model, device=args.device, dtype=args.dtype)
-    prep = prepare(lm, "{} is located in the continent of", "Vinson Massif",
-                   TraceSettings(noise="3.09", samples=args.samples, window=args.window), EmbeddingStats(1.03, 1),
-                   expected="Antarctica")
-    rs = [r for k in KINDS for row in kind_restorations(k, prep.n_tokens, prep.n_layers, args.window) for r in row]
     fast = FastEngine(prep)
     live = [r for r in rs if not fast.changes_nothing(r)]
     ref_work = len(rs) * prep.n_tokens * prep.n_layers
