@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import socket
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from rome.artifacts import atomic_write_bytes, atomic_write_json, sha256_file
 
@@ -43,11 +44,19 @@ def _offline_message(reason: str) -> str:
             "e.g. ../shared/data/pararel")
 
 
-def _check_network(host: str = "github.com", timeout: float = 3.0) -> None:
+def fetch_url(url: str, timeout: float, offline: Callable[[str], Exception]) -> bytes:
+    """The bytes at ``url``. No network (checked first, in seconds) or a failed request raises
+    ``offline(reason)``, whose message names the config key that points at a local copy."""
+    host = urllib.parse.urlparse(url).hostname or ""
     try:
-        socket.create_connection((host, 443), timeout=timeout).close()
+        socket.create_connection((host, 443), timeout=3.0).close()
     except OSError as exc:
-        raise DownloadError(_offline_message(f"no network: {exc}")) from None
+        raise offline(f"no network: {exc}") from None
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise offline(str(exc)) from None
 
 
 def pinned_checksums(manifest: str | os.PathLike = MANIFEST) -> dict[str, str]:
@@ -63,18 +72,16 @@ def pinned_checksums(manifest: str | os.PathLike = MANIFEST) -> dict[str, str]:
     return out
 
 
-def checksum_problems(files: dict[str, bytes] | dict[str, str], pinned: dict[str, str]) -> list[str]:
-    """What differs between ``files`` ({path: bytes or sha256}) and the pinned checksums."""
+def checksum_problems(found: dict[str, str], pinned: dict[str, str]) -> list[str]:
+    """What differs between ``found`` ({path: sha256}) and the pinned checksums."""
     problems = []
-    for rel in sorted(set(pinned) | set(files)):
-        if rel not in files:
+    for rel in sorted(set(pinned) | set(found)):
+        if rel not in found:
             problems.append(f"{rel}: missing")
         elif rel not in pinned:
             problems.append(f"{rel}: not in the pinned list")
-        else:
-            got = files[rel] if isinstance(files[rel], str) else hashlib.sha256(files[rel]).hexdigest()
-            if got != pinned[rel]:
-                problems.append(f"{rel}: sha256 {got}, pinned {pinned[rel]}")
+        elif found[rel] != pinned[rel]:
+            problems.append(f"{rel}: sha256 {found[rel]}, pinned {pinned[rel]}")
     return problems
 
 
@@ -117,14 +124,10 @@ def download_pararel(dest: str | os.PathLike, url: str = PARAREL_URL, verify: bo
     (recorded as ``"verified": false`` in ``dest/SOURCE.json``).
     """
     dest = Path(dest)
-    _check_network()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            blob = resp.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(_offline_message(str(exc))) from None
+    blob = fetch_url(url, timeout, lambda reason: DownloadError(_offline_message(reason)))
     files = _extract(blob, url)
-    problems = checksum_problems(files, pinned_checksums(manifest))
+    problems = checksum_problems({rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()},
+                                 pinned_checksums(manifest))
     if problems and verify:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise DownloadError(f"{url} does not match the pinned checksums ({manifest}): {shown}. Nothing was "

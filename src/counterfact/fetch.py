@@ -28,16 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from rome.artifacts import atomic_write_bytes, atomic_write_json
 
-from .errors import DownloadError
+from .download import fetch_url
+from .errors import DownloadError, read_json
 
 ROME_DATA = "https://rome.baulab.info/data/dsets"
 
@@ -91,13 +88,7 @@ def _offline(u: Upstream, reason: str) -> DownloadError:
 
 def _download(u: Upstream, timeout: float) -> bytes:
     if u.url is not None:
-        host = urllib.parse.urlparse(u.url).hostname or ""
-        try:
-            socket.create_connection((host, 443), timeout=3.0).close()
-            with urllib.request.urlopen(u.url, timeout=timeout) as resp:
-                return resp.read()
-        except (urllib.error.URLError, OSError) as exc:
-            raise _offline(u, str(exc)) from None
+        return fetch_url(u.url, timeout, lambda reason: _offline(u, reason))
     try:
         import datasets  # noqa: PLC0415 - only for the corpus, only when asked
         rows = datasets.load_dataset(*u.dataset[:2], split=u.dataset[2])
@@ -124,7 +115,7 @@ def fetch_upstream(key: str, dest_dir: str | os.PathLike, timeout: float = 120.0
             raise DownloadError(f"{u.source}: JSON content sha256 {got} differs from the pinned {u.json_sha256} "
                                 f"(paths.{key}); nothing was written")
     elif record.is_file():
-        seen = json.loads(record.read_text("utf-8")).get("sha256")
+        seen = read_json(record).get("sha256")
         if seen and seen != digest:
             raise DownloadError(f"{u.source}: sha256 {digest} differs from the {seen} recorded in {record} by an "
                                 "earlier download; the upstream file changed. Delete the record to accept it.")

@@ -7,6 +7,7 @@ import json
 import pytest
 from counterfact_testdata import shared_data
 
+import counterfact.download as dl
 import counterfact.fetch as fetch
 from counterfact.cli import main
 from counterfact.errors import DownloadError
@@ -22,8 +23,8 @@ def serve(monkeypatch):
             pass
 
     def install(blob: bytes):
-        monkeypatch.setattr(fetch.socket, "create_connection", lambda *a, **k: _Conn())
-        monkeypatch.setattr(fetch.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(blob))
+        monkeypatch.setattr(dl.socket, "create_connection", lambda *a, **k: _Conn())
+        monkeypatch.setattr(dl.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(blob))
     return install
 
 
@@ -71,7 +72,7 @@ def test_corpus_comes_through_datasets(tmp_path, monkeypatch):
 def test_offline_and_unknown_keys_are_clear_errors(tmp_path, monkeypatch, capsys):
     def no_net(*a, **k):
         raise OSError("network unreachable")
-    monkeypatch.setattr(fetch.socket, "create_connection", no_net)
+    monkeypatch.setattr(dl.socket, "create_connection", no_net)
     assert main(["fetch", "known_facts_released", "--dest-dir", str(tmp_path)]) == 2
     assert "paths.known_facts_released" in capsys.readouterr().err
     with pytest.raises(DownloadError, match="paths.zsre_train: MEND's zsRE training split has no stable public URL"):
