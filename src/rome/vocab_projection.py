@@ -49,10 +49,10 @@ def token_probs(lm, hidden: torch.Tensor, token: int | torch.Tensor, rows: int =
 
     The normaliser is summed over blocks of ``block`` vocabulary rows of the unembedding
     (each block's max and sum of exponentials, as softmax computes them), ``rows`` states at
-    a time, so the [N, V] logits are never held: on a CPU
-    a [512, 262144] float32 block is half a gigabyte, and writing then re-reading it made
-    the plain ``softmax(linear(h, W))`` run at a third of the speed of this loop. The
-    logits are the model head's (its dtype, bias and soft-capping), taken in float32.
+    a time, so the [N, V] logits are never held. On a CPU a [512, 262144] float32 block is
+    half a gigabyte, and writing then re-reading it made the plain ``softmax(linear(h, W))``
+    run at a third of the speed of this loop. The logits are the model head's (its dtype,
+    bias and soft-capping), taken in float32.
     """
     head = lm.module("unembed")
     weight = head.weight.detach()

@@ -13,7 +13,7 @@ Same scores as :mod:`.engine_reference` (tested to 1e-5), computed differently:
    output (:func:`replay_blocks`), and block ``l0`` sees the corrupted stream.
 5. The forward pass stops after the final norm; only the last position's normed state
    is kept, and the unembedding (262k × 640 for Gemma) runs once over the collected rows
-   of all batches, as a running log-sum-exp over vocabulary blocks
+   of all batches, block by block over the vocabulary without holding the full logits
    (:func:`rome.vocab_projection.token_probs`), instead of once per batch.
 6. Restorations that cannot change the last position's output run no pass at all and
    score the corrupted probability (:meth:`FastEngine.changes_nothing`): those at a token
