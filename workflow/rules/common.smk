@@ -1,8 +1,11 @@
 # Configuration helpers shared by every rule file. No science here: only paths, the
 # model options of the command lines, and provenance recording after each rule.
 import json
+import re
 import shlex
 from pathlib import Path
+
+from counterfact.fetch import NO_UPSTREAM, UPSTREAM
 
 RUN = config["run_name"]
 MODEL = config["model"]["name"]
@@ -46,18 +49,19 @@ def local_or_downloaded(key, download_path):
     return download_path if unset(value) else value
 
 
-PARAREL = local_or_downloaded("pararel", f"{DATA}/upstream/pararel")
-KNOWN_RELEASED = local_or_downloaded("known_facts_released", f"{DATA}/upstream/known_1000.json")
-CORPUS = local_or_downloaded("corpus", f"{DATA}/upstream/wiki.test.raw")
+UPSTREAM_DIR = f"{DATA}/upstream"
+UPSTREAM_FILES = "|".join(re.escape(u.file) for u in UPSTREAM.values())   # what `counterfact fetch` writes
+PARAREL = local_or_downloaded("pararel", f"{UPSTREAM_DIR}/pararel")
+KNOWN_RELEASED = local_or_downloaded("known_facts_released", f"{UPSTREAM_DIR}/{UPSTREAM['known_facts_released'].file}")
+CORPUS = local_or_downloaded("corpus", f"{UPSTREAM_DIR}/{UPSTREAM['corpus'].file}")
 
 
 def zsre_file(part):
     """The zsRE eval or train records: a local copy, or (eval only) the upstream download."""
     if part == "eval":
-        return local_or_downloaded("zsre_eval", f"{DATA}/upstream/zsre_mend_eval.json")
+        return local_or_downloaded("zsre_eval", f"{UPSTREAM_DIR}/{UPSTREAM['zsre_eval'].file}")
     if unset(P.get("zsre_train")):
-        raise ValueError("paths.zsre_train is null, but MEND's zsRE training split has no stable public URL "
-                         "to download; point paths.zsre_train at a copy (e.g. ../shared/data/zsre/zsre_train_1k.json)")
+        raise ValueError(f"paths.zsre_train is null: {NO_UPSTREAM['zsre_train']}")
     return P["zsre_train"]
 
 

@@ -7,18 +7,18 @@ KF = section("known_facts")
 
 rule pararel_download:
     output:
-        directory(f"{DATA}/upstream/pararel"),
+        directory(f"{UPSTREAM_DIR}/pararel"),
     shell:
         "counterfact download --dest {output}"
 
 
 rule upstream_file:
     output:
-        f"{DATA}/upstream/{{name}}",
+        f"{UPSTREAM_DIR}/{{name}}",
     wildcard_constraints:
-        name=r"known_1000\.json|zsre_mend_eval\.json|wiki\.test\.raw",
+        name=UPSTREAM_FILES,
     shell:
-        "counterfact fetch {wildcards.name} --dest-dir {DATA}/upstream > /dev/null"
+        "counterfact fetch {wildcards.name} --dest-dir {UPSTREAM_DIR} > /dev/null"
 
 
 rule counterfact_build:
