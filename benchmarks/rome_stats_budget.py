@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-from rome.artifacts import atomic_write_json, stable_key
+from atomicio import atomic_write_json, stable_key
 from rome.editing.base import EditRequest
 from rome.editing.edit_cli import parse_overrides
 from rome.editing.hparams import load_hparams

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rome.artifacts import atomic_write_json, sha256_file
+from atomicio import atomic_write_json, sha256_file
 
 from .pararel import ParaRel, load_pararel
 from .records import write_records

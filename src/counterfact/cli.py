@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rome.artifacts import atomic_write_json, dumps_json
+from atomicio import atomic_write_json, dumps_json
 
 from .builder import AMBIGUITY_POLICIES, DEFAULT_AMBIGUITY
 from .errors import CounterfactError

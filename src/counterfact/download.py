@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from rome.artifacts import atomic_write_bytes, atomic_write_json, sha256_file
+from atomicio import atomic_write_bytes, atomic_write_json, sha256_file
 
 from .errors import DownloadError
 

@@ -31,7 +31,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rome.artifacts import atomic_write_bytes, atomic_write_json
+from atomicio import atomic_write_bytes, atomic_write_json
 
 from .download import fetch_url
 from .errors import DownloadError, read_json

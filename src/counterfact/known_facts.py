@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from rome.artifacts import atomic_write_json
+from atomicio import atomic_write_json
 
 from .errors import DataError, read_json
 from .templates import fill

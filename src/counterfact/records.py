@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from rome.artifacts import atomic_write_text
+from atomicio import atomic_write_text
 
 from .errors import DataError, read_json_list
 

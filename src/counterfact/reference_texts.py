@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rome.artifacts import atomic_save_npz, atomic_write_json, load_npz
+from atomicio import atomic_save_npz, atomic_write_json, load_npz
 
 from .corpus import detokenize
 from .errors import CorpusError, DataError

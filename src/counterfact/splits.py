@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rome.artifacts import atomic_write_json
+from atomicio import atomic_write_json
 
 from .errors import DataError
 from .records import load_records, write_records

@@ -10,7 +10,7 @@ import io
 import os
 from pathlib import Path
 
-from rome.artifacts import atomic_write_text
+from atomicio import atomic_write_text
 
 # Table 2 of the paper (SPEC 2.3): total / per relation / per record.
 PAPER_TABLE2 = {

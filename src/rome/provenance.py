@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
-from .artifacts import atomic_write_json, sha256_file, stable_key
+from atomicio import atomic_write_json, sha256_file, stable_key
 
 
 def package_version() -> str:

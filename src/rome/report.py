@@ -11,7 +11,7 @@ import html
 from collections import defaultdict
 from pathlib import Path
 
-from .artifacts import atomic_write_text
+from atomicio import atomic_write_text
 from .provenance import load_provenance, package_version
 from .render.catalogue import CATALOGUE, catalogue_id
 

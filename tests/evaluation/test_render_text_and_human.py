@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rome.artifacts import atomic_write_json
+from atomicio import atomic_write_json
 from rome.evaluation.human_eval import export_kit, tally_ratings
 from rome.render.human_eval import render_fig26
 from rome.render.text_figures import render_generations, render_record

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from counterfact.records import load_records as load_counterfact
 
-from ..artifacts import atomic_write_json, stable_key
+from atomicio import atomic_write_json, stable_key
 from .attn_edit import make_attn_edit
 from .base import EditRequest
 from .ft import make_ft

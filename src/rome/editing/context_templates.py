@@ -13,7 +13,7 @@ from typing import Sequence
 
 import torch
 
-from ..artifacts import atomic_write_json, stable_key
+from atomicio import atomic_write_json, stable_key
 from ..runtime import repo_root
 from .statistics import model_slug
 

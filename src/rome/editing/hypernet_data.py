@@ -193,7 +193,7 @@ def generic_examples(lm, corpus: str | os.PathLike, n: int, seed: int = 0, n_tok
 
 
 def save_examples(path: str | os.PathLike, examples: Sequence[HypernetExample]) -> None:
-    from ..artifacts import atomic_write_json
+    from atomicio import atomic_write_json
 
     atomic_write_json(path, [asdict(e) for e in examples], indent=None)
 
@@ -273,7 +273,7 @@ def save_hypernet(path: str | os.PathLike, net: torch.nn.Module, meta: Mapping) 
     """Plain tensors + JSON-able config (loadable with ``torch.load(weights_only=True)``)."""
     import io
 
-    from ..artifacts import atomic_write_bytes
+    from atomicio import atomic_write_bytes
 
     buf = io.BytesIO()
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}

@@ -31,7 +31,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from ..artifacts import atomic_save_npz, load_npz, sha256_file, sha256_text, stable_key
+from atomicio import atomic_save_npz, load_npz, sha256_file, sha256_text, stable_key
 from ..hooks import TraceDict
 from ..runtime import repo_root, resolve_dtype, shared_data_dir
 from ..teacher_forcing import right_pad

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from counterfact.errors import DataError
 from counterfact.records import load_records as load_counterfact
 
-from ..artifacts import atomic_write_json
+from atomicio import atomic_write_json
 from ..tokens import SubjectNotFoundError
 from .base import EditRequest, EditRequestError
 from .rome import ROMEEditor, TOKEN_CHOICES

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from ..artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, stable_key
+from atomicio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, stable_key
 from .ft import build_target_batch, last_token_logits, target_nll
 from .hypernet_data import (VARIANTS, HypernetExample, added_weight_deltas, counterfact_examples,
                             generic_examples, net_class, save_examples, save_hypernet, zsre_examples)

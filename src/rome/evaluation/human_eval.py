@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from ..artifacts import atomic_write_text
+from atomicio import atomic_write_text
 from .editors import find_method_folder, is_unedited
 
 DEFAULT_METHODS = ("ROME", "FT+L", "none")

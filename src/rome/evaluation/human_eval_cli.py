@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..artifacts import atomic_write_json
+    from atomicio import atomic_write_json
     from ..render.human_eval import render_fig26
     from .human_eval import export_kit, tally_ratings
 

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
-from ..artifacts import atomic_write_json
+from atomicio import atomic_write_json
 from ..editing.base import EditRequest
 from .counterfact_eval import GenerationSettings, score_record
 from .editors import is_unedited, method_slug

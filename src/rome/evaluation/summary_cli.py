@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..artifacts import atomic_write_json
+from atomicio import atomic_write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

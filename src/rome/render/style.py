@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..artifacts import atomic_write_bytes  # noqa: E402
+from atomicio import atomic_write_bytes  # noqa: E402
 
 # Colours per token category / method, used consistently across figures.
 CATEGORY_COLOURS = {

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from ..artifacts import atomic_write_json
+from atomicio import atomic_write_json
 from .style import CATEGORY_COLOURS, apply_style, save_figure
 
 TOKENS = ("first_subject", "last_subject", "first_subsequent", "last")

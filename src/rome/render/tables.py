@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..artifacts import atomic_write_text
+from atomicio import atomic_write_text
 from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, RELATIVE_THRESHOLD_BASE, THRESHOLDS, ZSRE_COLUMNS,
                             paper_model, paper_rows)
 

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Sequence
 
-from ..artifacts import atomic_write_text
+from atomicio import atomic_write_text
 from .style import apply_style, save_figure
 from .tables import display_method
 

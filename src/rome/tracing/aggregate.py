@@ -92,7 +92,7 @@ def severed_average(results: Iterable[TraceResult], only_correct: bool = True) -
 
 
 def save_average(avg: dict, path: str | Path) -> Path:
-    from ..artifacts import atomic_write_json
+    from atomicio import atomic_write_json
     d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in avg.items()}
     return atomic_write_json(path, d)
 

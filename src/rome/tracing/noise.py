@@ -26,7 +26,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..artifacts import atomic_save_npz, atomic_write_json, load_npz, stable_key
+from atomicio import atomic_save_npz, atomic_write_json, load_npz, stable_key
 from ..hooks import Trace
 from ..tokens import encode_with_subject
 

@@ -45,7 +45,7 @@ def prompt_from_args(args) -> tuple[str, str, str | None]:
 
 
 def run(args) -> int:
-    from ..artifacts import atomic_write_json
+    from atomicio import atomic_write_json
     from .saliency import integrated_gradients
 
     prompt, subject, expected = prompt_from_args(args)

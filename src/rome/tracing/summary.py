@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..artifacts import atomic_write_json, atomic_write_text
+from atomicio import atomic_write_json, atomic_write_text
 from .aggregate import PAPER_GPT2_XL, average_effects, load_results, peak, save_average, severed_average
 from .restore import KINDS
 

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..artifacts import atomic_save_npz, load_npz
+from atomicio import atomic_save_npz, load_npz
 from ..tokens import token_categories
 from .engine_fast import FastEngine
 from .engine_reference import ReferenceEngine
@@ -73,7 +73,7 @@ class TraceResult:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         if path.suffix == ".json":
-            from ..artifacts import atomic_write_json
+            from atomicio import atomic_write_json
             d = json.loads(str(self.to_arrays()["header_json"]))
             d["scores"] = {k: np.asarray(v).tolist() for k, v in self.scores.items()}
             return atomic_write_json(path, d)

@@ -1,4 +1,4 @@
-"""Atomic, deterministic artifact writing and content hashing.
+"""Atomic, deterministic artifact writing and content hashing (shared by `counterfact` and `rome`).
 
 Every file the package produces is written through these helpers: the bytes go to a
 temporary file in the destination folder and are renamed into place, so a killed run
