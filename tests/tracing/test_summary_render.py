@@ -43,12 +43,13 @@ def test_batch_resumable_summary_and_figures(tiny_gpt2, tmp_path):
     s = TraceSettings(noise="1.0", samples=2, window=2)
     out = tmp_path / "res"
     c1 = trace_facts(tiny_gpt2, FACTS, out, s, None, progress=False)
-    assert c1 == {"traced": 2, "skipped": 0}
+    assert (c1["traced"], c1["computed"], c1["reused"], c1["recomputed"]) == (2, 2, 0, 0)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.npz"))
     assert files == ["attn/0.npz", "attn/1.npz", "hidden/0.npz", "hidden/1.npz", "mlp/0.npz", "mlp/1.npz",
                      "severed/0.npz", "severed/1.npz"]
-    assert trace_facts(tiny_gpt2, FACTS, out, s, None, progress=False) == {"traced": 0, "skipped": 2}
-    summary = summarise(out, tmp_path / "sum", "tiny", only_correct=False)
+    c2 = trace_facts(tiny_gpt2, FACTS, out, s, None, progress=False)
+    assert (c2["traced"], c2["reused"], c2["recomputed"]) == (0, 2, 0)
+    summary = summarise(out, tmp_path / "sum", "tiny-gpt2", only_correct=False)
     assert summary["n_loaded"] == 2 and (tmp_path / "sum" / "summary.md").exists()
     avg = load_average(tmp_path / "sum" / "aie_mlp.json")
     assert avg["aie"].shape == (6, 4)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..model_info import add_model_arguments, load_from_args
 from .cli import add_trace_settings, settings_from_args, stats_from_args
@@ -17,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", default="hidden,mlp,attn")
     parser.add_argument("--no-severed", action="store_true", help="skip the severed-path curves")
     parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--refuse-stale", action="store_true",
+                        help="stop (instead of recomputing) when a per-fact file was made under other settings")
     add_trace_settings(parser)
 
 
@@ -30,14 +33,25 @@ def run(args) -> int:
     lm = load_from_args(args)
     if args.known_facts is None and args.facts:
         args.known_facts = args.facts
-    facts = load_known_facts(Path(args.facts) if args.facts else shared_data_dir() / "known_1000.json")
+    from ..cache_key import file_checksum
+
+    facts_path = Path(args.facts) if args.facts else shared_data_dir() / "known_1000.json"
+    facts = load_known_facts(facts_path)
     facts = facts[args.start: None if args.limit is None else args.start + args.limit]
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     for k in kinds:
         if k not in KINDS:
             raise SystemExit(f"unknown kind {k!r}; expected a subset of {KINDS}")
     stats = stats_from_args(lm, args)
+    stats_source = Path(args.known_facts) if args.known_facts else shared_data_dir() / "known_1000.json"
+    inputs = {"facts": file_checksum(facts_path),
+              "noise_facts": file_checksum(stats_source) if stats is not None else None,
+              "noise_facts_used": args.stats_facts if stats is not None else None}
     counts = trace_facts(lm, facts, args.out_dir, settings_from_args(args), stats, kinds,
-                         severed=not args.no_severed, engine=args.engine)
+                         severed=not args.no_severed, engine=args.engine, inputs=inputs,
+                         refuse_stale=args.refuse_stale)
+    print(f"rome trace-batch: {len(facts)} facts: reused {counts['reused']}, computed {counts['computed']} new, "
+          f"recomputed {counts['recomputed']} ({counts['recomputed_stale']} made under other settings, "
+          f"{counts['recomputed_corrupted']} corrupted)", file=sys.stderr)
     print(json.dumps(counts))
     return 0
