@@ -51,8 +51,12 @@ def test_resume_recomputes_nothing(tiny_gpt2, records, delta_editor, tmp_path):
     assert "text" not in doc["pre"]
     # the edit really changed the model's scores
     assert doc["pre"]["rewrite_prompts_probs"][0]["target_new"] != pytest.approx(post["rewrite_prompts_probs"][0]["target_new"])
-    with pytest.raises(SettingsMismatchError):
-        evaluate_records(tiny_gpt2, ed, records, tmp_path, settings("delta", tokens=20), progress=False)
+    # other generation settings: every record file is stale; refused on request, else recomputed
+    with pytest.raises(SettingsMismatchError, match=r"generation\.tokens 12 -> 20"):
+        evaluate_records(tiny_gpt2, ed, records, tmp_path, settings("delta", tokens=20), progress=False,
+                         refuse_stale=True)
+    stats3 = evaluate_records(tiny_gpt2, ed, records, tmp_path, settings("delta", tokens=20), progress=False)
+    assert (stats3.reuse.reused, stats3.reuse.stale, stats3.done) == (0, 3, 3)
 
 
 def test_unreported_change_is_caught(tiny_gpt2, records, delta_editor, tmp_path):

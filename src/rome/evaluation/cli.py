@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hypernet-checkpoint", default=None,
                         help="one trained KE / MEND checkpoint (.pt) to use instead of the newest in --hypernet-dir")
     parser.add_argument("--no-restore-check", action="store_true", help="skip the all-parameter checksum after restore")
+    parser.add_argument("--refuse-stale", action="store_true",
+                        help="stop (instead of recomputing) when a record file was made under other settings")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -109,9 +111,16 @@ def run(args: argparse.Namespace) -> int:
     except EditorUnavailableError as err:
         print(f"rome evaluate: {err}", file=sys.stderr)
         return 2
+    input_files = {"records": args.records}
+    if references is not None:
+        ref = Path(args.reference_dir)
+        input_files.update({f"reference/{n}": str(ref / n) for n in
+                            ("reference_texts.json", "tfidf_vocab.json", "tfidf_idf.npz") if (ref / n).is_file()})
     stats = evaluate_records(lm, editor, records, args.out_dir, settings, references=references,
-                             records_source=str(Path(args.records)), progress=not args.no_progress)
+                             records_source=str(Path(args.records)), progress=not args.no_progress,
+                             input_files=input_files, refuse_stale=args.refuse_stale)
+    print(stats.reuse.line(f"rome evaluate {args.method}: {len(records)} records"), file=sys.stderr)
     print(json.dumps({"method": args.method, "out_dir": args.out_dir, "evaluated": stats.done,
-                      "skipped_existing": stats.skipped, "seconds": round(stats.seconds, 1),
+                      "skipped_existing": stats.skipped, **stats.reuse.as_json(), "seconds": round(stats.seconds, 1),
                       "records_per_minute": round(stats.records_per_minute, 2) if stats.done else None}))
     return 0

@@ -5,12 +5,20 @@ Layout under ``out_dir``::
     <method slug>/run.json           settings of the run (model, dataset, generation, ...)
     <method slug>/case_<id>.json     {"case_id", "method", "model", "dataset", "pre", "post", "timing", ...}
 
+    <method slug>/manifest.json      the case ids of the last run, its cache key, each file's size and sha256
+
 Each record: score the unedited model (``pre``), apply the edit through the method's
 Editor, score again (``post``), restore the weights and check that every parameter is back
 bit for bit (exact comparison for the parameters the edit reports, and a float64
 checksum of every parameter to catch edits the result did not report). Files are written
-atomically; a rerun skips records whose file exists, so an interrupted run resumes where it
-stopped without recomputing anything.
+atomically. Every record file stores the cache key of what produced it (``cache_key``, see
+:mod:`rome.cache_key`: model and weights fingerprint, method, hyper-parameters, generation
+settings, seed, and the checksums of the records file, the reference texts, the key
+statistics file and the hyper-network checkpoint the editor uses) and the checksum of its
+record. A rerun reuses a file only when both match, so an interrupted run resumes where it
+stopped without recomputing anything, while a changed setting or input recomputes every
+record it affects (or, with ``refuse_stale``, stops). An unreadable file is reported with
+its path and recomputed. ``run.json`` names the input files with their checksums.
 
 For the unedited method (``none``) ``pre`` and ``post`` are the same evaluation, so it is
 computed once (with generation) and stored under both keys. For other methods ``pre``
@@ -27,7 +35,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
-from atomicio import atomic_write_json
+from atomicio import atomic_write_json, sha256_file, sha256_text
+from ..cache_key import CacheKey, ReuseCounts, StaleCacheError, differences, item_record, make_key, stored_digest
 from ..editing.base import EditRequest
 from .counterfact_eval import GenerationSettings, score_record
 from .editors import is_unedited, method_slug
@@ -40,8 +49,8 @@ class RestoreError(RuntimeError):
     """An editor's restore did not return the model to its original weights."""
 
 
-class SettingsMismatchError(RuntimeError):
-    """Resuming into a folder whose run.json was written with other settings."""
+class SettingsMismatchError(StaleCacheError):
+    """A record file was made under other settings and the run was asked to refuse, not recompute."""
 
 
 @dataclass
@@ -71,11 +80,12 @@ class EvalSettings:
 
 @dataclass
 class RunStats:
-    done: int = 0
-    skipped: int = 0
+    done: int = 0  # records evaluated by this run (new + recomputed)
+    skipped: int = 0  # records whose file was reused
     edit_calls: int = 0
     seconds: float = 0.0
     files: list = field(default_factory=list)
+    reuse: ReuseCounts = field(default_factory=ReuseCounts)
 
     @property
     def records_per_minute(self) -> float:
@@ -156,38 +166,124 @@ def evaluate_record(lm, editor, record: Mapping[str, Any], settings: EvalSetting
     }
 
 
-def _write_run_json(folder: Path, settings: EvalSettings, records_source: str | None) -> None:
-    path = folder / "run.json"
-    doc = {"settings": settings.as_json(), "records": records_source}
-    if path.exists():
-        import json
+def record_checksum(record: Mapping[str, Any]) -> str:
+    """sha256 of a record's canonical JSON (a changed record is re-evaluated)."""
+    import json
 
-        old = json.loads(path.read_text(encoding="utf-8"))
-        if old.get("settings") != doc["settings"]:
-            raise SettingsMismatchError(
-                f"{path} was written with other settings ({old.get('settings')}); resuming would mix results. "
-                "Use another --out-dir or delete the folder.")
-        return
-    atomic_write_json(path, doc)
+    return sha256_text(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def editor_inputs(editor, lm) -> tuple[dict, dict]:
+    """(settings, input files) an editor's results depend on beyond the run's settings.
+
+    Settings: its resolved hyper-parameters. Files (``{name: path}``): the key statistics
+    file ROME uses at its layer (computed now if missing, as the first edit would) and the
+    hyper-network checkpoint KE/MEND use (the newest finished one is resolved now and then
+    used for every record, so the key names exactly the network that made the results).
+    """
+    settings: dict = {}
+    files: dict = {}
+    hp = getattr(editor, "hparams", None)
+    if isinstance(hp, Mapping):
+        settings["hparams"] = dict(hp)
+    provider = getattr(editor, "stats_provider", None)
+    if provider is not None and hasattr(provider, "path") and isinstance(hp, Mapping) and "layer" in hp:
+        layer = int(hp["layer"])
+        provider(lm, layer)  # compute-or-load, so that the file exists and its checksum is known
+        files["statistics"] = str(provider.path(lm, layer))
+    if all(hasattr(editor, a) for a in ("hypernet_dir", "checkpoint", "variant", "method")):
+        from ..editing.hypernet_data import find_checkpoint
+
+        if not editor.checkpoint:
+            editor.checkpoint = str(find_checkpoint(editor.hypernet_dir, editor.method, editor.variant, lm.name))
+        files["hypernet_checkpoint"] = str(editor.checkpoint)
+    return settings, files
+
+
+def run_key(lm, editor, settings: EvalSettings, input_files: Mapping[str, Any] | None = None) -> tuple[CacheKey, dict]:
+    """The cache key of this run's record files and ``{name: {"file", "sha256"}}`` of its input files."""
+    ed_settings, ed_files = editor_inputs(editor, lm)
+    files = {k: v for k, v in {**dict(input_files or {}), **ed_files}.items() if v is not None}
+    described = {k: {"file": str(v), "sha256": sha256_file(v)} for k, v in sorted(files.items())}
+    key = make_key("evaluate", lm, {**settings.as_json(), **ed_settings},
+                   {k: d["sha256"] for k, d in described.items()}, settings.generation.seed)
+    return key, described
+
+
+def _write_run_json(folder: Path, settings: EvalSettings, records_source: str | None, key: CacheKey | None = None,
+                    files: Mapping | None = None) -> None:
+    """Settings, key and input files (with checksums) of the latest run into the method folder."""
+    doc = {"settings": settings.as_json(), "records": records_source}
+    if key is not None:
+        doc["cache_key"] = key.to_json()
+        doc["input_files"] = dict(files or {})
+    atomic_write_json(folder / "run.json", doc)
+
+
+def _stderr(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr)
+
+
+def _status(path: Path, key: CacheKey, rec_sha: str, refuse_stale: bool, report):
+    import json
+
+    if not path.exists():
+        return "missing", None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
+    except (ValueError, UnicodeDecodeError, OSError) as err:
+        report(f"rome evaluate: corrupted cache file {path} ({type(err).__name__}: {str(err)[:120]}); recomputing it")
+        return "corrupted", None
+    stored = doc.get("cache_key")
+    if stored_digest(stored) == key.digest and doc.get("record_sha256") == rec_sha:
+        return "ok", None
+    why = differences(stored, key.to_json()) if stored_digest(stored) != key.digest else "its record changed"
+    if refuse_stale:
+        raise SettingsMismatchError(f"{path}: made under other settings ({why}); rerun without --refuse-stale "
+                                    "to recompute it, or use another --out-dir")
+    return "stale", why
 
 
 def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: str | Path, settings: EvalSettings,
-                     references=None, records_source: str | None = None, progress: bool = True) -> RunStats:
-    """Evaluate ``records`` (skipping those with a result file already); see the module docstring."""
+                     references=None, records_source: str | None = None, progress: bool = True,
+                     input_files: Mapping[str, Any] | None = None, refuse_stale: bool = False,
+                     report=_stderr) -> RunStats:
+    """Evaluate ``records`` (reusing result files made under the same key); see the module docstring.
+
+    ``input_files``: ``{name: path}`` of files the results depend on (records file,
+    reference texts); the editor's statistics file and hyper-network checkpoint are added.
+    """
     records = list(records)
     folder = Path(out_dir) / method_slug(settings.method)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_run_json(folder, settings, records_source)
+    if input_files is None and records_source and Path(records_source).is_file():
+        input_files = {"records": records_source}
+    key, files = run_key(lm, editor, settings, input_files)
     stats = RunStats()
     todo = []
-    for r in records:
+    for i, r in enumerate(records):
         if "case_id" not in r:
-            raise ValueError(f"record at position {records.index(r)} has no case_id")
+            raise ValueError(f"record at position {i} has no case_id")
         p = result_path(out_dir, settings.method, r["case_id"])
-        if p.exists():
+        rec_sha = record_checksum(r)
+        status, why = _status(p, key, rec_sha, refuse_stale, report)
+        if status == "ok":
             stats.skipped += 1
+            stats.reuse.reused += 1
+            continue
+        if status == "stale":
+            stats.reuse.stale += 1
+            stats.reuse.stale_reasons.append(why)
+        elif status == "corrupted":
+            stats.reuse.corrupted += 1
         else:
-            todo.append((r, p))
+            stats.reuse.computed += 1
+        todo.append((r, p, rec_sha))
+    _write_run_json(folder, settings, records_source, key, files)
     it: Iterable = todo
     if progress:
         from tqdm import tqdm
@@ -195,15 +291,57 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
         it = tqdm(todo, desc=f"evaluate {settings.method} ({settings.dataset})", unit="record",
                   initial=0, total=len(todo))
     t0 = time.perf_counter()
-    for record, path in it:
+    for record, path, rec_sha in it:
         doc = evaluate_record(lm, editor, record, settings, references)
+        doc["cache_key"] = key.to_json()
+        doc["record_sha256"] = rec_sha
         if not is_unedited(settings.method):
             stats.edit_calls += 1
         atomic_write_json(path, doc)
         stats.done += 1
         stats.files.append(path)
     stats.seconds = time.perf_counter() - t0
+    write_manifest(folder, key, [r["case_id"] for r in records], records_source, out_dir, settings.method)
     return stats
+
+
+def manifest_path(folder: str | Path) -> Path:
+    return Path(folder) / "manifest.json"
+
+
+def write_manifest(folder: Path, key: CacheKey, case_ids: Sequence, records_source, out_dir, method) -> Path:
+    """The case ids this run was asked for, its key, and each record file's size and sha256."""
+    items = {result_path(out_dir, method, c).name: item_record(result_path(out_dir, method, c)) for c in case_ids}
+    return atomic_write_json(manifest_path(folder), {
+        "producer": "rome evaluate", "cache_key": key.to_json(), "records": records_source,
+        "case_ids": list(case_ids), "items": items,
+    })
+
+
+def load_selected(folder: str | Path, case_ids: Sequence) -> list[dict]:
+    """The result documents of exactly ``case_ids`` in ``folder`` (in that order).
+
+    A missing file is a :class:`~rome.cache_key.MissingItemsError` naming every missing id;
+    an unreadable one a ``ValueError`` naming its path.
+    """
+    import json
+
+    from ..cache_key import MissingItemsError
+
+    folder = Path(folder)
+    paths = [(c, folder / f"case_{c}.json") for c in case_ids]
+    missing = [c for c, p in paths if not p.is_file()]
+    if missing:
+        raise MissingItemsError(f"{folder}: no result file for case id {', '.join(map(str, missing[:20]))}"
+                                f"{' ...' if len(missing) > 20 else ''} ({len(missing)} of {len(paths)}); "
+                                "run rome evaluate for these records")
+    docs = []
+    for _, p in paths:
+        try:
+            docs.append(json.loads(p.read_text(encoding="utf-8")))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{p}: unreadable result file ({exc}); rerun rome evaluate, which recomputes it") from None
+    return docs
 
 
 def load_results(folder: str | Path) -> list[dict]:

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 from .editors import is_unedited
 from .metrics import counterfact_record_metrics, harmonic_mean, mean_ci, zsre_record_metrics
-from .runner import load_results
+from ..cache_key import MissingItemsError, MixedKeysError, check_consistent
+from .runner import load_selected, manifest_path
 
 COUNTERFACT_COLUMNS = ("S", "ES", "EM", "PS", "PM", "NS", "NM", "GE", "RS")
 ZSRE_COLUMNS = ("Efficacy", "Paraphrase", "Specificity")
@@ -61,19 +62,74 @@ def method_folders(out_dir: str | Path) -> list[Path]:
     return sorted(p for p in out_dir.iterdir() if p.is_dir() and (p / "run.json").is_file())
 
 
-def summarize_run(out_dir: str | Path, common_records: bool = False, limit: int | None = None) -> dict[str, Any]:
-    """Summary document of every method evaluated under ``out_dir`` (see module docstring).
+def _select_folders(out_dir, methods: Sequence[str] | None) -> list[Path]:
+    folders = method_folders(out_dir)
+    if methods is None:
+        return folders
+    from .editors import find_method_folder
 
+    chosen = []
+    for m in methods:
+        f = find_method_folder(out_dir, m)
+        if not (f / "run.json").is_file():
+            raise MissingItemsError(f"{out_dir}: no results of method {m!r} (no {f}/run.json); run rome evaluate")
+        chosen.append(f)
+    return chosen
+
+
+def _configured_ids(folder: Path, case_ids: Sequence | None) -> tuple[list, dict | None]:
+    """The case ids to summarise for one method and the key its manifest names."""
+    manifest = None
+    if manifest_path(folder).is_file():
+        manifest = json.loads(manifest_path(folder).read_text(encoding="utf-8"))
+    if case_ids is not None:
+        return list(case_ids), (manifest or {}).get("cache_key")
+    if manifest is None:
+        raise MissingItemsError(f"{folder}: no manifest.json naming the records of the run (written by rome "
+                                "evaluate); rerun it, or pass the case ids (--case-ids)")
+    return list(manifest["case_ids"]), manifest.get("cache_key")
+
+
+def _component(key: dict | None, *path: str):
+    node: Any = (key or {}).get("components")
+    for p in path:
+        node = node.get(p) if isinstance(node, dict) else None
+    return node
+
+
+def summarize_run(out_dir: str | Path, common_records: bool = False, limit: int | None = None,
+                  case_ids: Sequence | None = None, methods: Sequence[str] | None = None) -> dict[str, Any]:
+    """Summary document of the methods evaluated under ``out_dir`` (see module docstring).
+
+    Each method contributes exactly the records its run was asked for (the case ids in
+    its ``manifest.json``, written by ``rome evaluate``), or ``case_ids`` when given; a
+    missing record file is an error naming the ids, never skipped. Record files made
+    under different keys (e.g. the records of an earlier run with other statistics) are
+    refused, as are methods evaluated on another model or records file.
+    ``methods``: only these methods (default: every method folder).
     ``common_records``: use only the case ids every method has (same records in every row).
-    ``limit``: use only the first ``limit`` case ids (in sorted order) of each method.
+    ``limit``: use only the first ``limit`` case ids of each method.
     """
     runs = []
-    for folder in method_folders(out_dir):
+    keys = []
+    for folder in _select_folders(out_dir, methods):
         run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        docs = load_results(folder)
+        ids, manifest_key = _configured_ids(folder, case_ids)
+        docs = load_selected(folder, ids)
+        pairs = [(str(folder / f"case_{d.get('case_id')}.json"), d.get("cache_key")) for d in docs]
+        if manifest_key is not None and case_ids is None:
+            pairs.insert(0, (str(manifest_path(folder)), manifest_key))
+        key = check_consistent(pairs, f"rome summarize {folder}")
+        keys.append((folder, key))
         runs.append((run["settings"], docs))
     if not runs:
         raise FileNotFoundError(f"no method folders with run.json under {out_dir}")
+    for part in (("model",), ("inputs", "records")):
+        seen = {json.dumps(_component(k, *part), sort_keys=True): f for f, k in keys}
+        if len(seen) > 1:
+            (a, fa), (b, fb) = list(seen.items())[:2]
+            raise MixedKeysError(f"{out_dir}: methods were evaluated under different {'.'.join(part)} "
+                                 f"({fa.name}: {a}; {fb.name}: {b}); rerun rome evaluate for the stale method")
     datasets = {s["dataset"] for s, _ in runs}
     models = {s["model"] for s, _ in runs}
     if len(datasets) != 1 or len(models) != 1:

@@ -13,12 +13,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--common-records", action="store_true",
                         help="use only the records every method has (same N in every row)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N records of each method")
+    parser.add_argument("--case-ids", default=None,
+                        help="comma-separated case ids to summarise (default: those each method's run was asked for, "
+                             "from its manifest.json)")
+    parser.add_argument("--methods", default=None, help="comma-separated methods (default: every method folder)")
 
 
 def run(args: argparse.Namespace) -> int:
     from .summary import summarize_run
 
-    doc = summarize_run(args.eval_dir, common_records=args.common_records, limit=args.limit)
+    ids = [int(c) for c in args.case_ids.split(",") if c.strip()] if args.case_ids else None
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    doc = summarize_run(args.eval_dir, common_records=args.common_records, limit=args.limit, case_ids=ids,
+                        methods=methods)
     atomic_write_json(args.out, doc)
     for row in doc["rows"]:
         vals = ", ".join(f"{k} {v['value']:.1f}" if v["value"] is not None else f"{k} -"
