@@ -3,7 +3,10 @@
 For every provenance record it reports
 * ``modified``: an output whose bytes differ from what its rule wrote;
 * ``stale``: an output whose inputs changed since it was made (re-run the workflow);
-* ``missing``: a recorded input or output that no longer exists.
+* ``missing``: a recorded input or output that no longer exists;
+* ``corrupted``: a recorded per-item file (one traced fact, one evaluated record) whose
+  size or sha256 differs from what its step wrote, named one by one (a rerun of the step
+  recomputes it).
 The exit status is 1 when anything is reported, so the audit can gate a CI job.
 """
 from __future__ import annotations
@@ -18,7 +21,7 @@ from .provenance import load_provenance, sha256_path
 
 @dataclass(frozen=True)
 class Finding:
-    status: str  # modified | stale | missing
+    status: str  # modified | stale | missing | corrupted
     artifact: str
     rule: str
     detail: str
@@ -44,7 +47,24 @@ def audit(directory: str | Path) -> tuple[list[Finding], int]:
                 else:
                     for out in outputs:
                         findings.append(Finding("stale", out, rule, f"input {path} changed since it was made"))
+        findings += audit_items(rec.get("items", {}), rule)
     return findings, len(records)
+
+
+def audit_items(items: dict, rule: str) -> list[Finding]:
+    """A finding for each per-item file that is gone or whose size or sha256 changed."""
+    out = []
+    for path, want in sorted(items.items()):
+        p = Path(path)
+        if not p.is_file():
+            out.append(Finding("missing", path, rule, "recorded per-item file is gone"))
+            continue
+        size = p.stat().st_size
+        if size != want.get("size"):
+            out.append(Finding("corrupted", path, rule, f"size {size} bytes, recorded {want.get('size')}"))
+        elif sha256_path(p) != want.get("sha256"):
+            out.append(Finding("corrupted", path, rule, "sha256 differs from the recorded one"))
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -191,18 +191,27 @@ class ReuseCounts:
 
 def check_consistent(items: Iterable[tuple[str, Mapping[str, Any] | None]], what: str) -> dict | None:
     """The one key shared by ``(file, stored key)`` pairs; :class:`MixedKeysError` naming the
-    differing settings and a file of each key otherwise."""
-    first_file = first_key = None
+    differing settings and files of each key otherwise."""
+    groups: dict[Any, list] = {}
+    keys: dict[Any, Any] = {}
     for f, key in items:
-        if first_file is None:
-            first_file, first_key = f, key
-            continue
-        if stored_digest(key) != stored_digest(first_key) or (key is None) != (first_key is None):
-            raise MixedKeysError(
-                f"{what}: per-item files were made under different settings and cannot be combined: "
-                f"{first_file} vs {f}: {differences(first_key, key) if first_key else 'no cache key in ' + str(first_file)}. "
-                "Rerun the step that writes them (it recomputes stale items).")
-    return dict(first_key) if isinstance(first_key, Mapping) else None
+        d = stored_digest(key) if isinstance(key, Mapping) else None
+        groups.setdefault(d, []).append(str(f))
+        keys.setdefault(d, key)
+    if len(groups) <= 1:
+        key = next(iter(keys.values()), None)
+        return dict(key) if isinstance(key, Mapping) else None
+    (da, fa), (db, fb) = list(groups.items())[:2]
+
+    def some(files):
+        return ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+
+    why = differences(keys[da], keys[db]) if keys[da] is not None else f"no cache key in {fa[0]}"
+    raise MixedKeysError(
+        f"{what}: per-item files were made under different settings and cannot be combined "
+        f"({why}): {some(fa)} vs {some(fb)}"
+        f"{f' (and {len(groups) - 2} more keys)' if len(groups) > 2 else ''}. "
+        "Rerun the step that writes them (it recomputes stale items).")
 
 
 def item_record(path: str | Path) -> dict:
