@@ -45,7 +45,7 @@ import torch
 from atomicio import sha256_file
 
 # Bump a producer's version when a code change alters what it writes.
-CODE_VERSIONS = {"trace": "trace-1", "evaluate": "evaluate-1"}
+CODE_VERSIONS = {"trace": "trace-1", "evaluate": "evaluate-1", "sweep": "sweep-1", "baseline-sweep": "baseline-sweep-1"}
 SAMPLE_PER_TENSOR = 4096
 
 
@@ -218,3 +218,40 @@ def item_record(path: str | Path) -> dict:
     """``{"size", "sha256"}`` of a per-item file (for manifests and provenance)."""
     p = Path(path)
     return {"size": p.stat().st_size, "sha256": sha256_file(p)}
+
+
+def json_checksum(obj: Any) -> str:
+    """sha256 of an object's canonical JSON (a per-item record's own checksum)."""
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def reuse_json(path: str | Path, key: CacheKey, item_sha: str | None, counts: ReuseCounts,
+               report, refuse_stale: bool = False) -> dict | None:
+    """The cached JSON document at ``path`` when it was made under ``key`` for this item, else None.
+
+    Updates ``counts`` (reused / computed / stale / corrupted); an unreadable file is
+    reported (one line naming it) and a stale one refused with ``refuse_stale``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        counts.computed += 1
+        return None
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
+    except (ValueError, UnicodeDecodeError, OSError) as err:
+        report(f"corrupted cache file {p} ({type(err).__name__}: {str(err)[:120]}); recomputing it")
+        counts.corrupted += 1
+        return None
+    stored = doc.get("cache_key")
+    if stored_digest(stored) == key.digest and doc.get("item_sha256") == item_sha:
+        counts.reused += 1
+        return doc
+    why = differences(stored, key.to_json()) if stored_digest(stored) != key.digest else "its record changed"
+    if refuse_stale:
+        raise StaleCacheError(f"{p}: made under other settings ({why}); rerun without --refuse-stale to recompute it")
+    counts.stale += 1
+    counts.stale_reasons.append(why)
+    return None

@@ -97,13 +97,24 @@ def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mappi
     """Run every (setting, record) not already cached; returns all result paths."""
     from tqdm.auto import tqdm
 
+    import sys
+
+    from ..cache_key import ReuseCounts, json_checksum, make_key, reuse_json
+
+    def report(msg: str) -> None:
+        print(f"rome baseline-sweep: {msg}", file=sys.stderr)
+
     pre_cache: dict[Any, dict] = {}
     paths = []
-    jobs = [(s, r) for s in settings for r in records]
-    for setting, record in tqdm(jobs, desc="baseline sweep", disable=not progress):
+    counts = ReuseCounts()
+    keys = [make_key("baseline-sweep", lm, dict(s), {}, s.get("seed")) for s in settings]
+    jobs = [(i, s, r) for i, s in enumerate(settings) for r in records]
+    for i, setting, record in tqdm(jobs, desc="baseline sweep", disable=not progress):
         path = result_path(out_dir, lm.name, setting, record)
         paths.append(path)
-        if path.exists():
+        key = keys[i]
+        item_sha = json_checksum(record)
+        if reuse_json(path, key, item_sha, counts, report) is not None:
             continue
         cid = record.get("case_id")
         if cid not in pre_cache:
@@ -121,7 +132,9 @@ def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mappi
             "pre": pre_cache[cid], "post": post,
             "edit": {"steps_run": result.info["steps_run"], "final_loss": result.info["final_loss"],
                      "max_abs_delta": result.info["max_abs_delta"], "seconds": round(seconds, 3)},
+            "cache_key": key.to_json(), "item_sha256": item_sha,
         })
+    report(counts.line(f"{len(jobs)} (setting, record) results"))
     return paths
 
 

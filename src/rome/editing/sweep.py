@@ -2,8 +2,11 @@
 
 For each (token choice, layer, record) the sweep edits the model with ROME at that layer
 and token, scores the record, restores the weights bit for bit and writes one JSON file
-``<out>/<token>/layer-NN/case-<id>.json``; existing files are skipped, so an interrupted
-sweep resumes. The unedited model's scores go to ``<out>/pre/case-<id>.json``.
+``<out>/<token>/layer-NN/case-<id>.json``. Each file stores the cache key of what made it
+(:mod:`rome.cache_key`: model and weights fingerprint, ROME hyper-parameters, statistics
+settings and corpus checksum, code version) and its record's checksum; a rerun reuses only
+files whose key matches (an interrupted sweep resumes; a changed setting recomputes). The
+unedited model's scores go to ``<out>/pre/case-<id>.json``.
 
 Per-record metrics (SPEC 8, as shares of prompts, in [0, 1]):
 efficacy = P(new) > P(true) on the rewrite prompt; generalization = the same over the
@@ -22,6 +25,7 @@ from counterfact.errors import DataError
 from counterfact.records import load_records as load_counterfact
 
 from atomicio import atomic_write_json
+from ..cache_key import CacheKey, ReuseCounts, json_checksum, make_key, reuse_json
 from ..tokens import SubjectNotFoundError
 from .base import EditRequest, EditRequestError
 from .rome import ROMEEditor, TOKEN_CHOICES
@@ -96,11 +100,38 @@ def pre_path(out_dir: str | os.PathLike, case_id: int) -> Path:
     return Path(out_dir) / "pre" / f"case-{case_id}.json"
 
 
-def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, token: str, out_dir) -> dict:
-    """Edit at (layer, token), score, restore; write and return the result."""
+def sweep_key(lm, editor: ROMEEditor) -> CacheKey:
+    """Key of every sweep file (layer and token are in the file's path, the record's checksum in the file)."""
+    hp = {k: v for k, v in dict(editor.hparams).items() if k not in ("layer", "token")}
+    provider = editor.stats_provider
+    st = getattr(provider, "settings", None)
+    stats = None
+    if st is not None:
+        from dataclasses import asdict
+
+        from .statistics import corpus_fingerprint
+
+        stats = {**{k: v for k, v in asdict(st).items() if k != "corpus"}, "corpus": corpus_fingerprint(st.corpus)}
+    return make_key("sweep", lm, {"hparams": hp, "statistics": stats}, {}, hp.get("context_seed"))
+
+
+def _stderr(msg: str) -> None:
+    import sys
+
+    print(f"rome sweep: {msg}", file=sys.stderr)
+
+
+def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, token: str, out_dir,
+              key: CacheKey | None = None, counts: ReuseCounts | None = None) -> dict:
+    """Edit at (layer, token), score, restore; write and return the result (reused when cached under ``key``)."""
     path = result_path(out_dir, token, layer, record["case_id"])
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+    key = key or sweep_key(lm, editor)
+    counts = counts if counts is not None else ReuseCounts()
+    item_sha = json_checksum(record)
+    cached = reuse_json(path, key, item_sha, counts, _stderr)
+    if cached is not None:
+        return cached
+    stamp = {"cache_key": key.to_json(), "item_sha256": item_sha}
     request = EditRequest.from_record(record)
     hp = dict(editor.hparams, layer=layer, token=token)
     one = ROMEEditor(hp, editor.stats_provider, editor.templates_dir)
@@ -109,7 +140,7 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
     try:
         result = one.apply(lm, [request])
     except (EditRequestError, SubjectNotFoundError) as err:  # e.g. no token after the subject
-        out = dict(base, skipped=str(err))
+        out = dict(base, skipped=str(err), **stamp)
         atomic_write_json(path, out)
         return out
     try:
@@ -118,7 +149,7 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
         result.restore(lm.model)
     info = result.info["requests"][0]
     out = dict(base, **scores, delta_w_norm=info["delta_w_norm"], steps=info["steps"],
-               final_loss=info["loss"][-1], seconds=round(time.time() - t0, 2))
+               final_loss=info["loss"][-1], seconds=round(time.time() - t0, 2), **stamp)
     atomic_write_json(path, out)
     return out
 
@@ -131,19 +162,23 @@ def run_sweep(
     bad = [t for t in tokens if t not in TOKEN_CHOICES]
     if bad:
         raise ValueError(f"unknown token choices {bad}; expected some of {TOKEN_CHOICES}")
+    key = sweep_key(lm, editor)
+    pre_counts, counts = ReuseCounts(), ReuseCounts()
     for r in records:
         path = pre_path(out_dir, r["case_id"])
-        if not path.is_file():
-            atomic_write_json(path, dict(case_id=r["case_id"], **score_record(lm, r)))
+        if reuse_json(path, key, json_checksum(r), pre_counts, _stderr) is None:
+            atomic_write_json(path, dict(case_id=r["case_id"], **score_record(lm, r), cache_key=key.to_json(),
+                                         item_sha256=json_checksum(r)))
     jobs = [(t, l, r) for t in tokens for l in layers for r in records]
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(jobs), desc="ROME sweep")
     for t, l, r in jobs:
-        sweep_one(lm, editor, r, l, t, out_dir)
+        sweep_one(lm, editor, r, l, t, out_dir, key, counts)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
+    _stderr(counts.line(f"{len(jobs)} (token, layer, record) results"))
     return len(jobs)

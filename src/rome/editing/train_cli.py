@@ -6,7 +6,8 @@ its paraphrases, with the network's update applied) + ``kl_weight`` x locality l
 stays frozen; only the hyper-network learns.
 
 Files in ``--out-dir`` (``<stem>`` = ``<method>-<variant>-<key>``, key = stable_key of
-the model, method, variant, data sha256, hparams, seed, steps and batch size):
+the model (name, dtype and weights fingerprint, :func:`rome.cache_key.model_identity`),
+method, variant, data sha256, hparams, seed, steps and batch size):
 
 * ``<stem>.pt``      the trained network (plain tensors + JSON-able config);
 * ``<stem>.json``    what went in and how it went (``finished: true`` once done);
@@ -137,7 +138,9 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
     # a run draws at most steps x batch_size examples: generating more generic edits is waste
     n_plain = min(int(hparams.get("n_plain_examples", 256)), steps * batch_size)
     data_sha = sha256_file(corpus if variant == "plain" else records) if (corpus or records) else None
-    key = stable_key(lm.name, method, variant, data_sha, dict(hparams), seed, steps, batch_size,
+    from ..cache_key import model_identity
+
+    key = stable_key(model_identity(lm), method, variant, data_sha, dict(hparams), seed, steps, batch_size,
                      sorted(int(c) for c in exclude_case_ids))
     stem = out_dir / f"{method}-{variant}-{key}"
     final, meta_path = Path(f"{stem}.pt"), Path(f"{stem}.json")
