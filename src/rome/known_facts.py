@@ -117,3 +117,9 @@ def run(args: argparse.Namespace) -> int:
     n = len(records) if args.limit is None else min(args.limit, len(records))
     print(f"{len(known)} known facts out of {n} records examined -> {args.out}")
     return 0
+
+
+def build_parser_for_tests() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rome known-facts")
+    add_arguments(parser)
+    return parser
