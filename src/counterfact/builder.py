@@ -46,9 +46,11 @@ def fact_order_key(relation_id: str, subject: str) -> str:
 AMBIGUITY_POLICIES = ("per-object", "keep-first", "drop")
 DEFAULT_AMBIGUITY = "per-object"
 # Neighbourhood pool: the (subject, template) pairs one (relation, true object) offers its
-# records (sampling.group_pool). 11 = 10 prompts + 1 spare, so a record whose own subject
-# is in the pool still gets 10 from it.
-DEFAULT_NEIGHBOUR_POOL = 11
+# records (sampling.group_pool); each record draws its 10 from its group's pool. With 150 the
+# full build has 81,970 distinct neighbourhood prompts, 2,487 per relation (the released
+# file: 82,650 and 2,441; pools of 11 / 50 / 100 / 200 / 300 give 25,904 / 54,685 / 71,849 /
+# 88,791 / 100,092). Any size >= 11 (10 + 1 spare) gives every record 10 where they exist.
+DEFAULT_NEIGHBOUR_POOL = 150
 
 
 def usable_facts(facts, report: BuildReport | None = None, ambiguous: str = DEFAULT_AMBIGUITY):

@@ -59,6 +59,6 @@ def test_cli_defaults():
 
     p = build_parser()
     b = p.parse_args(["build", "--pararel-dir", "x", "--out", "y", "--corpus", "z"])
-    assert b.ambiguous == "per-object" and b.neighbour_pool == 11
+    assert b.ambiguous == "per-object" and b.neighbour_pool == 150
     r = p.parse_args(["reference-texts", "--records", "x", "--corpus", "y", "--out-dir", "z"])
     assert r.match == "title+mention"
