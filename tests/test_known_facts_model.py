@@ -3,7 +3,11 @@ import pytest
 import torch
 
 from counterfact.known_facts import load_known_facts, write_known_facts
-from rome.known_facts import build_parser_for_tests, greedy_continuation, select_with_model
+from rome.known_facts import (
+    build_parser_for_tests,
+    greedy_continuation,
+    select_with_model,
+)
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,15 @@ from atomicio import atomic_write_json, sha256_file
 from .pararel import ParaRel, load_pararel
 from .records import write_records
 from .report import BuildReport
-from .sampling import (PREFIX_LENGTH_WEIGHTS, PrefixSampler, TargetSampler, group_pool, group_rng,
-                       sample_distinct, sample_with_replacement)
+from .sampling import (
+    PREFIX_LENGTH_WEIGHTS,
+    PrefixSampler,
+    TargetSampler,
+    group_pool,
+    group_rng,
+    sample_distinct,
+    sample_with_replacement,
+)
 from .schema import EXPECTED_COUNTS, make_record
 from .templates import fill, load_template_resources, relation_templates
 
@@ -40,7 +47,7 @@ PREFIX_MIN_WORDS, PREFIX_MAX_WORDS = 3, 60
 
 
 def fact_order_key(relation_id: str, subject: str) -> str:
-    return hashlib.sha256(f"{relation_id}\x1f{subject}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{relation_id}\x1f{subject}".encode()).hexdigest()
 
 
 AMBIGUITY_POLICIES = ("per-object", "keep-first", "drop")

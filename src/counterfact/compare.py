@@ -149,9 +149,9 @@ def _fmt(x) -> str:
 
 def format_markdown(result: dict, ours_label: str = "ours", other_label: str = "other") -> str:
     o, t = result["ours"], result["other"]
-    lines = [f"# COUNTERFACT comparison: {ours_label} against {other_label}", "",
-             f"Facts are (subject, true object). Recall: share of {other_label}'s facts that {ours_label} has; "
-             f"precision: share of {ours_label}'s facts that {other_label} has.", "",
+    intro = (f"Facts are (subject, true object). Recall: share of {other_label}'s facts that {ours_label} has; "
+             f"precision: share of {ours_label}'s facts that {other_label} has.")
+    lines = [f"# COUNTERFACT comparison: {ours_label} against {other_label}", "", intro, "",
              f"| | {ours_label} | {other_label} |", "|---|---:|---:|"]
     rows = [("records", "records"), ("relations", "relations"), ("distinct facts", "facts"),
             ("records sharing (relation, subject) with another", "records_sharing_relation_subject"),
@@ -167,15 +167,15 @@ def format_markdown(result: dict, ours_label: str = "ours", other_label: str = "
     lines.append(f"| paraphrase prompts matching no rewrite template | {_fmt(o['prefix_unmatched'])} | "
                  f"{_fmt(t['prefix_unmatched'])} |")
     f, tp = result["facts"], result["templates"]
-    lines += ["", f"**Facts:** {f['shared']:,} shared; recall {_fmt(f['recall'])}, precision {_fmt(f['precision'])}.",
-              f"**Rewrite templates:** {tp['shared']:,} of {other_label}'s {tp['other']:,} (relation, template) pairs "
-              f"are used by {ours_label} too ({_fmt(tp['share_of_other_used_by_ours'])}); {ours_label} uses "
-              f"{tp['ours']:,}.",
-              f"**New targets:** total variation distance between the (relation, new target) frequencies: "
-              f"{_fmt(result['new_target_total_variation'])}.", "",
-              "## Per relation", "",
-              f"| relation | records {ours_label} | records {other_label} | shared facts | recall | precision "
-              f"| templates {ours_label} / {other_label} / shared |",
+    facts_line = f"**Facts:** {f['shared']:,} shared; recall {_fmt(f['recall'])}, precision {_fmt(f['precision'])}."
+    templates_line = (f"**Rewrite templates:** {tp['shared']:,} of {other_label}'s {tp['other']:,} (relation, "
+                      f"template) pairs are used by {ours_label} too ({_fmt(tp['share_of_other_used_by_ours'])}); "
+                      f"{ours_label} uses {tp['ours']:,}.")
+    targets_line = ("**New targets:** total variation distance between the (relation, new target) frequencies: "
+                    f"{_fmt(result['new_target_total_variation'])}.")
+    header = (f"| relation | records {ours_label} | records {other_label} | shared facts | recall | precision "
+              f"| templates {ours_label} / {other_label} / shared |")
+    lines += ["", facts_line, "", templates_line, "", targets_line, "", "## Per relation", "", header,
               "|---|---:|---:|---:|---:|---:|---|"]
     for rel, v in result["per_relation"].items():
         lines.append(f"| {rel} | {v['records_ours']:,} | {v['records_other']:,} | {v['shared_facts']:,} | "
@@ -183,8 +183,8 @@ def format_markdown(result: dict, ours_label: str = "ours", other_label: str = "
                      f"{v['templates_ours']} / {v['templates_other']} / {v['templates_shared']} |")
     for label, s in ((ours_label, o), (other_label, t)):
         hist = s["prefix_words"].get("histogram", {})
-        lines += ["", f"Prefix length histogram, {label} (words: prompts): "
-                  + ", ".join(f"{k}: {v:,}" for k, v in hist.items())]
+        counts = ", ".join(f"{k}: {v:,}" for k, v in hist.items())
+        lines += ["", f"Prefix length histogram, {label} (words: prompts): {counts}"]
     return "\n".join(lines) + "\n"
 
 

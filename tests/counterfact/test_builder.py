@@ -2,6 +2,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from counterfact_testdata import TEMPLATE_RESOURCES, make_pararel
 
 from counterfact.builder import build_counterfact, build_to_file, usable_facts
 from counterfact.errors import CorpusError
@@ -9,8 +10,6 @@ from counterfact.pararel import load_pararel
 from counterfact.records import load_records
 from counterfact.sampling import PrefixSampler
 from counterfact.validate import validate_records
-
-from counterfact_testdata import TEMPLATE_RESOURCES, make_pararel
 
 # Every sentence is 5 words: complete prefixes are these sentences, fragments their first 3 or 4 words.
 SENTENCES = [f"Sentence number {i} is here." for i in range(50)]
@@ -110,7 +109,7 @@ def test_neighbourhoods_reuse_a_pool_per_relation_and_true_object(tmp_path):
     for r in alpha:
         own = r["requested_rewrite"]["subject"]
         assert len(set(r["neighborhood_prompts"])) == 10
-        assert not any(p.startswith(own + " ") or p.startswith(own + ",") for p in r["neighborhood_prompts"])
+        assert not any(p.startswith((own + " ", own + ",")) for p in r["neighborhood_prompts"])
     records30, _ = group_build(tmp_path, pool=30)
     alpha30 = [r for r in records30 if r["requested_rewrite"]["target_true"]["str"] == "Alpha"]
     assert 11 < len({p for r in alpha30 for p in r["neighborhood_prompts"]}) <= 30
@@ -136,7 +135,7 @@ def test_counterfactual_follows_kept_record_frequency(tmp_path):
 def test_prefix_sampler_lengths_and_fragments():
     sentences = ([f"W{i} " * (n - 1) + "end." for n in range(3, 11) for i in range(5)]
                  + ["Long " * 20 + "sentence." for _ in range(3)])
-    whole = set(s.strip() for s in sentences)
+    whole = {s.strip() for s in sentences}
     sampler = PrefixSampler([s.strip() for s in sentences])
     rng = np.random.default_rng(0)
     draws = [sampler(rng) for _ in range(4000)]

@@ -1,11 +1,16 @@
 import json
 
 import pytest
+from counterfact_testdata import good_record
 
 from counterfact.errors import DataError
-from counterfact.known_facts import check_known, load_known_facts, named_first, select_known_facts, write_known_facts
-
-from counterfact_testdata import good_record
+from counterfact.known_facts import (
+    check_known,
+    load_known_facts,
+    named_first,
+    select_known_facts,
+    write_known_facts,
+)
 
 
 def test_named_first_rule():
