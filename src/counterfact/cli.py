@@ -1,5 +1,7 @@
-"""The ``counterfact`` command line: build, validate, stats, tables, split, zsre,
-known-facts, reference-texts, download, fetch, verify-pararel. Run ``counterfact <command> --help``."""
+"""The ``counterfact`` command line: build, validate, stats, tables, compare, export, split,
+zsre, reference-texts, download, fetch, verify-pararel. Run ``counterfact <command> --help``.
+
+(Known-facts selection needs a model: it is ``rome known-facts``.)"""
 from __future__ import annotations
 
 import argparse
@@ -7,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from atomicio import atomic_write_json, dumps_json
+from atomicio import atomic_write_json, atomic_write_text, dumps_json
 
-from .builder import AMBIGUITY_POLICIES, DEFAULT_AMBIGUITY
+from .builder import AMBIGUITY_POLICIES, DEFAULT_AMBIGUITY, DEFAULT_NEIGHBOUR_POOL
 from .errors import CounterfactError
 from .reference_texts import DEFAULT_MATCH, MATCH_RULES
 
@@ -20,9 +22,12 @@ def _cmd_build(a) -> int:
 
     report = build_to_file(a.pararel_dir, a.out, a.corpus, seed=a.seed, relations=parse_relations(a.relations),
                            report_path=a.report, templates_path=a.templates, ambiguous=a.ambiguous,
-                           drop_incomplete=not a.keep_incomplete, progress=not a.quiet)
+                           neighbour_pool=a.neighbour_pool, drop_incomplete=not a.keep_incomplete,
+                           progress=not a.quiet)
     summary = {k: report[k] for k in ("n_facts", "n_records", "n_dropped", "dropped_by_reason", "shortfalls",
-                                      "missing_relations", "output")}
+                                      "missing_relations", "table2", "output")}
+    summary["paraphrase_prefix_words"] = {k: {x: v[x] for x in ("median", "p10", "p90", "max") if x in v}
+                                          for k, v in report["paraphrase_prefix_words"].items()}
     print(dumps_json(summary), end="")
     return 0
 
@@ -82,19 +87,21 @@ def _cmd_zsre(a) -> int:
     return 0
 
 
-def _cmd_known_facts(a) -> int:
-    from rome.models import load_model  # lazily: only this command needs a model
+def _cmd_compare(a) -> int:
+    from .compare import compare_files
 
-    from .known_facts import select_known_facts, write_known_facts
-    from .records import load_records
+    text = compare_files(a.ours, a.other, ours_label=a.ours_label, other_label=a.other_label)
+    if a.out:
+        atomic_write_text(a.out, text)
+    print(text, end="")
+    return 0
 
-    records = load_records(a.records)
-    lm = load_model(a.model, device=a.device, dtype=a.dtype)
-    known = select_known_facts(lm.model, lm.tokenizer, records, max_new_tokens=a.max_new_tokens, limit=a.limit,
-                               max_known=a.max_known, progress=not a.quiet)
-    write_known_facts(a.out, known)
-    n = len(records) if a.limit is None else min(a.limit, len(records))
-    print(f"{len(known)} known facts out of {n} records examined -> {a.out}")
+
+def _cmd_export(a) -> int:
+    from .export import export_file
+
+    n = export_file(a.file, a.out, fmt=a.format)
+    print(f"{n} records -> {a.out} ({a.format})")
     return 0
 
 
@@ -145,9 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--report", default=None, help="write the JSON build report here")
     b.add_argument("--templates", default=None, help="a templates YAML replacing resources/templates.yaml")
     b.add_argument("--ambiguous", choices=AMBIGUITY_POLICIES, default=DEFAULT_AMBIGUITY,
-                   help="subjects with several objects in a relation: keep-first (default: keep the fact with "
-                        "the lowest pararel_idx as a record, report the others) or drop (leave all their facts out)")
-    b.add_argument("--keep-incomplete", action="store_true", help="keep records with fewer prompts than released")
+                   help="subjects with several objects in a relation: per-object (default: one record per distinct "
+                        "(subject, object), as the released file), keep-first (only the fact with the lowest "
+                        "pararel_idx, report the others) or drop (leave all their facts out)")
+    b.add_argument("--neighbour-pool", type=int, default=DEFAULT_NEIGHBOUR_POOL,
+                   help="(subject, template) pairs shared by the records of one (relation, true object); each "
+                        "record draws its 10 neighbourhood prompts from its group's pool")
+    b.add_argument("--keep-incomplete", action="store_true",
+                   help="keep records with fewer paraphrase/generation prompts than released")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=_cmd_build)
 
@@ -157,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_validate)
 
-    s = sub.add_parser("stats", help="Table 2 statistics of a COUNTERFACT-format file")
+    s = sub.add_parser("stats", help="Table 2 statistics (the paper's definitions) of any COUNTERFACT-format file")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
     s.add_argument("--out", default=None, help="also write the statistics JSON here")
@@ -185,17 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--limit", type=int, default=None)
     z.set_defaults(func=_cmd_zsre)
 
-    k = sub.add_parser("known-facts", help="select the facts a model knows (known_1000.json format)")
-    k.add_argument("--records", required=True)
-    k.add_argument("--model", required=True)
-    k.add_argument("--out", required=True)
-    k.add_argument("--limit", type=int, default=None, help="examine only the first N records")
-    k.add_argument("--max-known", type=int, default=None, help="stop after N known facts")
-    k.add_argument("--max-new-tokens", type=int, default=10)
-    k.add_argument("--device", default="cpu")
-    k.add_argument("--dtype", default="float32")
-    k.add_argument("--quiet", action="store_true")
-    k.set_defaults(func=_cmd_known_facts)
+    c = sub.add_parser("compare", help="compare two COUNTERFACT-format files (facts, templates, prefixes, targets)")
+    c.add_argument("ours")
+    c.add_argument("other", help="another COUNTERFACT-format file, e.g. the released counterfact.json")
+    c.add_argument("--ours-label", default="ours")
+    c.add_argument("--other-label", default="other")
+    c.add_argument("--out", default=None, help="also write the Markdown here")
+    c.set_defaults(func=_cmd_compare)
+
+    e = sub.add_parser("export", help="write records in another framework's format")
+    e.add_argument("file", help="a COUNTERFACT-format file (ours or the released one)")
+    e.add_argument("--format", choices=("easyedit",), required=True,
+                   help="easyedit: the flattened records EasyEdit's CounterFactDataset reads")
+    e.add_argument("--out", required=True)
+    e.set_defaults(func=_cmd_export)
 
     r = sub.add_parser("reference-texts", help="reference texts for RS + TF-IDF files from a WikiText corpus")
     r.add_argument("--records", required=True)

@@ -1,6 +1,6 @@
 """Explicit download of the pinned upstream ParaRel (never called at import).
 
-Source: github.com/yanaiela/pararel at commit ``cb5554678457`` (SPEC 1), as GitHub's
+Source: github.com/yanaiela/pararel at commit ``cb5554678457``, as GitHub's
 tarball of that commit. Only ``data/pattern_data/graphs_json/*.jsonl`` (→ ``patterns/``) and
 ``data/trex_lms_vocab/*.jsonl`` (→ ``facts/``) plus ``LICENSE`` are extracted.
 

@@ -1,6 +1,6 @@
 """Explicit download of the single-file upstream inputs (never called at import).
 
-ParaRel has its own downloader (:mod:`counterfact.download`). The other inputs of SPEC 1
+ParaRel has its own downloader (:mod:`counterfact.download`). The other upstream inputs
 are one file each; the workflow fetches one when its ``paths.<key>`` is ``null``:
 
 ============================  =====================================================  ==========

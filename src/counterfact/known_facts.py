@@ -1,9 +1,10 @@
-"""Known facts (SPEC 3): the facts a given model already knows, in the format of the
-released ``known_1000.json`` (the set for GPT-2 XL: 1,209 records, 33 relations).
+"""Known facts (the paper's causal-tracing prompt set): the facts a given model already
+knows, in the format of the released ``known_1000.json`` (the set for GPT-2 XL: 1,209
+records, 33 relations).
 
 Selection for one COUNTERFACT record (its rewrite template and true object):
 
-1. greedily generate ``max_new_tokens`` tokens after ``template`` filled with the subject;
+1. greedily generate a continuation of ``template`` filled with the subject;
 2. keep the fact when the true object is named in the continuation (at a word start)
    before any other capitalised word;
 3. the ``prompt`` is the filled template plus the continuation up to (not including) the
@@ -11,17 +12,18 @@ Selection for one COUNTERFACT record (its rewrite template and true object):
 4. and the model's argmax next token after that prompt, stripped, must equal the first
    token of ``" " + object``, stripped.
 
-The model and tokenizer are duck-typed Hugging Face objects: ``model(input_ids=...)``
-returning ``.logits`` (``generate`` is used when present), and a tokenizer with
-``__call__`` and ``decode``. Everything runs on the model's device.
+This module holds no model code (``counterfact`` depends on nothing in ``rome``): the
+model enters as three callables, ``continue_text(text) -> str`` (the decoded greedy
+continuation), ``next_token(text) -> str`` (the decoded argmax next token) and
+``first_token(obj) -> str`` (the decoded first token of ``" " + obj``). ``rome
+known-facts`` supplies them from a loaded model.
 """
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-
-import torch
+from typing import Callable
 
 from atomicio import atomic_write_json
 
@@ -49,82 +51,30 @@ def named_first(continuation: str, obj: str) -> int | None:
     return i
 
 
-def _device(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
-def _encode(tokenizer, text: str) -> list[int]:
-    return list(tokenizer(text)["input_ids"])
-
-
-@torch.no_grad()
-def greedy_continuation(model, tokenizer, text: str, max_new_tokens: int = 10) -> list[int]:
-    """Greedy token ids after ``text`` (stops at EOS).
-
-    Uses ``model.generate(do_sample=False)`` when the model has it (Hugging Face models:
-    KV cache handled by the library, whatever its version); otherwise a manual greedy loop
-    that re-runs the whole sequence each step (duck-typed models).
-    """
-    device = _device(model)
-    ids = torch.tensor([_encode(tokenizer, text)], device=device)
-    eos = getattr(tokenizer, "eos_token_id", None)
-    if hasattr(model, "generate"):
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                             do_sample=False, num_beams=1, pad_token_id=eos if eos is not None else 0)
-        gen = [int(t) for t in out[0, ids.shape[1]:]]
-        if eos is not None and eos in gen:
-            gen = gen[: gen.index(eos) + 1]
-        return gen
-    out_ids: list[int] = []
-    for _ in range(max_new_tokens):
-        nxt = int(model(input_ids=ids).logits[0, -1].argmax())
-        out_ids.append(nxt)
-        if eos is not None and nxt == eos:
-            break
-        ids = torch.cat([ids, torch.tensor([[nxt]], device=device)], dim=1)
-    return out_ids
-
-
-@torch.no_grad()
-def argmax_next_token(model, tokenizer, text: str) -> int:
-    ids = torch.tensor([_encode(tokenizer, text)], device=_device(model))
-    return int(model(input_ids=ids).logits[0, -1].argmax())
-
-
-def first_object_token(tokenizer, obj: str) -> str:
-    ids = tokenizer(" " + obj, add_special_tokens=False)["input_ids"]
-    return tokenizer.decode(ids[:1]).strip() if ids else ""
-
-
-def check_known(model, tokenizer, template: str, subject: str, obj: str, max_new_tokens: int = 10) -> dict | None:
+def check_known(template: str, subject: str, obj: str, continue_text: Callable[[str], str],
+                next_token: Callable[[str], str], first_token: Callable[[str], str]) -> dict | None:
     """The known-fact record (without ``known_id``/``relation_id``) or ``None`` when not known."""
     text = fill(template, subject)
-    gen = greedy_continuation(model, tokenizer, text, max_new_tokens)
-    prediction = tokenizer.decode(gen)
+    prediction = continue_text(text)
     pos = named_first(prediction, obj)
     if pos is None:
         return None
     prompt = (text + prediction[:pos]).rstrip()
-    want = first_object_token(tokenizer, obj)
-    got = tokenizer.decode([argmax_next_token(model, tokenizer, prompt)]).strip()
-    if not want or got != want:
+    want = first_token(obj).strip()
+    if not want or next_token(prompt).strip() != want:
         return None
     return {"subject": subject, "attribute": obj, "template": template, "prediction": prediction, "prompt": prompt}
 
 
-def select_known_facts(model, tokenizer, records: list[dict], max_new_tokens: int = 10, limit: int | None = None,
-                       max_known: int | None = None, progress: bool = False) -> list[dict]:
+def select_known_facts(records: list[dict], continue_text: Callable[[str], str], next_token: Callable[[str], str],
+                       first_token: Callable[[str], str], limit: int | None = None, max_known: int | None = None,
+                       progress: bool = False) -> list[dict]:
     """Known facts among COUNTERFACT records (their rewrite template and ``target_true``).
 
-    ``limit``: examine only the first ``limit`` records; ``max_known``: stop after that many
-    known facts. Records come back in input order with dense ``known_id``.
+    Each (subject, relation) is tried once (its first record). ``limit``: examine only the
+    first ``limit`` records; ``max_known``: stop after that many known facts. Records come
+    back in input order with dense ``known_id``.
     """
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
     chosen = records if limit is None else records[:limit]
     it = chosen
     if progress:
@@ -133,24 +83,21 @@ def select_known_facts(model, tokenizer, records: list[dict], max_new_tokens: in
         it = tqdm(chosen, desc="known facts", unit="record")
     out: list[dict] = []
     seen = set()
-    try:
-        for rec in it:
-            rw = rec["requested_rewrite"]
-            key = (rw["subject"], rw["relation_id"])
-            if key in seen:
-                continue
-            seen.add(key)
-            hit = check_known(model, tokenizer, rw["prompt"], rw["subject"], rw["target_true"]["str"], max_new_tokens)
-            if hit is None:
-                continue
-            out.append({"known_id": len(out), "subject": hit["subject"], "attribute": hit["attribute"],
-                        "template": hit["template"], "prediction": hit["prediction"], "prompt": hit["prompt"],
-                        "relation_id": rw["relation_id"]})
-            if max_known is not None and len(out) >= max_known:
-                break
-    finally:
-        if was_training and hasattr(model, "train"):
-            model.train()
+    for rec in it:
+        rw = rec["requested_rewrite"]
+        key = (rw["subject"], rw["relation_id"])
+        if key in seen:
+            continue
+        seen.add(key)
+        hit = check_known(rw["prompt"], rw["subject"], rw["target_true"]["str"], continue_text, next_token,
+                          first_token)
+        if hit is None:
+            continue
+        out.append({"known_id": len(out), "subject": hit["subject"], "attribute": hit["attribute"],
+                    "template": hit["template"], "prediction": hit["prediction"], "prompt": hit["prompt"],
+                    "relation_id": rw["relation_id"]})
+        if max_known is not None and len(out) >= max_known:
+            break
     return out
 
 

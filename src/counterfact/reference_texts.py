@@ -1,4 +1,4 @@
-"""Reference texts for the reference score RS (SPEC 8) and the TF-IDF model it uses.
+"""Reference texts for the reference score RS (the paper's consistency metric) and the TF-IDF model it uses.
 
 For each (relation, object) the reference texts are texts about subjects that truly have
 that object. Sources:

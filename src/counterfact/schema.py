@@ -1,5 +1,8 @@
 """The COUNTERFACT record schema (identical to the released ``counterfact.json``) and ids.
 
+The released file's ``id`` fields hold Wikidata ids (``"Q150"``); ours are derived (below).
+Everything that reads records accepts both.
+
 A record::
 
     {"case_id": 0, "pararel_idx": 2796,
@@ -25,7 +28,7 @@ RECORD_KEYS = ("case_id", "pararel_idx", "requested_rewrite", "paraphrase_prompt
 REWRITE_KEYS = ("prompt", "relation_id", "target_new", "target_true", "subject")
 TARGET_KEYS = ("str", "id")
 PROMPT_LIST_KEYS = ("paraphrase_prompts", "neighborhood_prompts", "attribute_prompts", "generation_prompts")
-# Prompt counts of the released dataset (SPEC 2.1).
+# Prompt counts of the released dataset.
 EXPECTED_COUNTS = {"paraphrase_prompts": 2, "neighborhood_prompts": 10,
                    "attribute_prompts": 10, "generation_prompts": 10}
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from atomicio import atomic_write_text
 
-# Table 2 of the paper (SPEC 2.3): total / per relation / per record.
+# Table 2 of the paper: total / per relation / per record. "Objects" are the distinct new
+# targets and "counterfactual statements" the distinct filled rewrite prompts (see stats.py).
 PAPER_TABLE2 = {
     "records": (21919, 645, 1),
     "subjects": (20391, 624, 1),
@@ -23,7 +24,8 @@ PAPER_TABLE2 = {
     "generation_prompts": (62346, 1841, 3),
 }
 ROW_LABELS = {
-    "records": "Records", "subjects": "Subjects", "objects": "Objects",
+    "records": "Records", "subjects": "Subjects", "objects": "Objects (new targets)",
+    "true_objects": "True objects (not in the paper)",
     "counterfactual_statements": "Counterfactual statements", "paraphrase_prompts": "Paraphrase prompts",
     "neighborhood_prompts": "Neighborhood prompts", "attribute_prompts": "Attribute prompts",
     "generation_prompts": "Generation prompts",

@@ -1,8 +1,8 @@
-"""zsRE (MEND's format) as edit requests in the COUNTERFACT structure (SPEC 8).
+"""zsRE (MEND's format) as edit requests in the COUNTERFACT structure (the paper's zsRE evaluation, Table 1).
 
 Input records: ``subject, src, pred, rephrase, alt, answers, loc, loc_ans, cond``.
 
-Mapping (SPEC 8, and the ROME repository's zsRE dataset): the edit makes the model give
+Mapping (the paper's zsRE evaluation and the ROME repository's zsRE dataset): the edit makes the model give
 the question's answer, so
 
 * ``requested_rewrite.prompt`` = ``src`` with the subject replaced by ``{}`` (first occurrence);
@@ -63,7 +63,7 @@ def zsre_record_to_request(raw: dict, case_id: int, path="<zsre>") -> dict:
 
 
 def load_zsre(path: str | os.PathLike, limit: int | None = None) -> list[dict]:
-    """Edit requests from a MEND-format zsRE JSON list (first ``limit`` records; SPEC 8 uses 10,000)."""
+    """Edit requests from a MEND-format zsRE JSON list (first ``limit`` records; the paper evaluates 10,000)."""
     path = Path(path)
     data = read_json_list(path, "config key paths.zsre_eval / paths.zsre_train")
     if limit is not None:

@@ -13,6 +13,7 @@ import sys
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "model-info": ("rome.model_info", "load a model and print its architecture map entry"),
+    "known-facts": ("rome.known_facts", "select the COUNTERFACT facts a model knows (known_1000.json format)"),
     # causal tracing
     "trace": ("rome.tracing.cli", "causal trace of one prompt"),
     "trace-batch": ("rome.tracing.batch_cli", "causal traces of many known facts (resumable)"),

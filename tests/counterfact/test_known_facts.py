@@ -1,13 +1,16 @@
 import json
 
 import pytest
-import torch
+from counterfact_testdata import good_record
 
 from counterfact.errors import DataError
-from counterfact.known_facts import (greedy_continuation, load_known_facts, named_first, select_known_facts,
-                                     write_known_facts)
-
-from counterfact_testdata import good_record
+from counterfact.known_facts import (
+    check_known,
+    load_known_facts,
+    named_first,
+    select_known_facts,
+    write_known_facts,
+)
 
 
 def test_named_first_rule():
@@ -20,21 +23,6 @@ def test_named_first_rule():
     assert named_first(" nowhere", "Paris") is None
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    try:
-        from rome.testing import gpt2_tokenizer
-    except ImportError:  # pragma: no cover
-        pytest.skip("rome.testing.gpt2_tokenizer not available")
-    tok = gpt2_tokenizer()
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=len(tok), n_positions=64))
-    model.eval()
-    return model, tok
-
-
 def record(case_id, subject, obj, prompt="{} lives in"):
     r = good_record(case_id, subject)
     r["requested_rewrite"]["prompt"] = prompt
@@ -42,28 +30,45 @@ def record(case_id, subject, obj, prompt="{} lives in"):
     return r
 
 
-def test_selects_exactly_the_facts_the_model_predicts(tiny, tmp_path):
-    model, tok = tiny
-    chosen = None
-    for i in range(40):
-        subject = f"Person{i}"
-        first = tok.decode(greedy_continuation(model, tok, f"{subject} lives in", 3)[:1])
-        if first.startswith(" ") and first.strip().isalpha() and first.strip()[0].islower():
-            chosen = subject, first.strip()
-            break
-    assert chosen, "no subject with an alphabetic greedy continuation"
-    subject, word = chosen
-    recs = [record(0, subject, word), record(1, subject + "x", "Zzyzxqq"), record(2, subject, "Zzyzxqq", "{} was in")]
-    known = select_known_facts(model, tok, recs, max_new_tokens=5)
-    assert len(known) == 1
-    k = known[0]
-    assert k["known_id"] == 0 and k["subject"] == subject and k["attribute"] == word
-    assert k["prompt"] == f"{subject} lives in" and k["template"] == "{} lives in"
-    assert k["prediction"].startswith(" " + word) and k["relation_id"] == "P103"
+# A scripted "model": continuations and next tokens looked up in tables (no model code).
+CONTINUATIONS = {"Ann lives in": " the city of Paris, where", "Bob lives in": " London and Paris",
+                 "Cid lives in": " Rome.", "Ann was in": " Paris."}
+NEXT = {"Ann lives in the city of": " Paris", "Cid lives in": " Milan", "Ann was in": " Paris"}
+
+
+def continue_text(text):
+    return CONTINUATIONS.get(text, " nothing")
+
+
+def next_token(text):
+    return NEXT.get(text, " ?")
+
+
+def first_token(obj):
+    return " " + obj.split()[0]
+
+
+def test_check_known_hand_computed():
+    hit = check_known("{} lives in", "Ann", "Paris", continue_text, next_token, first_token)
+    assert hit == {"subject": "Ann", "attribute": "Paris", "template": "{} lives in",
+                   "prediction": " the city of Paris, where", "prompt": "Ann lives in the city of"}
+    # London is named before Paris: not known
+    assert check_known("{} lives in", "Bob", "Paris", continue_text, next_token, first_token) is None
+    # named first, but the argmax after the prompt is another token: not known
+    assert check_known("{} lives in", "Cid", "Rome", continue_text, next_token, first_token) is None
+
+
+def test_select_known_facts_once_per_subject_relation(tmp_path):
+    recs = [record(0, "Ann", "Paris"), record(1, "Bob", "Paris"), record(2, "Ann", "Paris", "{} was in"),
+            record(3, "Cid", "Rome")]
+    known = select_known_facts(recs, continue_text, next_token, first_token)
+    # record 2 has the same (subject, relation) as record 0: not tried again
+    assert [(k["known_id"], k["subject"], k["prompt"]) for k in known] == [(0, "Ann", "Ann lives in the city of")]
+    assert known[0]["relation_id"] == "P103"
     out = tmp_path / "known.json"
     write_known_facts(out, known)
     assert load_known_facts(out) == known
-    assert select_known_facts(model, tok, recs, max_new_tokens=5, limit=0) == []
+    assert select_known_facts(recs, continue_text, next_token, first_token, limit=0) == []
 
 
 def test_known_facts_validation_errors(tmp_path):

@@ -22,10 +22,54 @@ def test_stats_definitions():
     assert rows["records"] == {"total": 3, "per_relation": 1.5, "per_record": 1.0}
     assert rows["subjects"]["total"] == 2                  # distinct strings
     assert rows["subjects"]["per_relation"] == 1.5          # P103: Ann, Bob; P37: Ann
-    assert rows["objects"]["total"] == 2
+    assert rows["objects"]["total"] == 1                   # the paper's Objects: distinct new targets (English)
+    assert rows["true_objects"]["total"] == 2              # French, German
     assert rows["generation_prompts"]["per_record"] == round((1 + 2 + 1) / 3, 2)
     assert rows["neighborhood_prompts"]["total"] == 10      # shared strings counted once
-    assert rows["counterfactual_statements"]["total"] == 2  # "The mother tongue of Ann is English" twice
+    # distinct filled rewrite prompts: "The mother tongue of Ann is" twice, "... of Bob is"
+    assert rows["counterfactual_statements"]["total"] == 2
+
+
+def handmade_file():
+    """Four records whose Table 2 counts are known by hand (the paper's definitions).
+
+    * new targets: Spanish, Spanish, Tokyo, Spanish -> Objects = 2 (true objects: French, English, Paris = 3)
+    * filled rewrite prompts: "The mother tongue of Ann is" (records 0 and 1, different new target
+      and the same prompt), "Bob's mother tongue is", "Ann is the capital of" -> 3
+    * paraphrase prompts: 8 strings, one repeated -> 7; neighbourhood: "N1".."N12" with overlaps -> 12;
+      generation prompts: records repeat strings.
+    """
+    from counterfact.schema import make_record
+
+    def rec(cid, prompt, rel, subject, new, true, para, neigh, gen):
+        return make_record(cid, cid, prompt, rel, subject, new, true, para, neigh, [f"A{i}" for i in range(10)], gen)
+
+    n = [f"N{i}" for i in range(1, 13)]
+    return [
+        rec(0, "The mother tongue of {} is", "P103", "Ann", "Spanish", "French",
+            ["x. Ann speaks", "y. Ann speaks"], n[:10], ["Ann g1"] * 10),
+        rec(1, "The mother tongue of {} is", "P103", "Ann", "Spanish", "English",
+            ["x. Ann speaks", "z. Ann talks"], n[2:12], ["Ann g1"] * 5 + ["Ann g2"] * 5),
+        rec(2, "{}'s mother tongue is", "P103", "Bob", "Spanish", "French",
+            ["x. Bob speaks", "w. Bob talks"], n[:10], ["Bob g1"] * 10),
+        rec(3, "{} is the capital of", "P36", "Ann", "Tokyo", "Paris",
+            ["v. Ann, capital of", "u. Ann, the capital of"], n[:10], ["Ann g1"] * 10),
+    ]
+
+
+def test_table2_on_a_handmade_file_with_known_counts(tmp_path, capsys):
+    f = tmp_path / "hand.json"
+    f.write_text(json.dumps(handmade_file()), encoding="utf-8")
+    assert main(["stats", str(f), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    total = {k: v["total"] for k, v in rows.items()}
+    assert total == {"records": 4, "subjects": 2, "objects": 2, "true_objects": 3, "counterfactual_statements": 3,
+                     "paraphrase_prompts": 7, "neighborhood_prompts": 12, "attribute_prompts": 10,
+                     "generation_prompts": 3}
+    # per relation: P103 has 2 objects (Spanish) -> 1, P36 -> 1; statements P103: 2, P36: 1
+    assert rows["objects"]["per_relation"] == 1.0 and rows["counterfactual_statements"]["per_relation"] == 1.5
+    assert rows["subjects"]["per_relation"] == 1.5 and rows["generation_prompts"]["per_record"] == 1.25
+    assert rows["neighborhood_prompts"]["per_relation"] == (12 + 10) / 2
 
 
 def test_tables_put_paper_beside_ours(tmp_path):

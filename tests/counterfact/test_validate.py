@@ -28,7 +28,8 @@ def mutate(fn, case_id=0):
     (lambda r: r["requested_rewrite"].__setitem__("prompt", "{} and {} is"), "prompt_placeholder"),
     (lambda r: r["requested_rewrite"]["target_new"].__setitem__("str", "French"), "target_equal"),
     (lambda r: r.__setitem__("paraphrase_prompts", r["paraphrase_prompts"][:1]), "prompt_count"),
-    (lambda r: r.__setitem__("neighborhood_prompts", r["neighborhood_prompts"][:9]), "prompt_count"),
+    (lambda r: r.__setitem__("neighborhood_prompts", []), "prompt_count"),
+    (lambda r: r.__setitem__("neighborhood_prompts", r["neighborhood_prompts"] + ["x"]), "prompt_count"),
     (lambda r: r.__setitem__("attribute_prompts", r["attribute_prompts"] + ["x"]), "prompt_count"),
     (lambda r: r.__setitem__("generation_prompts", []), "prompt_count"),
     (lambda r: r["paraphrase_prompts"].__setitem__(1, "A sentence. Somebody else speaks"), "subject_missing"),
@@ -64,9 +65,38 @@ def test_all_violations_reported_not_only_first():
 
 
 def test_lenient_counts():
-    rec = mutate(lambda r: r.__setitem__("neighborhood_prompts", r["neighborhood_prompts"][:4]))
+    rec = mutate(lambda r: r.__setitem__("generation_prompts", r["generation_prompts"][:4]))
     assert checks([rec], strict_counts=False) == []
     assert checks([rec]) == [(0, "prompt_count")]
+
+
+def test_fewer_than_ten_neighbourhood_and_attribute_prompts_are_valid():
+    """A record keeps the neighbourhood that exists (the metrics average over it)."""
+    rec = mutate(lambda r: (r.__setitem__("neighborhood_prompts", r["neighborhood_prompts"][:4]),
+                            r.__setitem__("attribute_prompts", r["attribute_prompts"][:1])))
+    assert checks([rec]) == []
+
+
+def test_released_conventions_are_accepted(tmp_path):
+    """The released file's Wikidata ids and pararel_idx; every loader takes them."""
+    from counterfact.records import load_records
+    from counterfact.splits import write_split
+    from counterfact.stats import compute_stats
+
+    recs = [good_record(0), good_record(1, "Léon Blum")]
+    for r, idx in zip(recs, (2796, 11)):
+        r["pararel_idx"] = idx
+        r["requested_rewrite"]["target_new"]["id"] = "Q1860"
+        r["requested_rewrite"]["target_true"]["id"] = "Q150"
+    f = tmp_path / "released_like.json"
+    f.write_text(json.dumps(recs), encoding="utf-8")
+    assert main(["validate", str(f)]) == 0
+    assert load_records(f, validate=True) == recs
+    assert compute_stats(recs)["n_records"] == 2
+    assert write_split(f, tmp_path / "split.json", eval_fraction=0.5, seed=0)["n"] == 2
+    empty_id = copy.deepcopy(recs)
+    empty_id[1]["requested_rewrite"]["target_new"]["id"] = ""
+    assert checks(empty_id) == [(1, "type")]
 
 
 def test_cli_exit_codes(tmp_path, capsys):

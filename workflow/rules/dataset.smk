@@ -118,7 +118,7 @@ rule known_facts:
     resources:
         gpu=1,
     shell:
-        "counterfact known-facts --records {input} --model {MODEL} --device {DEVICE} --dtype {DTYPE}"
+        "rome known-facts --records {input} --model {MODEL} --device {DEVICE} --dtype {DTYPE}"
         " --out {output} --limit {params.limit} --quiet" + prov("known_facts", limit=KF.get("max_candidates"))
 
 
