@@ -17,8 +17,8 @@ from counterfact.known_facts import load_known_facts
 
 from .noise import EmbeddingStats
 from .prepare import TraceSettings, prepare
-from .restore import KINDS, severed_restorations
-from .trace import _result, make_engine, trace_prepared
+from .restore import KINDS
+from .trace import _result, severed_scores, trace_prepared
 
 __all__ = ["load_known_facts", "result_path", "trace_facts"]
 
@@ -52,11 +52,11 @@ def trace_facts(
                 single = _copy_with(res, {k: res.scores[k]})
                 single.save(result_path(out_dir, k, kid))
         if want_sev:
-            eng = make_engine(prep, engine, **engine_options)
+            eng, curves = severed_scores(prep, prep.enc.last_subject, engine, **engine_options)
             sev = _result(prep, prep.enc.text, rec["subject"], eng.corrupted_score(), engine)
             sev.meta.update(meta, severed_token=prep.enc.last_subject)
-            for label, cut in (("single", None), ("attn_severed", "attn"), ("mlp_severed", "mlp")):
-                sev.scores[label] = eng.scores(severed_restorations(prep.enc.last_subject, prep.n_layers, cut))[None, :]
+            for label, values in curves.items():
+                sev.scores[label] = values[None, :]
             sev.save(result_path(out_dir, "severed", kid))
         done += 1
     return {"traced": done, "skipped": skipped}
