@@ -94,10 +94,10 @@ def test_corpus_statistics_are_the_token_embeddings_of_the_corpus(tiny_gpt2, tmp
             "Paris is the capital of France.",
             "Rome was not built in a day, they say."]
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n\n".join(docs) + "\n")
+    corpus.write_text("\n\n".join(docs) + "\n")  # texts = the non-blank lines, as the rows of WikiText
     st = corpus_embedding_stats(tiny_gpt2, corpus, tmp_path / "n", max_texts=10, max_len=6)
     w = tiny_gpt2.module("embed").weight.detach().double().numpy()
-    rows = np.concatenate([w[tiny_gpt2.tokenizer(d, add_special_tokens=False)["input_ids"][:6]] for d in docs])
+    rows = np.concatenate([w[tiny_gpt2.tokenizer(d + "\n", add_special_tokens=False)["input_ids"][:6]] for d in docs])
     assert st.n_tokens == rows.shape[0] == 6 + 6 + 6
     np.testing.assert_allclose(st.mean, rows.mean(0), atol=1e-12)
     np.testing.assert_allclose(st.cov, np.cov(rows, rowvar=False, ddof=1), atol=1e-12)
@@ -106,6 +106,8 @@ def test_corpus_statistics_are_the_token_embeddings_of_the_corpus(tiny_gpt2, tmp
     np.testing.assert_array_equal(again.cov, st.cov)
     longer = corpus_embedding_stats(tiny_gpt2, corpus, tmp_path / "n", max_texts=10, max_len=1024)
     assert longer.n_tokens > st.n_tokens and len(list((tmp_path / "n").glob("*.json"))) == 2
+    two = corpus_embedding_stats(tiny_gpt2, corpus, None, max_texts=2, max_len=6)  # a seeded sample of 2 texts
+    assert two.n_tokens == 12 and two.info["n_texts"] == 2
 
 
 def _gaussian_stats(h=4, seed=0):

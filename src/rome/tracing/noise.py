@@ -253,13 +253,24 @@ def subject_embedding_stats(
     return stats
 
 
+def corpus_texts(corpus: str | Path | None) -> list[str]:
+    """The texts the corpus Gaussian samples from: for a local file, each non-blank line as it
+    stands (the rows of the official WikiText-103 dataset are the raw file's lines: paragraphs
+    and headings); for a named ``datasets`` corpus, its non-empty rows."""
+    from ..editing.statistics import load_documents, resolve_corpus
+    kind, where = resolve_corpus(corpus)
+    if kind != "file":
+        return load_documents(corpus)
+    with open(where, encoding="utf-8") as fh:
+        return [line for line in fh if line.strip()]
+
+
 def corpus_token_ids(lm, corpus: str | Path | None, max_texts: int = 1000, max_len: int = 1024,
                      seed: int = 1) -> tuple[list[list[int]], int]:
-    """Token ids of a seeded random sample of ``max_texts`` corpus documents (all of them when
-    there are fewer), each cut to ``max_len`` tokens (official: 1,000 texts of WikiText-103,
-    cut to the model's context), without special tokens; and the number of documents."""
-    from ..editing.statistics import load_documents
-    docs = load_documents(corpus)
+    """Token ids of a seeded random sample of ``max_texts`` corpus texts (all of them when there
+    are fewer), each cut to ``max_len`` tokens (official: 1,000 random rows of WikiText-103,
+    cut to the model's context), without special tokens; and the number of texts sampled."""
+    docs = corpus_texts(corpus)
     if len(docs) > max_texts:
         pick = sorted(np.random.default_rng(seed).choice(len(docs), size=max_texts, replace=False).tolist())
         docs = [docs[i] for i in pick]
