@@ -21,7 +21,8 @@ def _stats(lm, cov=False):
     h = lm.module("embed").weight.shape[1]
     rng = np.random.default_rng(0)
     a = rng.normal(size=(h, h)) * 0.02
-    return EmbeddingStats(0.02, 10, mean=np.zeros(h) if cov else None, cov=a @ a.T + 1e-3 * np.eye(h) if cov else None)
+    return EmbeddingStats(0.02, 10, mean=rng.normal(size=h) * 0.01 if cov else None,
+                          cov=a @ a.T + 1e-3 * np.eye(h) if cov else None)
 
 
 def _close(a, b):
@@ -38,10 +39,11 @@ def tiny(request, gpt2_tok, gemma_tok):
     return tiny_model(request.param, tok, n_layers=5, seed=1)
 
 
-@pytest.mark.parametrize("noise,window,extra", [("0.5", 3, 0), ("s3", 10, 0), ("u0.3", 2, 1), ("t3", 4, 0), ("m", 3, 0)])
+@pytest.mark.parametrize("noise,window,extra", [("0.5", 3, 0), ("s3", 10, 0), ("u0.3", 2, 1), ("t3", 4, 0), ("m", 3, 0),
+                                                ("ts3", 4, 0), ("ms", 2, 0)])
 def test_fast_equals_reference_every_kind(tiny, noise, window, extra):
     settings = TraceSettings(noise=noise, samples=3, window=window, seed=7, extra_tokens=extra)
-    prep = prepare(tiny, PROMPT, SUBJECT, settings, stats=_stats(tiny, cov=noise == "m"))
+    prep = prepare(tiny, PROMPT, SUBJECT, settings, stats=_stats(tiny, cov=noise in ("m", "t3", "ms")))
     ref, fast = ReferenceEngine(prep), FastEngine(prep, max_rows=13, layer_chunk=2)
     _close(ref.corrupted_score(), fast.corrupted_score())
     T, L = prep.n_tokens, prep.n_layers

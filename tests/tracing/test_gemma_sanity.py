@@ -12,7 +12,8 @@ pytestmark = pytest.mark.gemma
 
 FACTS = [("{} is located in the continent of", "Vinson Massif", "Antarctica"),
          ("The Eiffel Tower is located in the city of", "Eiffel Tower", "Paris")]
-STATS = EmbeddingStats(sigma=1.031, n_tokens=3839)  # σ of Gemma's subject embeddings (rome noise-scale)
+STATS = EmbeddingStats(sigma=1.031, n_tokens=4689)  # σ of Gemma's bare subject embeddings over the 1,209 released
+# known facts (rome noise-scale: 1.03096; the in-prompt estimate over the first 1,000 gives 1.03098)
 
 
 @pytest.mark.parametrize("prompt,subject,answer", FACTS)

@@ -12,7 +12,7 @@ def test_parse_rules():
     assert parse_noise("s3").kind == "scaled" and parse_noise("s3").value == 3
     assert parse_noise("m").kind == "mvn"
     assert parse_noise("u0.5").value == 0.5
-    assert parse_noise("t4").kind == "student"
+    assert parse_noise("t4").kind == "student" and parse_noise("ts4").kind == "student_entry"
     assert parse_noise("0.1346").kind == "fixed"
     for bad in ("x3", "s", "t-1", ""):
         with pytest.raises(NoiseRuleError):
@@ -25,13 +25,13 @@ def test_noise_scales():
     assert s3.std().item() == pytest.approx(1.5, rel=0.03)
     u = sample_noise("u0.2", None, 10, 5, 64, seed=0)
     assert u.abs().max() <= 0.2 and u.abs().max() > 0.19
-    t = sample_noise("t5", st, 400, 5, 64, seed=0)
+    t = sample_noise("ts5", st, 400, 5, 64, seed=0)
     assert t.std().item() == pytest.approx(1.5, rel=0.1)
     assert torch.equal(sample_noise("2.0", None, 3, 2, 8, seed=1), sample_noise("2.0", None, 3, 2, 8, seed=1))
     with pytest.raises(NoiseRuleError):
         sample_noise("s3", None, 3, 2, 8, seed=1)
     cov = np.diag(np.linspace(0.1, 4.0, 8))
-    m = sample_noise("m", EmbeddingStats(1.0, 1, np.zeros(8), cov), 4000, 1, 8, seed=0)
+    m = sample_noise("ms", EmbeddingStats(1.0, 1, np.zeros(8), cov), 4000, 1, 8, seed=0)
     np.testing.assert_allclose(m.reshape(-1, 8).var(0).numpy(), np.diag(cov), rtol=0.1)
 
 

@@ -12,6 +12,8 @@ for _rule in TR.get("noise_variants", []) or []:
 if int(TR.get("variant_facts", 0)) > 0:
     TRACE_VARIANTS["extra1"] = dict(noise=TR.get("noise", "s3"), extra=1, n=TR.get("variant_facts", 20), severed=False)
 TRACE_KINDS = ",".join(TR.get("kinds", ["hidden", "mlp", "attn"]))
+if TR.get("severed_noise", "same") not in ("same", "official"):
+    raise ValueError(f"config tracing.severed_noise must be 'same' or 'official', got {TR.get('severed_noise')!r}")
 EXAMPLES = ",".join(str(x) for x in TR.get("examples", []))
 # Fig. 16: known_ids explained by integrated gradients (default: the first two examples)
 _saliency = TR.get("saliency_examples")
@@ -51,17 +53,20 @@ COMPARE = compare_runs()
 rule trace_batch:
     input:
         facts=known_facts_file(),
+        corpus=CORPUS,  # token-embedding Gaussian of noise rules m and t<d>
     output:
         f"{D}/tracing/{{variant}}.done",
     params:
         v=lambda w: TRACE_VARIANTS[w.variant],
         severed=lambda w: "" if TRACE_VARIANTS[w.variant]["severed"] else "--no-severed",
+        severed_noise=TR.get("severed_noise", "same"),
     resources:
         gpu=1,
     shell:
         "rome trace-batch {LM_ARGS} --facts {input.facts} --limit {params.v[n]} --kinds {TRACE_KINDS}"
         " --noise {params.v[noise]} --extra-tokens {params.v[extra]} --samples {TR[samples]}"
         " --window {TR[window]} --seed {SEED} --known-facts {input.facts} --stats-dir {D}/tracing/noise"
+        " --corpus {input.corpus} --severed-noise {params.severed_noise}"
         " {params.severed} --out-dir {D}/tracing/{wildcards.variant} > {output}"
         + prov("trace_batch", tracing=TR)
 

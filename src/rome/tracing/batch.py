@@ -31,8 +31,8 @@ from ..cache_key import (CacheKey, ReuseCounts, StaleCacheError, array_checksum,
                          make_key, stored_digest)
 from .noise import EmbeddingStats
 from .prepare import TraceSettings, prepare
-from .restore import KINDS, severed_restorations
-from .trace import TraceResult, _result, make_engine, trace_prepared
+from .restore import KINDS
+from .trace import TraceResult, _result, severed_scores, trace_prepared
 
 __all__ = ["load_known_facts", "result_path", "trace_facts", "trace_key", "manifest_path", "read_stored_key"]
 
@@ -137,11 +137,11 @@ def trace_facts(
                 single = _copy_with(res, {k: res.scores[k]})
                 single.save(result_path(out_dir, k, kid))
         if "severed" in redo:
-            eng = make_engine(prep, engine, **engine_options)
+            eng, curves = severed_scores(prep, prep.enc.last_subject, engine, **engine_options)
             sev = _result(prep, prep.enc.text, rec["subject"], eng.corrupted_score(), engine)
             sev.meta.update(meta, severed_token=prep.enc.last_subject)
-            for label, cut in (("single", None), ("attn_severed", "attn"), ("mlp_severed", "mlp")):
-                sev.scores[label] = eng.scores(severed_restorations(prep.enc.last_subject, prep.n_layers, cut))[None, :]
+            for label, values in curves.items():
+                sev.scores[label] = values[None, :]
             sev.save(result_path(out_dir, "severed", kid))
     write_manifest(out_dir, key, [rec["known_id"] for rec in facts], kinds, severed)
     out = counts.as_json()

@@ -6,39 +6,68 @@ import json
 from pathlib import Path
 
 from ..model_info import add_model_arguments, load_from_args
+from .noise import SIGMA_ESTIMATES
 from .prepare import TraceSettings
 from .restore import KINDS
 
 
 def add_trace_settings(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--noise", default="s3", help="noise rule: s<f>, m, u<x>, t<dof> or a number (default s3)")
+    parser.add_argument("--noise", default="s3",
+                        help="noise rule: s<f>, m, t<dof>, ms, ts<dof>, u<x> or a number (default s3; "
+                             "see rome.tracing.noise)")
     parser.add_argument("--samples", type=int, default=10, help="noise samples per prompt (default 10)")
     parser.add_argument("--window", type=int, default=10, help="MLP/attention window in layers (paper: 10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--extra-tokens", type=int, default=0, help="also corrupt N tokens after the subject")
     parser.add_argument("--replace", action="store_true", help="replace subject embeddings by noise instead of adding")
+    parser.add_argument("--severed-noise", default="same", choices=["same", "official"],
+                        help="severed paths (Fig. 3): freeze states recorded under the same noise as the patched "
+                             "pass (same, the paper's text) or under the previous draw of the noise stream "
+                             "(official, trace_with_repatch)")
     parser.add_argument("--engine", default="fast", choices=["fast", "reference"])
+    add_noise_stats_arguments(parser)
+
+
+def add_noise_stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--known-facts", default=None,
-                        help="known-facts JSON whose subjects give σ for s/t/m rules (default: shared known_1000.json)")
+                        help="known-facts JSON whose subjects give σ for s/ms/ts rules (default: shared known_1000.json)")
     parser.add_argument("--stats-dir", default="data/tracing/noise", help="cache folder of embedding statistics")
-    parser.add_argument("--stats-facts", type=int, default=1000, help="how many known facts estimate σ")
+    parser.add_argument("--stats-facts", type=int, default=None,
+                        help="estimate σ from the first N known facts (default: all, as the official code)")
+    parser.add_argument("--sigma-estimate", default="bare", choices=list(SIGMA_ESTIMATES),
+                        help="σ from each bare subject string tokenized alone (bare, official) or from the "
+                             "subject's tokens inside each prompt (in-prompt)")
+    parser.add_argument("--corpus", default=None,
+                        help="text corpus whose token embeddings give μ, Σ for rules m and t<d> "
+                             "(file or wikitext-2; default: the shared WikiText-2 copy; config paths.corpus)")
+    parser.add_argument("--corpus-texts", type=int, default=1000,
+                        help="corpus documents sampled for μ, Σ (official: 1,000; all when fewer)")
+    parser.add_argument("--corpus-max-len", type=int, default=1024, help="tokens kept per corpus document")
 
 
 def settings_from_args(args) -> TraceSettings:
     return TraceSettings(noise=args.noise, samples=args.samples, window=args.window, seed=args.seed,
-                         extra_tokens=args.extra_tokens, replace=args.replace)
+                         extra_tokens=args.extra_tokens, replace=args.replace,
+                         severed_noise=getattr(args, "severed_noise", "same"))
 
 
-def stats_from_args(lm, args):
-    from .noise import parse_noise, subject_embedding_stats
-    rule = parse_noise(args.noise)
-    if not rule.needs_stats:
+def stats_from_args(lm, args, rule=None):
+    """The embedding statistics a noise rule needs (None for rules that need none)."""
+    from .noise import corpus_embedding_stats, parse_noise, subject_embedding_stats
+    rule = parse_noise(rule if rule is not None else args.noise)
+    if rule.stats_source == "corpus":
+        return corpus_embedding_stats(lm, args.corpus, args.stats_dir, max_texts=args.corpus_texts,
+                                      max_len=args.corpus_max_len)
+    if rule.stats_source != "subjects":
         return None
     from ..runtime import shared_data_dir
     from .batch import load_known_facts
     path = Path(args.known_facts) if args.known_facts else shared_data_dir() / "known_1000.json"
-    facts = load_known_facts(path)[: args.stats_facts]
-    return subject_embedding_stats(lm, facts, args.stats_dir, covariance=rule.needs_covariance)
+    facts = load_known_facts(path)
+    if args.stats_facts is not None:
+        facts = facts[: args.stats_facts]
+    return subject_embedding_stats(lm, facts, args.stats_dir, covariance=rule.needs_covariance,
+                                   estimate=args.sigma_estimate)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

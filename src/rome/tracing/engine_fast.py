@@ -44,8 +44,15 @@ class FastEngine:
     name = "fast"
 
     def __init__(self, prep: PreparedPrompt, max_rows: int = 400, layer_chunk: int | None = None,
-                 prefix_cache: bool = True, skip_layers: bool = True, skip_noops: bool = True):
+                 prefix_cache: bool = True, skip_layers: bool = True, skip_noops: bool = True,
+                 frozen_states: dict | None = None):
+        """``frozen_states`` (part, layer) -> [S, T, H]: where frozen states come from when not
+        from this engine's own corrupted pass (the official severed-path noise, which records
+        them under another noise draw); layers below a restoration are then computed, not replayed."""
         self.prep = prep
+        self.frozen_states = frozen_states
+        if frozen_states is not None:
+            skip_layers = False  # frozen values below l0 differ from this pass's corrupted ones
         self.max_rows = max(1, int(max_rows))
         L = prep.n_layers
         self.layer_chunk = max(1, layer_chunk if layer_chunk else -(-L // 6))
@@ -90,10 +97,14 @@ class FastEngine:
     def changes_nothing(self, r: Restoration) -> bool:
         """True when ``r`` provably leaves the last position's output at its corrupted value."""
         prep = self.prep
-        if not r.restore or r.token < min(prep.corrupt_positions, default=prep.n_tokens):
+        if r.token < min(prep.corrupt_positions, default=prep.n_tokens):
             return True
         top = prep.n_layers - 1
-        return r.token < prep.n_tokens - 1 and all(layer == top for _, layer in r.parts())
+        if r.token < prep.n_tokens - 1 and all(layer == top for _, layer in r.parts()):
+            return True
+        if self.frozen_states is not None and r.freeze:
+            return False  # states frozen from another noise draw change the pass
+        return not r.restore
 
     # -- batching -------------------------------------------------------------------------
     def _prefix(self, i: int, repeat: int):
@@ -119,6 +130,7 @@ class FastEngine:
     def _run_batch(self, rs: Sequence[Restoration]) -> np.ndarray:
         prep, spec, model = self.prep, self.prep.lm.spec, self.prep.lm.model
         states = self.corrupted_states()
+        frozen = states if self.frozen_states is None else self.frozen_states
         S, R, L = prep.samples, len(rs), prep.n_layers
         token = rs[0].token
         offset = token if self.prefix_cache else 0
@@ -138,7 +150,7 @@ class FastEngine:
                     continue
                 rows_, vals = writes[spec.layer_name(part, layer)]
                 rows_ += rows
-                vals.append(states[(part, layer)][:, token])
+                vals.append(frozen[(part, layer)][:, token])
         index = {n: (torch.tensor(rw, device=prep.lm.device), torch.cat(vs)) for n, (rw, vs) in writes.items()}
 
         def edit(x, name):

@@ -21,8 +21,11 @@ from .restore import Restoration
 class ReferenceEngine:
     name = "reference"
 
-    def __init__(self, prep: PreparedPrompt):
+    def __init__(self, prep: PreparedPrompt, frozen_states: dict | None = None):
+        """``frozen_states``: where frozen states come from when not from this engine's own
+        corrupted pass (see :class:`~.engine_fast.FastEngine`)."""
         self.prep = prep
+        self.frozen_states = frozen_states
         self._corrupted_states: dict | None = None
         self._corrupted_score: float | None = None
 
@@ -52,7 +55,7 @@ class ReferenceEngine:
             if (part, layer) in r.restore:
                 continue
             edits.setdefault(spec.layer_name(part, layer), []).append(("corrupt", part, layer))
-        corrupted = self.corrupted_states() if r.freeze else None
+        corrupted = (self.corrupted_states() if self.frozen_states is None else self.frozen_states) if r.freeze else None
 
         def edit(x, name):
             if name == spec.embed:

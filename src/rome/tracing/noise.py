@@ -1,23 +1,37 @@
-"""Noise rules for corrupting subject embeddings (SPEC 4, Fig. 13).
+"""Noise rules for corrupting subject embeddings (paper section 2.1, Appendix B.1, Fig. 13).
 
-A rule is a short string:
+A rule is a short string. The defaults follow the official code (``experiments/causal_trace.py``
+of kmeng01/rome, which produced the paper's figures); the earlier readings stay available
+under their own names (docs/fidelity.md says which is which):
 
-* ``s<f>``  Gaussian N(0, (f·σ)²) per embedding entry, σ = std of the subject-token
-  embedding entries over a set of known-fact subjects (``s3`` is the paper's rule);
-* ``m``     a multivariate Gaussian fitted to those embeddings: zero-mean with their
-  covariance when added, N(μ, Σ) when ``replace`` is set;
+* ``s<f>``  Gaussian N(0, (f·σ)²) per embedding entry (``s3`` is the paper's rule). σ is the
+  standard deviation of the embedding entries of the known facts' subjects. The default
+  estimate is the official one (``collect_embedding_std``): each *bare subject string*
+  tokenized alone, over *all* facts of the known-facts file. ``in-prompt`` (the subject's
+  tokens inside each fact's prompt) is the package's earlier estimate.
+* ``m``     the official multivariate rule (``collect_embedding_gaussian``): samples of
+  N(μ, Σ), with μ and Σ fitted to the token embeddings of a text corpus (WikiText-103 in the
+  official code; here the configured corpus), added to the subject embeddings (μ included),
+  or put in their place with ``replace``.
+* ``t<d>``  the official Student-t rule (``collect_embedding_tdist``): the ``m`` sample times
+  ``sqrt((d−2)/u)`` with u ~ χ²(d), one u per noised token vector (so the covariance of the
+  Gaussian part stays Σ; as in the official code the factor multiplies μ too). Needs d > 2.
+* ``ms``    the package's earlier multivariate rule: zero-mean Gaussian with the covariance of
+  the subject-token embeddings when added, N(μ, Σ) of those embeddings with ``replace``.
+* ``ts<d>`` the package's earlier Student-t rule: independent Student-t entries with ``d``
+  degrees of freedom scaled to standard deviation 3σ (for d ≤ 2, where the variance is
+  infinite, the scale is 3σ).
 * ``u<x>``  uniform in [−x, x] per entry;
-* ``t<d>``  Student-t with ``d`` degrees of freedom, scaled so that its standard
-  deviation is 3σ (for d ≤ 2, where the variance is infinite, the scale is 3σ);
 * a plain number ``ν``: Gaussian N(0, ν²).
 
-Embedding statistics are computed by :func:`subject_embedding_stats` from the output of
-the token-embedding module (``spec.embed``, so Gemma's √hidden scaling is included) and
-cached as a small JSON file (+ an ``.npz`` with mean and covariance) keyed by the model
-and the subjects.
+Embedding statistics are outputs of the token-embedding module (``spec.embed``, so Gemma's
+√hidden scaling is included), cached as a small JSON file (+ an ``.npz`` with mean and
+covariance) whose name is a key of everything that produced them (model, estimate, facts or
+corpus, budget); the JSON records which estimate it is.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +41,9 @@ import numpy as np
 import torch
 
 from atomicio import atomic_save_npz, atomic_write_json, load_npz, stable_key
-from ..hooks import Trace
 from ..tokens import encode_with_subject
+
+SIGMA_ESTIMATES = ("bare", "in-prompt")  # first: the official estimate (the default)
 
 
 class NoiseRuleError(ValueError):
@@ -37,21 +52,32 @@ class NoiseRuleError(ValueError):
 
 @dataclass(frozen=True)
 class NoiseRule:
-    kind: str  # "scaled", "mvn", "uniform", "student", "fixed"
+    # "scaled" (s<f>), "mvn" (m), "student" (t<d>), "mvn_subject" (ms), "student_entry" (ts<d>),
+    # "uniform" (u<x>), "fixed" (a number)
+    kind: str
     value: float = 0.0
     text: str = ""
 
     @property
+    def stats_source(self) -> str | None:
+        """Which statistics the rule needs: "subjects", "corpus" or None."""
+        if self.kind in ("scaled", "mvn_subject", "student_entry"):
+            return "subjects"
+        if self.kind in ("mvn", "student"):
+            return "corpus"
+        return None
+
+    @property
     def needs_stats(self) -> bool:
-        return self.kind in ("scaled", "mvn", "student")
+        return self.stats_source is not None
 
     @property
     def needs_covariance(self) -> bool:
-        return self.kind == "mvn"
+        return self.kind in ("mvn", "student", "mvn_subject")
 
 
 def parse_noise(rule: str | float | NoiseRule) -> NoiseRule:
-    """Parse ``s3``, ``m``, ``u0.5``, ``t3`` or a number into a :class:`NoiseRule`."""
+    """Parse ``s3``, ``m``, ``t3``, ``ms``, ``ts3``, ``u0.5`` or a number into a :class:`NoiseRule`."""
     if isinstance(rule, NoiseRule):
         return rule
     if isinstance(rule, (int, float)):
@@ -60,19 +86,30 @@ def parse_noise(rule: str | float | NoiseRule) -> NoiseRule:
     try:
         if text == "m":
             return NoiseRule("mvn", 0.0, text)
+        if text == "ms":
+            return NoiseRule("mvn_subject", 0.0, text)
         if text[:1] == "s":
             return NoiseRule("scaled", float(text[1:]), text)
         if text[:1] == "u":
             return NoiseRule("uniform", float(text[1:]), text)
-        if text[:1] == "t":
-            dof = float(text[1:])
+        if text[:2] == "ts":
+            dof = float(text[2:])
             if dof <= 0:
                 raise ValueError
+            return NoiseRule("student_entry", dof, text)
+        if text[:1] == "t":
+            dof = float(text[1:])
+            if dof <= 2:
+                raise NoiseRuleError(
+                    f"noise rule {text!r}: the official Student-t rule scales by sqrt((d-2)/chi2), so it needs "
+                    "d > 2 (use ts<d> for per-entry Student-t noise with any d > 0)")
             return NoiseRule("student", dof, text)
         return NoiseRule("fixed", float(text), text)
-    except ValueError:
+    except ValueError as err:
+        if isinstance(err, NoiseRuleError):
+            raise
         raise NoiseRuleError(
-            f"cannot parse noise rule {rule!r}; expected s<factor> (e.g. s3), m, u<x>, t<dof> or a number"
+            f"cannot parse noise rule {rule!r}; expected s<factor> (e.g. s3), m, t<dof>, ms, ts<dof>, u<x> or a number"
         ) from None
 
 
@@ -82,9 +119,12 @@ class EmbeddingStats:
     n_tokens: int
     mean: np.ndarray | None = None  # [hidden]
     cov: np.ndarray | None = None  # [hidden, hidden]
+    source: str = ""  # "subjects-bare", "subjects-in-prompt" or "corpus"
+    info: dict | None = None  # what produced them (facts/corpus, budget)
 
     def to_json(self) -> dict:
-        return {"sigma": self.sigma, "n_tokens": self.n_tokens, "hidden": None if self.mean is None else len(self.mean)}
+        return {"sigma": self.sigma, "n_tokens": self.n_tokens, "source": self.source,
+                "hidden": None if self.mean is None else len(self.mean), **(self.info or {})}
 
 
 def model_fingerprint(lm) -> str:
@@ -94,74 +134,241 @@ def model_fingerprint(lm) -> str:
     return stable_key(lm.name, list(w.shape), round(float(probe.sum()), 6), round(float(probe.abs().sum()), 6))
 
 
-def collect_subject_embeddings(lm, facts: Iterable[Mapping]) -> torch.Tensor:
+@torch.no_grad()
+def embed_ids(lm, ids: Sequence[int]) -> torch.Tensor:
+    """Output [len(ids), hidden] (float64, CPU) of the token-embedding module for ``ids``."""
+    x = torch.tensor([list(ids)], device=lm.device)
+    return lm.module("embed")(x)[0].double().cpu()
+
+
+def _fact_fields(k: int, fact: Mapping) -> tuple[str, str]:
+    try:
+        subject = fact["subject"]
+        template = fact.get("template") or fact["prompt"].replace(subject, "{}", 1)
+    except KeyError as err:
+        raise NoiseRuleError(f"fact #{k} has no field {err} (need subject and template/prompt)") from None
+    return subject, template
+
+
+def collect_subject_embeddings(lm, facts: Iterable[Mapping], estimate: str = "bare") -> torch.Tensor:
     """Embedding-module outputs [n_tokens, hidden] of the subject tokens of known facts.
 
-    Each fact needs ``subject`` and ``template`` (``{}`` marks the subject) or ``prompt``.
+    ``bare`` (the official ``collect_embedding_std``): each subject string tokenized on its
+    own, without special tokens (no leading space, no BOS); every fact counts, repeated
+    subjects included. ``in-prompt``: the subject's tokens inside the fact's prompt.
     """
+    if estimate not in SIGMA_ESTIMATES:
+        raise NoiseRuleError(f"unknown σ estimate {estimate!r}; expected one of {SIGMA_ESTIMATES}")
     rows = []
-    embed_name = lm.spec.embed
     for k, fact in enumerate(facts):
-        try:
-            subject = fact["subject"]
-            template = fact.get("template") or fact["prompt"].replace(subject, "{}", 1)
-        except KeyError as err:
-            raise NoiseRuleError(f"fact #{k} has no field {err} (need subject and template/prompt)") from None
-        enc = encode_with_subject(lm.tokenizer, template, subject)
-        ids = torch.tensor([enc.input_ids], device=lm.device)
-        with torch.no_grad(), Trace(lm.model, embed_name, stop=True) as t:
-            lm.model(input_ids=ids)
-        rows.append(t.output[0, enc.subject_start:enc.subject_end].double().cpu())
+        subject, template = _fact_fields(k, fact)
+        if estimate == "bare":
+            ids = lm.tokenizer(subject, add_special_tokens=False)["input_ids"]
+            if not ids:
+                raise NoiseRuleError(f"fact #{k}: subject {subject!r} tokenizes to nothing")
+            rows.append(embed_ids(lm, ids))
+        else:
+            enc = encode_with_subject(lm.tokenizer, template, subject)
+            rows.append(embed_ids(lm, enc.input_ids)[enc.subject_start:enc.subject_end])
     if not rows:
         raise NoiseRuleError("no facts given for the embedding statistics")
     return torch.cat(rows)
 
 
+def fit_gaussian(rows: Iterable[torch.Tensor | np.ndarray]) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Mean, unbiased covariance (divisor n−1, as the official ``runningstats.Covariance``),
+    count and standard deviation of all entries, of the rows of a stream of [n, hidden] blocks."""
+    n, total, outer, sq = 0, None, None, 0.0
+    for block in rows:
+        x = torch.as_tensor(block, dtype=torch.float64).reshape(-1, torch.as_tensor(block).shape[-1])
+        if x.shape[0] == 0:
+            continue
+        if total is None:
+            total = torch.zeros(x.shape[1], dtype=torch.float64)
+            outer = torch.zeros(x.shape[1], x.shape[1], dtype=torch.float64)
+        n += x.shape[0]
+        total += x.sum(0)
+        outer += x.T @ x
+        sq += float((x * x).sum())
+    if n < 2:
+        raise NoiseRuleError(f"need at least 2 embedding rows to fit a Gaussian, got {n}")
+    mean = total / n
+    cov = (outer - n * torch.outer(mean, mean)) / (n - 1)
+    entries = n * len(mean)
+    grand = float(total.sum()) / entries
+    sigma = math.sqrt(max(0.0, (sq - entries * grand * grand) / (entries - 1)))
+    return mean.numpy(), cov.numpy(), n, sigma
+
+
+def _cached(cache_dir, key: str, covariance: bool):
+    if cache_dir is None:
+        return None, None, None
+    json_path = Path(cache_dir) / f"embed-stats-{key}.json"
+    npz_path = Path(cache_dir) / f"embed-stats-{key}.npz"
+    if json_path.exists() and (not covariance or npz_path.exists()):
+        info = json.loads(json_path.read_text())
+        stats = EmbeddingStats(float(info["sigma"]), int(info["n_tokens"]), source=info.get("source", ""),
+                               info={k: info[k] for k in ("n_facts", "estimate", "corpus", "corpus_sha256",
+                                                           "max_texts", "max_len", "seed", "n_texts") if k in info})
+        if covariance:
+            arr = load_npz(npz_path)
+            stats.mean, stats.cov = arr["mean"], arr["cov"]
+        return stats, json_path, npz_path
+    return None, json_path, npz_path
+
+
+def _save(lm, stats: EmbeddingStats, json_path, npz_path, covariance: bool) -> None:
+    if json_path is None:
+        return
+    if covariance:
+        atomic_save_npz(npz_path, {"mean": stats.mean, "cov": stats.cov})
+    atomic_write_json(json_path, {"model": lm.name, "fingerprint": model_fingerprint(lm), **stats.to_json()})
+
+
 def subject_embedding_stats(
     lm, facts: Sequence[Mapping], cache_dir: str | Path | None = None, covariance: bool = False,
+    estimate: str = "bare",
 ) -> EmbeddingStats:
-    """σ (and optionally mean/covariance) of subject-token embeddings, cached by inputs."""
-    key = stable_key(model_fingerprint(lm), [(f.get("subject"), f.get("template") or f.get("prompt")) for f in facts])
-    json_path = npz_path = None
-    if cache_dir is not None:
-        json_path = Path(cache_dir) / f"embed-stats-{key}.json"
-        npz_path = Path(cache_dir) / f"embed-stats-{key}.npz"
-        if json_path.exists() and (not covariance or npz_path.exists()):
-            import json
-            info = json.loads(json_path.read_text())
-            stats = EmbeddingStats(float(info["sigma"]), int(info["n_tokens"]))
-            if covariance:
-                arr = load_npz(npz_path)
-                stats.mean, stats.cov = arr["mean"], arr["cov"]
-            return stats
-    emb = collect_subject_embeddings(lm, facts)
-    stats = EmbeddingStats(float(emb.std().item()), int(emb.shape[0]))
+    """σ (and optionally mean/covariance) of subject-token embeddings, cached by inputs.
+
+    ``estimate`` is ``bare`` (official, the default) or ``in-prompt`` (see
+    :func:`collect_subject_embeddings`); the cache key and the JSON record it.
+    """
+    if estimate not in SIGMA_ESTIMATES:
+        raise NoiseRuleError(f"unknown σ estimate {estimate!r}; expected one of {SIGMA_ESTIMATES}")
+    fields = [_fact_fields(k, f) for k, f in enumerate(facts)]
+    key = stable_key(model_fingerprint(lm), "subjects", estimate,
+                     [s for s, _ in fields] if estimate == "bare" else fields)
+    stats, json_path, npz_path = _cached(cache_dir, key, covariance)
+    if stats is not None:
+        return stats
+    emb = collect_subject_embeddings(lm, facts, estimate)
+    stats = EmbeddingStats(float(emb.std().item()), int(emb.shape[0]), source=f"subjects-{estimate}",
+                           info={"n_facts": len(facts), "estimate": estimate})
     if covariance:
         stats.mean = emb.mean(0).numpy()
         centred = emb - emb.mean(0)
         stats.cov = (centred.T @ centred / max(1, emb.shape[0] - 1)).numpy()
-    if json_path is not None:
-        if covariance:
-            atomic_save_npz(npz_path, {"mean": stats.mean, "cov": stats.cov})
-        atomic_write_json(json_path, {
-            "model": lm.name, "fingerprint": model_fingerprint(lm), "n_facts": len(facts), **stats.to_json(),
-        })
+    _save(lm, stats, json_path, npz_path, covariance)
+    return stats
+
+
+def corpus_texts(corpus: str | Path | None) -> list[str]:
+    """The texts the corpus Gaussian samples from: for a local file, each non-blank line as it
+    stands (the rows of the official WikiText-103 dataset are the raw file's lines: paragraphs
+    and headings); for a named ``datasets`` corpus, its non-empty rows."""
+    from ..editing.statistics import load_documents, resolve_corpus
+    kind, where = resolve_corpus(corpus)
+    if kind != "file":
+        return load_documents(corpus)
+    with open(where, encoding="utf-8") as fh:
+        return [line for line in fh if line.strip()]
+
+
+def corpus_token_ids(lm, corpus: str | Path | None, max_texts: int = 1000, max_len: int = 1024,
+                     seed: int = 1) -> tuple[list[list[int]], int]:
+    """Token ids of a seeded random sample of ``max_texts`` corpus texts (all of them when there
+    are fewer), each cut to ``max_len`` tokens (official: 1,000 random rows of WikiText-103,
+    cut to the model's context), without special tokens; and the number of texts sampled."""
+    docs = corpus_texts(corpus)
+    if len(docs) > max_texts:
+        pick = sorted(np.random.default_rng(seed).choice(len(docs), size=max_texts, replace=False).tolist())
+        docs = [docs[i] for i in pick]
+    out = []
+    for doc in docs:
+        ids = lm.tokenizer(doc, add_special_tokens=False)["input_ids"][:max_len]
+        if ids:
+            out.append(ids)
+    return out, len(docs)
+
+
+def corpus_embedding_stats(
+    lm, corpus: str | Path | None = None, cache_dir: str | Path | None = None, max_texts: int = 1000,
+    max_len: int = 1024, seed: int = 1,
+) -> EmbeddingStats:
+    """μ, Σ (and σ of all entries) of the token embeddings of a text corpus: the statistics of
+    the official ``m`` and ``t<d>`` rules (``get_embedding_cov``), cached by inputs."""
+    from ..editing.statistics import corpus_fingerprint, resolve_corpus
+    where = resolve_corpus(corpus)[1]
+    sha = corpus_fingerprint(corpus)
+    key = stable_key(model_fingerprint(lm), "corpus", sha, max_texts, max_len, seed)
+    stats, json_path, npz_path = _cached(cache_dir, key, True)
+    if stats is not None:
+        return stats
+    texts, n_texts = corpus_token_ids(lm, corpus, max_texts, max_len, seed)
+    if not texts:
+        raise NoiseRuleError(f"corpus {where}: no text to fit the embedding Gaussian of noise rules m/t")
+    mean, cov, n, sigma = fit_gaussian(embed_ids(lm, ids) for ids in texts)
+    stats = EmbeddingStats(sigma, n, mean, cov, source="corpus",
+                           info={"corpus": str(where), "corpus_sha256": sha, "max_texts": max_texts,
+                                 "max_len": max_len, "seed": seed, "n_texts": n_texts})
+    _save(lm, stats, json_path, npz_path, True)
     return stats
 
 
 def noise_scale(rule: NoiseRule, stats: EmbeddingStats | None) -> float:
-    """The ν of Gaussian-like rules (reported in results)."""
-    if rule.kind == "fixed":
-        return rule.value
-    if rule.kind == "uniform":
+    """The ν of Gaussian-like rules (reported in results; NaN for the multivariate rules)."""
+    if rule.kind in ("fixed", "uniform"):
         return rule.value
     if stats is None:
         raise NoiseRuleError(f"noise rule {rule.text!r} needs embedding statistics (rome noise-scale)")
     if rule.kind == "scaled":
         return rule.value * stats.sigma
-    if rule.kind == "student":
+    if rule.kind == "student_entry":
         return 3 * stats.sigma
     return float("nan")
+
+
+def gaussian_transform(stats: EmbeddingStats) -> torch.Tensor:
+    """W with ``z @ W.T`` ~ N(0, Σ) for z ~ N(0, I): Σ = U S Vᵀ, W = V·diag(√S), the official
+    ``make_generator_transform``."""
+    if stats is None or stats.cov is None:
+        raise NoiseRuleError("this noise rule needs an embedding covariance (corpus_embedding_stats / "
+                             "subject_embedding_stats(covariance=True))")
+    cov = torch.as_tensor(stats.cov, dtype=torch.float64)
+    _, s, vh = torch.linalg.svd(cov)
+    return vh.T * s.clamp_min(0).sqrt()[None, :]
+
+
+def _one_draw(rule: NoiseRule, stats, shape, gen: torch.Generator, rng: np.random.Generator) -> torch.Tensor:
+    if rule.kind in ("fixed", "scaled"):
+        return torch.randn(shape, generator=gen, dtype=torch.float64) * noise_scale(rule, stats)
+    if rule.kind == "uniform":
+        return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * rule.value
+    if rule.kind == "student_entry":
+        nu, dof = noise_scale(rule, stats), rule.value
+        z = torch.randn(shape, generator=gen, dtype=torch.float64)
+        chi2 = torch.from_numpy(rng.chisquare(dof, size=shape))
+        t = z / torch.sqrt(chi2 / dof)
+        return t * (nu * math.sqrt((dof - 2) / dof) if dof > 2 else nu)
+    if rule.kind in ("mvn", "student", "mvn_subject"):
+        w = gaussian_transform(stats)
+        z = torch.randn(shape, generator=gen, dtype=torch.float64)
+        out = z @ w.T
+        if rule.kind == "mvn_subject":
+            return out  # zero-mean; corrupt() adds μ when replacing
+        out = out + torch.as_tensor(stats.mean, dtype=torch.float64)
+        if rule.kind == "student":
+            u = torch.from_numpy(rng.chisquare(rule.value, size=shape[:-1]))
+            out = torch.sqrt((rule.value - 2) / u)[..., None] * out
+        return out
+    raise NoiseRuleError(f"unknown noise kind {rule.kind}")  # pragma: no cover
+
+
+def sample_noise_draws(
+    rule: NoiseRule | str, stats: EmbeddingStats | None, n_samples: int, n_tokens: int, hidden: int,
+    seed: int, draws: int = 1, dtype: torch.dtype = torch.float32,
+) -> list[torch.Tensor]:
+    """``draws`` consecutive noise tensors [n_samples, n_tokens, hidden] from one seeded stream.
+
+    Gaussian/uniform parts come from a ``torch.Generator`` seeded with ``seed``, χ² parts from
+    ``numpy.random.default_rng(seed)``; the first draw is :func:`sample_noise`'s.
+    """
+    rule = parse_noise(rule)
+    gen = torch.Generator().manual_seed(int(seed))
+    rng = np.random.default_rng(int(seed))
+    shape = (n_samples, n_tokens, hidden)
+    return [_one_draw(rule, stats, shape, gen, rng).to(dtype) for _ in range(max(1, int(draws)))]
 
 
 def sample_noise(
@@ -169,38 +376,14 @@ def sample_noise(
     seed: int, dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Noise [n_samples, n_tokens, hidden] drawn once per prompt from a seeded generator."""
-    rule = parse_noise(rule)
-    gen = torch.Generator().manual_seed(int(seed))
-    shape = (n_samples, n_tokens, hidden)
-    if rule.kind in ("fixed", "scaled"):
-        out = torch.randn(shape, generator=gen, dtype=torch.float64) * noise_scale(rule, stats)
-    elif rule.kind == "uniform":
-        out = (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * rule.value
-    elif rule.kind == "student":
-        nu = noise_scale(rule, stats)
-        dof = rule.value
-        z = torch.randn(shape, generator=gen, dtype=torch.float64)
-        chi2 = 2 * torch._standard_gamma(torch.full(shape, dof / 2, dtype=torch.float64), generator=gen)
-        t = z / torch.sqrt(chi2 / dof)
-        out = t * (nu * math.sqrt((dof - 2) / dof) if dof > 2 else nu)
-    elif rule.kind == "mvn":
-        if stats is None or stats.cov is None:
-            raise NoiseRuleError("noise rule 'm' needs the embedding covariance (subject_embedding_stats(covariance=True))")
-        cov = torch.as_tensor(stats.cov, dtype=torch.float64)
-        cov = cov + 1e-6 * torch.eye(cov.shape[0], dtype=torch.float64) * cov.diagonal().mean()
-        chol = torch.linalg.cholesky(cov)
-        z = torch.randn(shape, generator=gen, dtype=torch.float64)
-        out = z @ chol.T
-    else:  # pragma: no cover
-        raise NoiseRuleError(f"unknown noise kind {rule.kind}")
-    return out.to(dtype)
+    return sample_noise_draws(rule, stats, n_samples, n_tokens, hidden, seed, 1, dtype)[0]
 
 
 def corrupt(x: torch.Tensor, noise: torch.Tensor, rule: NoiseRule, stats: EmbeddingStats | None,
             replace: bool = False) -> torch.Tensor:
-    """Corrupted embeddings: ``x + noise``, or (``replace``) the noise itself (+ μ for rule m)."""
+    """Corrupted embeddings: ``x + noise``, or (``replace``) the noise itself (+ μ for rule ms)."""
     if not replace:
         return x + noise.to(x.dtype)
-    if rule.kind == "mvn" and stats is not None and stats.mean is not None:
+    if rule.kind == "mvn_subject" and stats is not None and stats.mean is not None:
         return (noise + torch.as_tensor(stats.mean, dtype=noise.dtype)).to(x.dtype)
     return noise.to(x.dtype)

@@ -1,30 +1,34 @@
-"""``rome noise-scale``: σ of subject-token embeddings (and ν for a rule), cached as JSON."""
+"""``rome noise-scale``: the embedding statistics of a noise rule (σ and ν, or corpus μ, Σ), cached."""
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from ..model_info import add_model_arguments, load_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .cli import add_noise_stats_arguments
     add_model_arguments(parser)
-    parser.add_argument("--facts", default=None, help="known-facts JSON (default: shared known_1000.json)")
-    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument("--facts", default=None, help="known-facts JSON (same as --known-facts)")
     parser.add_argument("--noise", default="s3")
-    parser.add_argument("--stats-dir", default="data/tracing/noise")
-    parser.add_argument("--covariance", action="store_true", help="also fit mean and covariance (rule m)")
+    parser.add_argument("--covariance", action="store_true", help="also fit mean and covariance of the subjects")
+    add_noise_stats_arguments(parser)
 
 
 def run(args) -> int:
-    from ..runtime import shared_data_dir
-    from .batch import load_known_facts
+    from .cli import stats_from_args
     from .noise import noise_scale, parse_noise, subject_embedding_stats
     lm = load_from_args(args)
-    facts = load_known_facts(Path(args.facts) if args.facts else shared_data_dir() / "known_1000.json")[: args.limit]
+    if args.facts and not args.known_facts:
+        args.known_facts = args.facts
     rule = parse_noise(args.noise)
-    stats = subject_embedding_stats(lm, facts, args.stats_dir, covariance=args.covariance or rule.needs_covariance)
-    print(json.dumps({"model": args.model, "sigma": stats.sigma, "n_tokens": stats.n_tokens,
-                      "rule": rule.text, "nu": noise_scale(rule, stats)}))
+    if args.covariance and rule.stats_source == "subjects" and not rule.needs_covariance:
+        rule = parse_noise("ms")  # same facts and estimate, with mean and covariance
+    stats = stats_from_args(lm, args, rule)
+    out = {"model": args.model, "rule": args.noise}
+    if stats is not None:
+        out.update(stats.to_json())
+        out["nu"] = noise_scale(parse_noise(args.noise), stats)
+    print(json.dumps(out))
     return 0

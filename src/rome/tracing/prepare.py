@@ -5,20 +5,21 @@ Both engines start from the same :class:`PreparedPrompt`, so they see the same n
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace as dc_replace
 
 import torch
 
 from ..tokens import Encoded, encode_text_with_subject, encode_with_subject
 from ..hooks import TraceDict
-from .noise import EmbeddingStats, NoiseRule, corrupt, noise_scale, parse_noise, sample_noise
+from .noise import EmbeddingStats, NoiseRule, corrupt, noise_scale, parse_noise, sample_noise, sample_noise_draws
 
 PARTS = ("block", "mlp", "attn")
+SEVERED_NOISE = ("same", "official")
 
 
 @dataclass
 class TraceSettings:
-    """Settings of a causal trace (SPEC 4)."""
+    """Settings of a causal trace (paper section 2.1, Appendix B)."""
 
     noise: str = "s3"
     samples: int = 10
@@ -26,10 +27,18 @@ class TraceSettings:
     seed: int = 0
     extra_tokens: int = 0  # also corrupt this many tokens after the subject (Figs. 12, 15)
     replace: bool = False  # replace the subject embeddings by the noise instead of adding it
+    # Severed paths (Figs. 3, 14): "same" freezes MLP/attention states recorded under the
+    # patched pass's own noise (the paper's text); "official" records them under one draw of
+    # the noise stream and runs the patched pass with the next draw (trace_with_repatch).
+    severed_noise: str = "same"
+
+    def __post_init__(self):
+        if self.severed_noise not in SEVERED_NOISE:
+            raise ValueError(f"severed_noise must be one of {SEVERED_NOISE}, got {self.severed_noise!r}")
 
     def to_json(self) -> dict:
         return dict(noise=str(self.noise), samples=self.samples, window=self.window, seed=self.seed,
-                    extra_tokens=self.extra_tokens, replace=self.replace)
+                    extra_tokens=self.extra_tokens, replace=self.replace, severed_noise=self.severed_noise)
 
 
 @dataclass
@@ -84,6 +93,15 @@ class PreparedPrompt:
         out = x.clone()
         out[:, pos] = corrupt(x[:, pos], noise, self.rule, self.stats, self.settings.replace)
         return out
+
+
+def with_noise_draw(prep: PreparedPrompt, draw: int) -> PreparedPrompt:
+    """``prep`` with its noise replaced by draw number ``draw`` (0 = its own) of the same seeded
+    stream; tokens, answer and clean states are shared."""
+    S, n, hidden = prep.noise.shape
+    noise = sample_noise_draws(prep.rule, prep.stats, S, n, hidden, prep.settings.seed, draw + 1,
+                               dtype=prep.noise.dtype)[draw]
+    return dc_replace(prep, noise=noise)
 
 
 def answer_token(tokenizer, answer: str, prompt: str = "") -> int:

@@ -29,7 +29,8 @@ class Restoration:
 
 
 def window_layers(layer: int, window: int, n_layers: int) -> list[int]:
-    """Layers ``layer − w//2 … layer − w//2 + w − 1`` clipped to the model (SPEC 4)."""
+    """Layers ``layer − w//2 … layer − w//2 + w − 1`` clipped to the model (the official
+    ``trace_important_window``: ``max(0, l − w//2) … min(L, l − (−w//2))``, exclusive)."""
     if window < 1:
         raise ValueError(f"window must be ≥ 1, got {window}")
     lo = layer - window // 2

@@ -1,4 +1,4 @@
-"""Causal trace of one prompt: the public entry point (SPEC 4, Fig. 1).
+"""Causal trace of one prompt: the public entry point (paper section 2.1, Fig. 1).
 
 ``trace_prompt`` returns a :class:`TraceResult` with, per kind, a [tokens × layers] grid
 of restored scores, plus the clean and corrupted scores; ``severed_trace`` gives the
@@ -18,7 +18,7 @@ from ..tokens import token_categories
 from .engine_fast import FastEngine
 from .engine_reference import ReferenceEngine
 from .noise import EmbeddingStats
-from .prepare import PreparedPrompt, TraceSettings, prepare
+from .prepare import PreparedPrompt, TraceSettings, prepare, with_noise_draw
 from .restore import KINDS, kind_restorations, severed_restorations
 
 ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
@@ -103,7 +103,8 @@ def _result(prep: PreparedPrompt, prompt: str, subject: str, corrupted: float, e
         answer=tok.decode([prep.answer_id]), answer_id=prep.answer_id, clean=prep.clean_prob,
         corrupted=corrupted, settings=prep.settings.to_json(), noise_nu=float(prep.noise_nu()),
         model=prep.lm.name, engine=engine,
-        meta={"clean_argmax_id": prep.clean_argmax, "correct": prep.clean_argmax == prep.answer_id},
+        meta={"clean_argmax_id": prep.clean_argmax, "correct": prep.clean_argmax == prep.answer_id,
+              **({"noise_stats": prep.stats.to_json()} if prep.stats is not None else {})},
     )
 
 
@@ -139,6 +140,33 @@ def trace_prompt(
     return result
 
 
+SEVERED_LABELS = (("single", None), ("attn_severed", "attn"), ("mlp_severed", "mlp"))
+
+
+def severed_scores(prep: PreparedPrompt, token: int, engine: str = "fast", eng=None,
+                   **engine_options) -> tuple[object, dict[str, np.ndarray]]:
+    """Fig. 3 curves at ``token``: h_token^(l) restored for each l alone, with the token's
+    attention or MLP outputs frozen at all layers. Returns the engine of the prompt's own
+    noise (its corrupted score is the one reported) and ``{label: [L] scores}``.
+
+    ``prep.settings.severed_noise``: ``same`` freezes the states of the corrupted run under
+    the same noise as the patched pass (the paper's description); ``official`` reproduces
+    ``trace_with_repatch``: one noise stream drawn twice, the frozen states come from the
+    first draw's corrupted run and the patched pass runs with the second draw (the plain
+    ``single`` curve and the corrupted score use the first draw, as there).
+    """
+    eng = eng or make_engine(prep, engine, **engine_options)
+    L = prep.n_layers
+    out = {"single": eng.scores(severed_restorations(token, L, None))}
+    sev_eng = eng
+    if prep.settings.severed_noise == "official":
+        sev_eng = make_engine(with_noise_draw(prep, 1), engine, frozen_states=eng.corrupted_states(),
+                              **engine_options)
+    for label, cut in SEVERED_LABELS[1:]:
+        out[label] = sev_eng.scores(severed_restorations(token, L, cut))
+    return eng, out
+
+
 def severed_trace(
     lm, prompt: str, subject: str, settings: TraceSettings | None = None, stats: EmbeddingStats | None = None,
     expected: str | None = None, token: int | None = None, engine: str = "fast", **engine_options,
@@ -146,13 +174,13 @@ def severed_trace(
     """Fig. 3: restore h_token^(l) for each l alone, with attention severed, with MLP severed.
 
     ``token`` defaults to the last subject token. Scores are [1, L] grids under the kinds
-    ``single``, ``attn_severed`` and ``mlp_severed``.
+    ``single``, ``attn_severed`` and ``mlp_severed`` (see :func:`severed_scores`).
     """
     prep = prepare(lm, prompt, subject, settings, stats, expected)
-    eng = make_engine(prep, engine, **engine_options)
-    result = _result(prep, prep.enc.text, subject, eng.corrupted_score(), engine)
     tok = prep.enc.last_subject if token is None else token
+    eng, curves = severed_scores(prep, tok, engine, **engine_options)
+    result = _result(prep, prep.enc.text, subject, eng.corrupted_score(), engine)
     result.meta["severed_token"] = int(tok)
-    for label, sever in (("single", None), ("attn_severed", "attn"), ("mlp_severed", "mlp")):
-        result.scores[label] = eng.scores(severed_restorations(tok, prep.n_layers, sever))[None, :]
+    for label, values in curves.items():
+        result.scores[label] = values[None, :]
     return result
