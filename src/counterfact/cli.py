@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from atomicio import atomic_write_json, dumps_json
+from replkit.cli import add_model_options, add_progress_option
 
 from .builder import AMBIGUITY_POLICIES, DEFAULT_AMBIGUITY
 from .errors import CounterfactError
@@ -20,7 +21,7 @@ def _cmd_build(a) -> int:
 
     report = build_to_file(a.pararel_dir, a.out, a.corpus, seed=a.seed, relations=parse_relations(a.relations),
                            report_path=a.report, templates_path=a.templates, ambiguous=a.ambiguous,
-                           drop_incomplete=not a.keep_incomplete, progress=not a.quiet)
+                           drop_incomplete=not a.keep_incomplete, progress=not a.no_progress)
     summary = {k: report[k] for k in ("n_facts", "n_records", "n_dropped", "dropped_by_reason", "shortfalls",
                                       "missing_relations", "output")}
     print(dumps_json(summary), end="")
@@ -91,7 +92,7 @@ def _cmd_known_facts(a) -> int:
     records = load_records(a.records)
     lm = load_model(a.model, device=a.device, dtype=a.dtype)
     known = select_known_facts(lm.model, lm.tokenizer, records, max_new_tokens=a.max_new_tokens, limit=a.limit,
-                               max_known=a.max_known, progress=not a.quiet)
+                               max_known=a.max_known, progress=not a.no_progress)
     write_known_facts(a.out, known)
     n = len(records) if a.limit is None else min(a.limit, len(records))
     print(f"{len(known)} known facts out of {n} records examined -> {a.out}")
@@ -148,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="subjects with several objects in a relation: keep-first (default: keep the fact with "
                         "the lowest pararel_idx as a record, report the others) or drop (leave all their facts out)")
     b.add_argument("--keep-incomplete", action="store_true", help="keep records with fewer prompts than released")
-    b.add_argument("--quiet", action="store_true")
+    add_progress_option(b)
     b.set_defaults(func=_cmd_build)
 
     v = sub.add_parser("validate", help="check a COUNTERFACT-format file; exit 1 on any violation")
@@ -187,14 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("known-facts", help="select the facts a model knows (known_1000.json format)")
     k.add_argument("--records", required=True)
-    k.add_argument("--model", required=True)
     k.add_argument("--out", required=True)
     k.add_argument("--limit", type=int, default=None, help="examine only the first N records")
     k.add_argument("--max-known", type=int, default=None, help="stop after N known facts")
     k.add_argument("--max-new-tokens", type=int, default=10)
-    k.add_argument("--device", default="cpu")
-    k.add_argument("--dtype", default="float32")
-    k.add_argument("--quiet", action="store_true")
+    add_model_options(k, required=True, models_dir=False)
+    add_progress_option(k)
     k.set_defaults(func=_cmd_known_facts)
 
     r = sub.add_parser("reference-texts", help="reference texts for RS + TF-IDF files from a WikiText corpus")

@@ -127,7 +127,7 @@ def test_bad_requests_fail_clearly(tiny_gpt2, stats_cache):
 
 
 def test_registry_and_overrides():
-    from rome.editing.edit_cli import parse_overrides
+    from replkit.cli import parse_overrides
     from rome.editing.registry import METHODS, make_editor
     assert "rome" in METHODS
     assert parse_overrides(["layer=5", "key_for_insert=mean", "context_templates=[[5, 2]]"]) == {

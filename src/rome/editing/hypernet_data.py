@@ -335,7 +335,7 @@ class HypernetEditor:
 
     method: str
     variant: str = "plain"
-    hparams: dict = field(default_factory=dict)
+    hparams: Mapping = field(default_factory=dict)
     checkpoint: str | None = None
     hypernet_dir: str = "data/hypernets"
     net: torch.nn.Module | None = None

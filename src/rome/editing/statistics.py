@@ -35,7 +35,7 @@ from atomicio import atomic_save_npz, load_npz, sha256_file, sha256_text, stable
 from ..hooks import TraceDict
 from ..runtime import repo_root, resolve_dtype, shared_data_dir
 from ..teacher_forcing import right_pad
-from .hparams import normalise_model_name
+from .hparams import ROMEHparams, normalise_model_name
 
 # Corpus names that need the network (through ``datasets``): name -> (path, config, split).
 HF_CORPORA = {
@@ -372,14 +372,15 @@ class StatsProvider:
         self.progress = progress
 
     @classmethod
-    def from_hparams(cls, hp: dict, cache_dir=None, corpus=None, tokens=None, **kw) -> "StatsProvider":
-        """Settings from a ROME hparams dict, with optional command-line overrides."""
+    def from_hparams(cls, hp: ROMEHparams, cache_dir=None, corpus=None, tokens=None, **kw) -> "StatsProvider":
+        """Settings from ROME hyperparameters, with optional command-line overrides."""
+        hp = ROMEHparams.coerce(hp)
         settings = StatsSettings(
-            corpus=corpus if corpus is not None else _hparams_corpus(hp.get("mom2_corpus")),
-            max_tokens=tokens if tokens is not None else hp.get("mom2_tokens"),
-            max_samples=None if tokens is not None else hp.get("mom2_samples"),
-            dtype=hp.get("mom2_dtype", "float32"),
-            max_length=int(hp.get("mom2_max_length", 512)),
+            corpus=corpus if corpus is not None else _hparams_corpus(hp.mom2_corpus),
+            max_tokens=tokens if tokens is not None else hp.mom2_tokens,
+            max_samples=None if tokens is not None else hp.mom2_samples,
+            dtype=hp.mom2_dtype,
+            max_length=hp.mom2_max_length,
         )
         return cls(settings, cache_dir, **kw)
 

@@ -102,7 +102,7 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     request = EditRequest.from_record(record)
-    hp = dict(editor.hparams, layer=layer, token=token)
+    hp = editor.hparams.with_changes(layer=layer, token=token)
     one = ROMEEditor(hp, editor.stats_provider, editor.templates_dir)
     t0 = time.time()
     base = {"case_id": record["case_id"], "layer": layer, "token": token}
