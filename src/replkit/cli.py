@@ -6,16 +6,18 @@ Each group is defined once here so an option has the same name and meaning every
   commands that cache converted models ``--models-dir``;
 * progress: ``--no-progress`` (alias ``--quiet``) turns progress bars off;
 * ``--set KEY=VALUE`` (repeatable): a hyperparameter override; VALUE is read as YAML
-  (``5`` -> int, ``1e-3`` -> float, ``[[5, 2]]`` -> list, ``null`` -> None, ``false``).
+  (``5`` -> int, ``1e-3`` -> float (also without a dot), ``[[5, 2]]`` -> list, ``null`` -> None, ``false``).
 """
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any, Iterable
 
 import yaml
 
 DEFAULT_MODEL = "gemma-3-270m"
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def parse_set_item(text: str) -> tuple[str, Any]:
@@ -30,6 +32,8 @@ def parse_set_item(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        value = float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string
     return key, value
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from atomicio import atomic_save_npz, load_npz, sha256_file, sha256_text, stable_key
+from replkit.wikitext import article_title, is_heading
 from ..hooks import TraceDict
 from ..runtime import repo_root, resolve_dtype, shared_data_dir
 from ..teacher_forcing import right_pad
@@ -43,7 +44,6 @@ HF_CORPORA = {
     "wikipedia": ("wikimedia/wikipedia", "20231101.en", "train"),
 }
 LOCAL_CORPORA = {"wikitext-2": "wikitext-2/wiki.test.raw", "local": "wikitext-2/wiki.test.raw"}
-_HEADING = re.compile(r"^ = [^=].* = $")
 
 
 class StatisticsError(RuntimeError):
@@ -65,13 +65,13 @@ def split_wikitext(text: str) -> list[str]:
     docs: list[str] = []
     current: list[str] = []
     for line in text.split("\n"):
-        if _HEADING.match(line):
+        if article_title(line) is not None:
             if current:
                 docs.append("\n".join(current))
             current = []
             continue
         line = line.strip()
-        if line and not line.startswith("= "):  # drop sub-headings (" = = Career = = ")
+        if line and not is_heading(line):  # drop sub-headings (" = = Career = = ")
             current.append(line)
     if current:
         docs.append("\n".join(current))
@@ -118,7 +118,7 @@ def load_documents(corpus: str | os.PathLike | None, max_documents: int | None =
     kind, where = resolve_corpus(corpus)
     if kind == "file":
         text = Path(where).read_text(encoding="utf-8")
-        docs = split_wikitext(text) if any(_HEADING.match(l) for l in text[:5000].split("\n")) else split_paragraphs(text)
+        docs = split_wikitext(text) if any(article_title(l) is not None for l in text[:5000].split("\n")) else split_paragraphs(text)
     else:
         try:
             import datasets

@@ -30,7 +30,7 @@ import torch
 from atomicio import atomic_write_json
 from ..editing.base import EditRequest
 from .counterfact_eval import GenerationSettings, score_record
-from .editors import is_unedited, method_slug
+from ..layout import case_file, is_unedited, method_dir
 from .zsre_eval import score_zsre_record
 
 DATASETS = ("counterfact", "zsre")
@@ -83,7 +83,7 @@ class RunStats:
 
 
 def result_path(out_dir: str | Path, method: str, case_id: Any) -> Path:
-    return Path(out_dir) / method_slug(method) / f"case_{case_id}.json"
+    return case_file(out_dir, method, case_id)
 
 
 def _fingerprint(model: torch.nn.Module) -> dict[str, float]:
@@ -175,7 +175,7 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
                      references=None, records_source: str | None = None, progress: bool = True) -> RunStats:
     """Evaluate ``records`` (skipping those with a result file already); see the module docstring."""
     records = list(records)
-    folder = Path(out_dir) / method_slug(settings.method)
+    folder = method_dir(out_dir, settings.method)
     folder.mkdir(parents=True, exist_ok=True)
     _write_run_json(folder, settings, records_source)
     stats = RunStats()
