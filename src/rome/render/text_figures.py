@@ -14,7 +14,7 @@ from typing import Sequence
 from atomicio import atomic_write_text
 
 from ..layout import case_file, display_name as display_method
-from .style import apply_style, save_figure
+from .style import save_figure, styled
 
 WRAP = 110
 
@@ -60,11 +60,11 @@ def generations_markdown(title: str, items: Sequence[tuple[object, dict]]) -> st
     return "\n".join(lines)
 
 
+@styled
 def _text_figure(stem: str | Path, paragraphs: Sequence[tuple[str, str]], title: str) -> list[Path]:
     """Lay out ``(heading, body)`` paragraphs top to bottom in one figure and save it."""
     import matplotlib.pyplot as plt
 
-    apply_style()
     blocks = []
     for head, body in paragraphs:
         wrapped = []
