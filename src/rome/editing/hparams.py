@@ -347,7 +347,6 @@ def hparams_path(method: str, model_name: str) -> Path:
 
 def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | None = None) -> Hparams:
     """The settings of ``hparams/<method>/<model>.yaml`` with ``overrides`` applied (fields only)."""
-    cls = hparams_class(method)
     path = hparams_path(method, model_name)
     if not path.is_file():
         methods = sorted(p.name for p in HPARAMS_DIR.iterdir() if p.is_dir()) if HPARAMS_DIR.is_dir() else []
@@ -367,6 +366,7 @@ def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | No
         raise HparamsError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
         raise HparamsError(f"{path}: expected a mapping of hyperparameters, got {type(data).__name__}")
+    cls = hparams_class(method)
     unknown = sorted(set(dict(overrides or {})) - set(cls.field_names()))
     if unknown:
         raise HparamsError(
