@@ -28,7 +28,7 @@ import torch
 
 from atomicio import atomic_write_json, stable_key
 from rome.editing.base import EditRequest
-from rome.editing.edit_cli import parse_overrides
+from replkit.cli import parse_overrides
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider, StatsSettings

@@ -32,9 +32,17 @@ def gpt2_tok():
 
 
 @pytest.fixture(scope="session")
+def bos_tok():
+    """The tiny non-GPT-2 models' tokenizer: GPT-2's BPE with a BOS (no Gemma conversion)."""
+    from rome.testing import tiny_tokenizer
+    return tiny_tokenizer("gemma3")
+
+
+@pytest.fixture(scope="session")
 def gemma_tok():
-    from rome.testing import gemma_tokenizer
-    return gemma_tokenizer()
+    """The real Gemma 3 tokenizer (needs the embedded model's one-off conversion: mark tests gemma)."""
+    from rome.models import EMBEDDED_GEMMA, load_tokenizer
+    return load_tokenizer(EMBEDDED_GEMMA)
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +59,6 @@ def tiny_gpt2(gpt2_tok):
 
 
 @pytest.fixture(scope="session")
-def tiny_gemma(gemma_tok):
+def tiny_gemma(bos_tok):
     from rome.testing import tiny_model
-    return tiny_model("gemma3", gemma_tok)
+    return tiny_model("gemma3", bos_tok)

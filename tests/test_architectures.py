@@ -8,8 +8,8 @@ from rome.testing import TINY_ARCHITECTURES, tiny_model
 
 
 @pytest.fixture(scope="module", params=TINY_ARCHITECTURES)
-def lm(request, gpt2_tok, gemma_tok):
-    tok = gpt2_tok if request.param in ("gpt2", "gptj", "gpt_neox") else gemma_tok
+def lm(request, gpt2_tok, bos_tok):
+    tok = gpt2_tok if request.param in ("gpt2", "gptj", "gpt_neox") else bos_tok
     return tiny_model(request.param, tok, n_layers=3)
 
 

@@ -10,10 +10,8 @@ from rome.runtime import resolve_device, resolve_dtype
 
 def test_offline_hub_id_fails_fast_with_help():
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
-    t0 = time.time()
     with pytest.raises(ModelUnavailableError, match="model.name.*local folder"):
         load_model("gpt2-xl-not-cached-here/none")
-    assert time.time() - t0 < 20
 
 
 def test_missing_local_folder_is_reported():
@@ -49,13 +47,17 @@ def test_embedded_gemma_knows_famous_facts(gemma):
 
 
 @pytest.mark.gemma
-def test_converted_copy_is_cached_and_reloads_quickly(gemma):
+def test_converted_copy_is_cached_and_reloaded(gemma, monkeypatch):
+    import rome.models as models
     from rome.models import embedded_gemma_dir
     d = embedded_gemma_dir()
     assert (d / "conversion.json").exists() and (d / "config.json").exists()
-    t0 = time.time()
+
+    def no_conversion(*a, **kw):
+        raise AssertionError("the cached copy was converted again")
+
+    monkeypatch.setattr(models, "_convert_embedded_gemma", no_conversion)
     again = load_model("gemma-3-270m")
-    assert time.time() - t0 < 30
     p0 = next(gemma.model.parameters())
     assert torch.equal(next(again.model.parameters()), p0)
 

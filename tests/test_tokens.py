@@ -36,6 +36,7 @@ def test_gpt2_subject_spans(gpt2_tok, template, subject):
     _check(gpt2_tok, template, subject)
 
 
+@pytest.mark.gemma
 @pytest.mark.parametrize("template,subject", CASES)
 def test_gemma_subject_spans(gemma_tok, template, subject):
     enc = _check(gemma_tok, template, subject)
@@ -43,8 +44,8 @@ def test_gemma_subject_spans(gemma_tok, template, subject):
     assert enc.subject_start >= 1
 
 
-def test_subject_in_prefix_is_not_confused(gpt2_tok, gemma_tok):
-    for tok in (gpt2_tok, gemma_tok):
+def test_subject_in_prefix_is_not_confused(gpt2_tok, bos_tok):
+    for tok in (gpt2_tok, bos_tok):
         enc = _check(tok, "{} is in", "Paris", prefix="Paris is lovely. ")
         assert enc.subject_start > 2
 
@@ -64,6 +65,7 @@ def test_absent_subject_and_bad_template(gpt2_tok):
         encode_with_subject(gpt2_tok, "{} is", "  ")
 
 
+@pytest.mark.gemma
 def test_token_categories(gemma_tok):
     enc = encode_with_subject(gemma_tok, "The {} is located in the city of", "Space Needle of Seattle")
     cats = token_categories(enc)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from atomicio import atomic_write_json, atomic_write_text, dumps_json
+from replkit.cli import add_progress_option
 
 from .builder import AMBIGUITY_POLICIES, DEFAULT_AMBIGUITY, DEFAULT_NEIGHBOUR_POOL
 from .errors import CounterfactError
@@ -23,7 +24,7 @@ def _cmd_build(a) -> int:
     report = build_to_file(a.pararel_dir, a.out, a.corpus, seed=a.seed, relations=parse_relations(a.relations),
                            report_path=a.report, templates_path=a.templates, ambiguous=a.ambiguous,
                            neighbour_pool=a.neighbour_pool, drop_incomplete=not a.keep_incomplete,
-                           progress=not a.quiet)
+                           progress=not a.no_progress)
     summary = {k: report[k] for k in ("n_facts", "n_records", "n_dropped", "dropped_by_reason", "shortfalls",
                                       "missing_relations", "table2", "output")}
     summary["paraphrase_prefix_words"] = {k: {x: v[x] for x in ("median", "p10", "p90", "max") if x in v}
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "record draws its 10 neighbourhood prompts from its group's pool")
     b.add_argument("--keep-incomplete", action="store_true",
                    help="keep records with fewer paraphrase/generation prompts than released")
-    b.add_argument("--quiet", action="store_true")
+    add_progress_option(b)
     b.set_defaults(func=_cmd_build)
 
     v = sub.add_parser("validate", help="check a COUNTERFACT-format file; exit 1 on any violation")

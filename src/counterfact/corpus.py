@@ -11,9 +11,10 @@ import os
 import re
 from pathlib import Path
 
+from replkit.wikitext import is_heading
+
 from .errors import CorpusError
 
-_HEADING = re.compile(r"^\s*(=+)\s.*\s\1\s*$")
 _DETOK = [
     (re.compile(r" @([-,.])@ "), r"\1"),
     (re.compile(r" ([,.;:!?%)\]}])"), r"\1"),
@@ -41,7 +42,7 @@ def corpus_paragraphs(path: str | os.PathLike) -> list[str]:
     out = []
     with open(path, "r", encoding="utf-8") as fh:
         for line in fh:
-            if not line.strip() or _HEADING.match(line):
+            if not line.strip() or is_heading(line):
                 continue
             out.append(detokenize(line))
     if not out:

@@ -37,13 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from atomicio import atomic_save_npz, atomic_write_json, load_npz
+from replkit.wikitext import article_title, is_heading
 
 from .corpus import detokenize
 from .errors import CorpusError, DataError
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-_TITLE = re.compile(r"^= ([^=].*?) =$")          # on the stripped line
-_SECTION = re.compile(r"^(=\s){2,}.*(\s=){2,}$")
 
 
 MATCH_RULES = ("title", "title+mention")
@@ -69,11 +68,11 @@ def wikitext_articles(path: str | os.PathLike) -> list[tuple[str, list[str]]]:
     with open(path, "r", encoding="utf-8") as fh:
         for raw in fh:
             line = raw.strip()
-            m = _TITLE.match(line)
-            if m and not _SECTION.match(line):
-                articles.append((detokenize(m.group(1)), []))
+            title = article_title(line)
+            if title is not None:
+                articles.append((detokenize(title), []))
                 continue
-            if not line or _SECTION.match(line) or not articles:
+            if not line or is_heading(line) or not articles:
                 continue
             articles[-1][1].append(detokenize(line))
     if not articles:

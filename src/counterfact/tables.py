@@ -5,12 +5,11 @@ Only reads a statistics JSON (``counterfact stats --json``); never touches a mod
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 
 from atomicio import atomic_write_text
+from replkit.tables import Latex, csv_text, latex_escape, latex_tabular, markdown_table
 
 # Table 2 of the paper: total / per relation / per record. "Objects" are the distinct new
 # targets and "counterfactual statements" the distinct filled rewrite prompts (see stats.py).
@@ -81,29 +80,20 @@ def table3_rows(stats: dict, rs_coverage: float | None = None, mark=("✓", "✗
 
 
 def to_markdown(rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(out) + "\n"
+    return markdown_table(rows[0], rows[1:])
 
 
 def to_csv(rows: list[list[str]]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([[c.replace(",", "") if c[:1].isdigit() else c for c in r] for r in rows])
-    return buf.getvalue()
+    return csv_text([[c.replace(",", "") if c[:1].isdigit() else c for c in r] for r in rows])
 
 
-def _latex_escape(s: str) -> str:
-    return s.replace("&", r"\&").replace("%", r"\%").replace("_", r"\_").replace("#", r"\#")
+_MARKS = {"✓": Latex(r"\checkmark"), "✗": Latex(r"$\times$")}
 
 
 def to_latex(rows: list[list[str]], caption: str, label: str) -> str:
-    cols = "l" + "r" * (len(rows[0]) - 1)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_latex_escape(caption)}}}", rf"\label{{{label}}}",
-             rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
-             " & ".join(_latex_escape(c) for c in rows[0]) + r" \\", r"\midrule"]
-    lines += [" & ".join(_latex_escape(c).replace("✓", r"\checkmark").replace("✗", r"$\times$") for c in r) + r" \\"
-              for r in rows[1:]]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    body = [[_MARKS.get(c, c) for c in r] for r in rows[1:]]
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
+             *latex_tabular(rows[0], body), r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 

@@ -92,6 +92,8 @@ def select_with_model(model, tokenizer, records: list[dict], max_new_tokens: int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from replkit.cli import add_progress_option
+
     from .model_info import add_model_arguments
 
     parser.add_argument("--records", required=True, help="COUNTERFACT-format records (ours or the released file)")
@@ -99,8 +101,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="examine only the first N records")
     parser.add_argument("--max-known", type=int, default=None, help="stop after N known facts")
     parser.add_argument("--max-new-tokens", type=int, default=10)
-    parser.add_argument("--quiet", action="store_true")
     add_model_arguments(parser)
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     records = load_records(args.records)
     lm = load_from_args(args)
     known = select_with_model(lm.model, lm.tokenizer, records, max_new_tokens=args.max_new_tokens, limit=args.limit,
-                              max_known=args.max_known, progress=not args.quiet)
+                              max_known=args.max_known, progress=not args.no_progress)
     write_known_facts(args.out, known)
     n = len(records) if args.limit is None else min(args.limit, len(records))
     print(f"{len(known)} known facts out of {n} records examined -> {args.out}")

@@ -4,15 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from replkit.cli import add_model_options
+
 from .models import load_model
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """The model options every model-using command shares."""
-    parser.add_argument("--model", default="gemma-3-270m", help="HF id, local folder or 'gemma-3-270m' (embedded)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps or auto")
-    parser.add_argument("--dtype", default="float32", help="float32, float16, bfloat16")
-    parser.add_argument("--models-dir", default=None, help="cache of converted models (default data/models)")
+    """The model options every model-using command shares (:func:`replkit.cli.add_model_options`)."""
+    add_model_options(parser)
 
 
 def load_from_args(args: argparse.Namespace):

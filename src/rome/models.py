@@ -8,7 +8,7 @@
   folder named by the GGUF's sha256; later loads read that copy in seconds.
 * a local folder holding a Hugging Face model (``config.json`` + weights + tokenizer);
 * ``"tiny-<arch>"`` (``tiny-gpt2``, ``tiny-llama``, ...) — a seeded random-weight model of
-  that architecture from :mod:`rome.testing`, for smoke runs of the whole workflow;
+  that architecture from :mod:`rome.tiny_models`, for smoke runs of the whole workflow;
 * a Hugging Face hub id (``gpt2-xl``, ``EleutherAI/gpt-j-6B``), from the local hub cache
   or downloaded. With ``HF_HUB_OFFLINE=1`` (or ``offline=True``) a model that is not
   cached fails at once with :class:`ModelUnavailableError`, saying how to use a local copy.
@@ -21,13 +21,13 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 
-from .architectures import ArchSpec, spec_for
+from .architectures import ArchSpec, spec_for  # noqa: F401 (ArchSpec re-exported)
+from .loaded_model import LoadedModel, prepare_model, prepare_tokenizer, wrap  # noqa: F401 (re-exported)
 from .runtime import models_dir, resolve_device, resolve_dtype
 
 EMBEDDED_GEMMA = "gemma-3-270m"
@@ -39,70 +39,10 @@ class ModelUnavailableError(RuntimeError):
     """A model could not be found locally and may not be downloaded."""
 
 
-@dataclass
-class LoadedModel:
-    """A model with its tokenizer and architecture spec."""
-
-    model: torch.nn.Module
-    tokenizer: Any
-    spec: ArchSpec
-    name: str
-    device: torch.device
-    dtype: torch.dtype
-
-    @property
-    def n_layers(self) -> int:
-        return self.spec.n_layers(self.model)
-
-    def layer_name(self, part: str, layer: int) -> str:
-        return self.spec.layer_name(part, layer)
-
-    def module(self, part: str, layer: int | None = None) -> torch.nn.Module:
-        return self.spec.module(self.model, part, layer)
-
-    @property
-    def context_length(self) -> int | None:
-        """Longest sequence the model's position encoding supports (None when unbounded)."""
-        cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") else self.model.config
-        for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
-            value = getattr(cfg, key, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return None
-
-    def encode(self, texts: list[str] | str, **kw) -> dict:
-        """Tokenize (right-padded) onto the model's device."""
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, **kw)
-        return {k: v.to(self.device) for k, v in enc.items()}
-
-
 def is_offline(offline: bool | None = None) -> bool:
     if offline is not None:
         return offline
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-
-
-def prepare_tokenizer(tokenizer: Any) -> Any:
-    """Give the tokenizer a pad token (EOS when it has none) and right padding."""
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "right"
-    return tokenizer
-
-
-def prepare_model(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """Evaluation mode, frozen weights (editors enable gradients where they need them)."""
-    model = model.to(device=device, dtype=dtype)
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
-def wrap(model: torch.nn.Module, tokenizer: Any, name: str) -> LoadedModel:
-    """A :class:`LoadedModel` around an existing model (used for tiny test models too)."""
-    p = next(model.parameters())
-    return LoadedModel(model, prepare_tokenizer(tokenizer), spec_for(model), name, p.device, p.dtype)
 
 
 # -- the embedded Gemma ------------------------------------------------------------------
@@ -212,9 +152,9 @@ def load_tokenizer(name: str, cache: str | os.PathLike | None = None, offline: b
     from transformers import AutoTokenizer
 
     if name.startswith(TINY_PREFIX):
-        from .testing import gemma_tokenizer, gpt2_tokenizer  # noqa: PLC0415
+        from .tiny_models import tiny_tokenizer
 
-        return gpt2_tokenizer() if name[len(TINY_PREFIX):] in ("gpt2", "gptj", "gpt_neox") else gemma_tokenizer(cache)
+        return tiny_tokenizer(name[len(TINY_PREFIX):])
     path = resolve_model_path(name, cache)
     local = Path(path).is_dir()
     try:
@@ -236,7 +176,7 @@ def load_model(
 
     dev, dt = resolve_device(device), resolve_dtype(dtype)
     if name.startswith(TINY_PREFIX):
-        from .testing import tiny_model  # noqa: PLC0415 - testing imports this module
+        from .tiny_models import tiny_model
 
         lm = tiny_model(name[len(TINY_PREFIX):], dtype=dt)
         lm.model.to(dev)

@@ -55,7 +55,9 @@ def test_ft_l_bound_holds_after_every_step(tiny_gpt2, monkeypatch):
 
 
 def test_ft_l_requires_epsilon():
-    with pytest.raises(KeyError, match="epsilon"):
+    from rome.editing.hparams import HparamsError
+
+    with pytest.raises(HparamsError, match="epsilon"):
         make_ft_l(TINY_FT)
 
 

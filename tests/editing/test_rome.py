@@ -59,9 +59,9 @@ def test_templates_are_seeded_and_cached(tiny_gpt2, stats_cache):
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "gptj", "gemma3"])
-def test_insert_is_rank_one_and_maps_k0_to_v_star(arch, gpt2_tok, gemma_tok, stats_cache):
+def test_insert_is_rank_one_and_maps_k0_to_v_star(arch, gpt2_tok, bos_tok, stats_cache):
     from rome.testing import tiny_model
-    lm = tiny_model(arch, gpt2_tok if arch != "gemma3" else gemma_tok)
+    lm = tiny_model(arch, gpt2_tok if arch != "gemma3" else bos_tok)
     ed = editor_for(lm, stats_cache)
     layer = ed.hparams["layer"]
     templates = ed.templates(lm)
@@ -127,7 +127,7 @@ def test_bad_requests_fail_clearly(tiny_gpt2, stats_cache):
 
 
 def test_registry_and_overrides():
-    from rome.editing.edit_cli import parse_overrides
+    from replkit.cli import parse_overrides
     from rome.editing.registry import METHODS, make_editor
     assert "rome" in METHODS
     assert parse_overrides(["layer=5", "key_for_insert=mean", "context_templates=[[5, 2]]"]) == {
@@ -152,14 +152,14 @@ def test_edit_cli_runs(tiny_gpt2, stats_cache, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "gemma3"])
-def test_inserted_weights_reproduce_v_star_in_a_real_forward(arch, gpt2_tok, gemma_tok, stats_cache):
+def test_inserted_weights_reproduce_v_star_in_a_real_forward(arch, gpt2_tok, bos_tok, stats_cache):
     """End to end: δ is optimised at the same place the insert changes. Patching δ into the
     unedited model and editing the weights both give v* at the edited module's output at
     the last subject token of the un-prefixed prompt, in a plain forward pass."""
     from rome.hooks import Trace
     from rome.testing import tiny_model
     from rome.tokens import encode_with_subject
-    lm = tiny_model(arch, gpt2_tok if arch != "gemma3" else gemma_tok)
+    lm = tiny_model(arch, gpt2_tok if arch != "gemma3" else bos_tok)
     ed = editor_for(lm, stats_cache, v_steps=4)
     layer = ed.hparams["layer"]
     prepared = ed.prepare(lm, REQ, layer)
@@ -195,10 +195,10 @@ def test_inserted_weights_reproduce_v_star_in_a_real_forward(arch, gpt2_tok, gem
 
 @pytest.mark.parametrize("arch", ["gpt2", "gptj", "gpt_neox", "llama", "qwen2", "gemma3"])
 @pytest.mark.parametrize("token", ["last_subject", "first_subject", "first_subsequent", "last"])
-def test_suffix_pass_optimises_v_exactly_like_the_full_pass(arch, token, gpt2_tok, gemma_tok, stats_cache):
+def test_suffix_pass_optimises_v_exactly_like_the_full_pass(arch, token, gpt2_tok, bos_tok, stats_cache):
     """v*'s shortcut (cached prefixes, replayed lower blocks) gives the full pass's losses and v*."""
     from rome.testing import tiny_model
-    lm = tiny_model(arch, gemma_tok if arch == "gemma3" else gpt2_tok, n_layers=4)
+    lm = tiny_model(arch, bos_tok if arch == "gemma3" else gpt2_tok, n_layers=4)
     ed = editor_for(lm, stats_cache / arch)
     templates = ed.templates(lm)
     hp = dict(ed.hparams, token=token, v_steps=6, v_loss_stop=0.0)

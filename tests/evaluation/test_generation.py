@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rome.evaluation.generation import _never_sampled, sample_batch
-from rome.evaluation.scoring import encode_prompt
+from rome.scoring import encode_prompt
 from rome.vocab_projection import head_logits
 from rome.vocab_projection import VocabProjection
 

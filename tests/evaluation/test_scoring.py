@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from rome.evaluation.scoring import encode_prompt, encode_target, score_targets, score_token_ids
+from rome.scoring import encode_prompt, encode_target, score_targets, score_token_ids
 from rome.evaluation.zsre_eval import score_zsre_record
 
 

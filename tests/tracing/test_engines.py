@@ -33,9 +33,9 @@ def _close(a, b):
 
 
 @pytest.fixture(scope="module", params=["gpt2", "gemma3", "llama"])
-def tiny(request, gpt2_tok, gemma_tok):
+def tiny(request, gpt2_tok, bos_tok):
     from rome.testing import tiny_model
-    tok = gpt2_tok if request.param == "gpt2" else gemma_tok
+    tok = gpt2_tok if request.param == "gpt2" else bos_tok
     return tiny_model(request.param, tok, n_layers=5, seed=1)
 
 

@@ -3,14 +3,20 @@
 It checks the plumbing, not the science: every rule runs, every figure and table of the
 configuration is written, a second run does nothing, deleting one figure re-renders only
 that figure, and the audit flags a deliberately modified intermediate file.
+
+The pipeline is built once per module; a test that changes a file does so inside
+:func:`restored`, which puts its bytes and modification time back afterwards, so every
+test sees the same finished tree whatever the order.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -32,6 +38,17 @@ def _snakemake(tmp: Path, *extra: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/ci-tiny.yaml",
            "--config", f"paths={json.dumps(paths)}", *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+
+
+@contextlib.contextmanager
+def restored(path: Path) -> Iterator[Path]:
+    """Let a test change or delete ``path``; afterwards its bytes and mtime are as before."""
+    data, st = path.read_bytes(), path.stat()
+    try:
+        yield path
+    finally:
+        path.write_bytes(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +81,13 @@ def test_every_target_is_written(pipeline):
 def test_second_run_does_nothing_and_one_deleted_figure_is_rerendered_alone(pipeline):
     dry = _snakemake(pipeline, "-n")
     assert "Nothing to be done" in dry.stdout + dry.stderr
-    (pipeline / "figures" / "ci-tiny" / "fig5.png").unlink()
-    dry = _snakemake(pipeline, "-n", "--quiet", "rules")
-    out = dry.stdout + dry.stderr
-    assert "fig5" in out and "rome_sweep" not in out and "evaluate_counterfact" not in out
-    assert _snakemake(pipeline).returncode == 0
-    assert (pipeline / "figures" / "ci-tiny" / "fig5.png").is_file()
+    with restored(pipeline / "figures" / "ci-tiny" / "fig5.png") as fig5:
+        fig5.unlink()
+        dry = _snakemake(pipeline, "-n", "--quiet", "rules")
+        out = dry.stdout + dry.stderr
+        assert "fig5" in out and "rome_sweep" not in out and "evaluate_counterfact" not in out
+        assert _snakemake(pipeline).returncode == 0
+        assert fig5.is_file()
 
 
 def test_audit_is_clean_then_flags_a_modified_intermediate(pipeline):
@@ -78,8 +96,8 @@ def test_audit_is_clean_then_flags_a_modified_intermediate(pipeline):
     audit = [sys.executable, "-m", "rome.cli", "audit", "--dir", str(prov)]
     clean = subprocess.run(audit, capture_output=True, text=True, env=env)
     assert clean.returncode == 0, clean.stdout
-    stats = next((pipeline / "data" / "dataset").rglob("stats.json"))
-    stats.write_text(stats.read_text().replace("1", "2", 1))
-    flagged = subprocess.run(audit, capture_output=True, text=True, env=env)
+    with restored(next((pipeline / "data" / "dataset").rglob("stats.json"))) as stats:
+        stats.write_text(stats.read_text().replace("1", "2", 1))
+        flagged = subprocess.run(audit, capture_output=True, text=True, env=env)
     assert flagged.returncode == 1
     assert "stats.json" in flagged.stdout and ("modified" in flagged.stdout or "stale" in flagged.stdout)

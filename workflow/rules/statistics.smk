@@ -19,6 +19,6 @@ rule key_statistics:
     resources:
         gpu=1,
     shell:
-        "rome stats {MODEL_ARGS} --model-dtype {DTYPE} --layers {params.layers} --corpus {STATS_CORPUS}"
-        " --tokens {params.tokens} --dtype {params.dtype} --out-dir {STATS_DIR} > {output}"
+        "rome stats {LM_ARGS} --layers {params.layers} --corpus {STATS_CORPUS}"
+        " --tokens {params.tokens} --stats-dtype {params.dtype} --out-dir {STATS_DIR} > {output}"
         + prov("key_statistics", layers=ST.get("layers"), tokens=ST.get("tokens"), dtype=ST.get("dtype"))

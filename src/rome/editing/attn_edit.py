@@ -9,17 +9,13 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .ft import FineTuneEditor, attention_qkv_weights
+from .hparams import AttnEditHparams
 
 
-def make_attn_edit(hparams: Mapping[str, Any], name: str = "attn") -> FineTuneEditor:
-    """AttnEdit from an hparams dict (keys: layer, lr, steps, epsilon, early_stop_loss)."""
-    try:
-        eps = hparams["epsilon"]
-        return FineTuneEditor(
-            name=name, layer=int(hparams["layer"]), lr=float(hparams["lr"]), steps=int(hparams["steps"]),
-            epsilon=None if eps is None else float(eps),
-            early_stop_loss=float(hparams.get("early_stop_loss", 1e-2)),
-            weight_decay=float(hparams.get("weight_decay", 0.0)), select=attention_qkv_weights,
-        )
-    except KeyError as err:
-        raise KeyError(f"{name} hparams: missing key {err.args[0]!r}") from None
+def make_attn_edit(hparams: AttnEditHparams | Mapping[str, Any], name: str = "attn") -> FineTuneEditor:
+    """AttnEdit from its settings (:class:`rome.editing.hparams.AttnEditHparams`, or a mapping of its fields)."""
+    hp = AttnEditHparams.coerce(hparams)
+    return FineTuneEditor(
+        name=name, layer=hp.layer, lr=hp.lr, steps=hp.steps, epsilon=hp.epsilon,
+        early_stop_loss=hp.early_stop_loss, weight_decay=hp.weight_decay, select=attention_qkv_weights,
+    )

@@ -27,6 +27,8 @@ from counterfact.records import load_records as load_counterfact
 from atomicio import atomic_write_json, stable_key
 from .attn_edit import make_attn_edit
 from .base import EditRequest
+from ..record_prompts import record_prompts as all_record_prompts
+from ..scoring import score_targets
 from .ft import make_ft
 
 SWEEP_METHODS = ("ft", "ft-l", "attn")
@@ -58,19 +60,15 @@ def editor_for(setting: Mapping[str, Any]):
 def record_prompts(record: Mapping[str, Any]) -> dict[str, list[str]]:
     """The prompts of each kind of :data:`PROMPT_KINDS` (the rewrite prompt filled with its subject).
 
-    The record is read by the evaluation's :func:`rome.evaluation.counterfact_eval.record_prompts`
-    (its ``RecordError`` names the record and field of a malformed record).
+    The record is read by :func:`rome.record_prompts.record_prompts` (its ``RecordError``
+    names the record and field of a malformed record).
     """
-    from ..evaluation.counterfact_eval import record_prompts as evaluation_prompts
-
-    prompts = evaluation_prompts(record)
+    prompts = all_record_prompts(record)
     return {kind: prompts[kind] for kind in PROMPT_KINDS}
 
 
 def measure(lm, record: Mapping[str, Any]) -> dict[str, list[dict[str, float]]]:
     """NLLs of ``target_new`` and ``target_true`` after every prompt of the record."""
-    from ..evaluation.scoring import score_targets
-
     req = EditRequest.from_record(record)
     if req.target_true is None:
         raise SweepRecordError(f"record {record.get('case_id', '?')}: needs requested_rewrite.target_true")

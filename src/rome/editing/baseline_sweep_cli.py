@@ -33,6 +33,8 @@ def parse_epsilons(text: str | None) -> list[float | None] | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from replkit.cli import add_progress_option, add_set_option
+
     from ..model_info import add_model_arguments
 
     add_model_arguments(parser)
@@ -43,11 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", default=None, help='e.g. "0-17:6" (default: the hparams layer)')
     parser.add_argument("--epsilons", default=None, help='e.g. "1e-4,1e-3,none" (default: the hparams epsilon)')
     parser.add_argument("--out-dir", default="data/baseline_sweeps")
-    parser.add_argument("--no-progress", action="store_true")
+    add_set_option(parser)
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..model_info import load_from_args
+    from replkit.cli import parse_overrides
+
     from .hparams import load_hparams
 
     case_ids = None
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             case_ids = json.load(fh)["eval"]
     records = load_records(args.records, args.n_records, case_ids)
     lm = load_from_args(args)
-    base = load_hparams(args.method, args.model)
+    base = load_hparams(args.method, args.model, parse_overrides(args.set))
     settings = settings_grid(args.method, base, parse_layer_selection(args.layers), parse_epsilons(args.epsilons))
     paths = run_sweep(lm, records, settings, args.out_dir, progress=not args.no_progress)
     print(json.dumps({"settings": len(settings), "records": len(records), "files": len(paths),

@@ -12,23 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 
-import yaml
+from replkit.cli import add_set_option, parse_overrides
 
 from ..model_info import add_model_arguments, load_from_args
 from .base import EditRequest
 from .registry import METHODS, make_editor
 from .rome_scoring import greedy_generation, next_token, score_pairs
-
-
-def parse_overrides(items: list[str] | None) -> dict:
-    """``["layer=5", "v_steps=10"]`` -> ``{"layer": 5, "v_steps": 10}`` (values parsed as YAML)."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
-    return out
 
 
 def add_stats_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-true", default=None, help="the true object (default: the model's argmax before the edit)")
     parser.add_argument("--method", default="rome", choices=sorted(METHODS))
     parser.add_argument("--layer", type=int, default=None, help="override the hparams layer")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any hyperparameter")
+    add_set_option(parser)
     parser.add_argument("--max-new-tokens", type=int, default=20)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_stats_arguments(parser)

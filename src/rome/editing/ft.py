@@ -26,6 +26,7 @@ from ..architectures import ArchSpec, get_parameter
 from ..teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
 from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
+from .hparams import FTHparams, FTLHparams, HparamsError
 
 
 # -- differentiable target scoring ------------------------------------------------------
@@ -176,25 +177,18 @@ class FineTuneEditor:
             p.copy_(w0 + delta)
 
 
-def _opt_float(x: Any) -> float | None:
-    return None if x is None else float(x)
+def make_ft(hparams: FTHparams | Mapping[str, Any], name: str = "ft") -> FineTuneEditor:
+    """FT / FT+L from its settings (:class:`rome.editing.hparams.FTHparams`, or a mapping of its fields)."""
+    hp = FTHparams.coerce(hparams)
+    return FineTuneEditor(
+        name=name, layer=hp.layer, lr=hp.lr, steps=hp.steps, epsilon=hp.epsilon,
+        early_stop_loss=hp.early_stop_loss, weight_decay=hp.weight_decay, select=mlp_out_weight,
+    )
 
 
-def make_ft(hparams: Mapping[str, Any], name: str = "ft") -> FineTuneEditor:
-    """FT / FT+L from an hparams dict (keys: layer, lr, steps, epsilon, early_stop_loss, weight_decay)."""
-    try:
-        return FineTuneEditor(
-            name=name, layer=int(hparams["layer"]), lr=float(hparams["lr"]), steps=int(hparams["steps"]),
-            epsilon=_opt_float(hparams.get("epsilon")),
-            early_stop_loss=float(hparams.get("early_stop_loss", 1e-2)),
-            weight_decay=float(hparams.get("weight_decay", 0.0)), select=mlp_out_weight,
-        )
-    except KeyError as err:
-        raise KeyError(f"{name} hparams: missing key {err.args[0]!r}") from None
-
-
-def make_ft_l(hparams: Mapping[str, Any]) -> FineTuneEditor:
-    if hparams.get("epsilon") is None:
-        raise KeyError("ft-l hparams: 'epsilon' (the L-infinity bound) is required")
-    return make_ft(hparams, name="ft-l")
+def make_ft_l(hparams: FTHparams | Mapping[str, Any]) -> FineTuneEditor:
+    hp = FTLHparams.coerce(hparams)
+    if hp.epsilon is None:
+        raise HparamsError("ft-l hparams: 'epsilon' (the L-infinity bound) is required")
+    return make_ft(hp, name="ft-l")
 

@@ -6,14 +6,22 @@ Gemma and its converted folder -> ``"gemma-3-270m"``, tiny random test models
 (``"tiny-gpt2"``, ``"tiny-gemma3"``, ...) -> ``"tiny"``.
 
     >>> hp = load_hparams("rome", "gpt2-xl", {"v_steps": 10})
+    >>> hp.v_steps, hp.layer
+    (10, 17)
 
-Every method shares this loader; a method's YAML may hold any keys it needs.
+Each method has a frozen dataclass of its settings (:data:`HPARAMS_CLASSES`: field,
+type, default and a one-line meaning each, see :meth:`Hparams.describe`). A YAML file
+holds any subset of the fields (the rest take their defaults); a key that is not a field,
+in the file or in ``--set``, is an error naming the valid ones.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from types import UnionType
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -28,6 +36,288 @@ _ALIASES = {
 
 class HparamsError(ValueError):
     """A hyperparameter file is missing, malformed, or an override names an unknown key."""
+
+
+# -- typed hyperparameters ------------------------------------------------------------------
+
+
+def _setting(default: Any = MISSING, meaning: str = "", *, factory: Any = MISSING) -> Any:
+    """A dataclass field with its one-line meaning (``metadata["help"]``)."""
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata={"help": meaning})
+    if default is MISSING:
+        return field(metadata={"help": meaning})
+    return field(default=default, metadata={"help": meaning})
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _check_value(name: str, value: Any, tp: Any) -> Any:
+    """``value`` converted to ``tp`` (int -> float where a float is wanted), or TypeError."""
+    origin = get_origin(tp)
+    if origin in (Union, UnionType):
+        for option in get_args(tp):
+            try:
+                return _check_value(name, value, option)
+            except TypeError:
+                continue
+        raise TypeError(_type_name(tp))
+    if tp is type(None):
+        if value is None:
+            return None
+        raise TypeError("None")
+    if tp is Any:
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(_type_name(tp))
+        (inner,) = get_args(tp)[:1] or (Any,)
+        return [_check_value(name, v, inner) for v in value]
+    if tp in (list, tuple):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        raise TypeError("list")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError("bool")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise TypeError("int")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise TypeError("float")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError("str")
+    raise TypeError(_type_name(tp))
+
+
+@dataclass(frozen=True)
+class Hparams(Mapping):
+    """Base of the per-method hyperparameter classes.
+
+    Settings are read as attributes (``hp.layer``). The read-only mapping view
+    (``hp["layer"]``, ``dict(hp)``) exists so results and cache keys can record the
+    settings as plain data; it holds exactly the dataclass fields.
+    """
+
+    method: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        hints = get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            try:
+                checked = _check_value(f.name, value, hints[f.name])
+            except TypeError:
+                raise HparamsError(
+                    f"{self._where()}: {self.method} hyperparameter {f.name!r} must be "
+                    f"{_type_name(hints[f.name])}, got {value!r}"
+                ) from None
+            object.__setattr__(self, f.name, checked)
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks across fields (subclasses add theirs); raise :class:`HparamsError`."""
+
+    def _where(self) -> str:
+        return getattr(self, "_source", None) or f"{self.method} hyperparameters"
+
+    @property
+    def source(self) -> str | None:
+        """The YAML file these settings came from (None when built in code)."""
+        return getattr(self, "_source", None)
+
+    # -- construction
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, Any, str]]:
+        """``(name, type, default, meaning)`` of every setting, in declaration order."""
+        hints = get_type_hints(cls)
+        out = []
+        for f in fields(cls):
+            if f.default is not MISSING:
+                default = f.default
+            elif f.default_factory is not MISSING:
+                default = f.default_factory()
+            else:
+                default = "(required)"
+            out.append((f.name, _type_name(hints[f.name]), default, f.metadata.get("help", "")))
+        return out
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> "Hparams":
+        """Settings from a mapping; unknown or missing keys raise :class:`HparamsError` naming the valid ones."""
+        where = source or f"{cls.method} hyperparameters"
+        names = cls.field_names()
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise HparamsError(
+                f"{where}: {', '.join(repr(k) for k in unknown)} "
+                f"{'is not a hyperparameter' if len(unknown) == 1 else 'are not hyperparameters'} "
+                f"of {cls.method}; valid: {', '.join(names)}"
+            )
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise HparamsError(f"{where}: missing {cls.method} hyperparameter(s) {', '.join(missing)}")
+        obj = cls.__new__(cls)
+        object.__setattr__(obj, "_source", source)
+        obj.__init__(**dict(data))  # type: ignore[misc]
+        return obj
+
+    @classmethod
+    def coerce(cls, value: "Hparams | Mapping[str, Any]") -> "Hparams":
+        """``value`` if it already is a ``cls``, else ``cls`` built from the mapping."""
+        if isinstance(value, cls):
+            return value
+        return cls.from_mapping(dict(value), source=getattr(value, "source", None))
+
+    def with_changes(self, **changes: Any) -> "Hparams":
+        """A copy with ``changes`` applied (checked like the YAML values)."""
+        return type(self).from_mapping({**self.as_dict(), **changes}, source=self.source)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    # -- read-only mapping view
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.field_names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.field_names())
+
+    def __len__(self) -> int:
+        return len(fields(self))
+
+
+@dataclass(frozen=True)
+class ROMEHparams(Hparams):
+    """ROME (paper section 3; official code ``rome/rome_hparams.py``)."""
+
+    method: ClassVar[str] = "rome"
+    layer: int = _setting(meaning="edited layer l* (0-indexed), whose MLP output projection gets the rank-one insert")
+    context_templates: list = _setting(factory=lambda: [[5, 10], [10, 10]],
+                                       meaning="[length, count] pairs of sampled prefix texts used as '<text>. {}'")
+    context_top_k: int = _setting(5, "top-k of the sampling of context-template texts")
+    context_seed: int = _setting(0, "seed of the context-template sampling")
+    token: str = _setting("last_subject", "where keys/values are read: last_subject, first_subject, first_subsequent, last")
+    v_lr: float = _setting(0.5, "Adam learning rate of the v* optimisation")
+    v_steps: int = _setting(20, "maximum steps of the v* optimisation")
+    v_loss_stop: float = _setting(0.05, "stop the v* optimisation once the total loss is below this")
+    kl_factor: float = _setting(0.0625, "weight of the essence-drift KL term")
+    v_weight_decay: float = _setting(0.5, "weight of the ||delta|| / ||v_init||^2 decay term")
+    clamp_norm_factor: float = _setting(4.0, "||delta|| is clamped to this times ||v_init||")
+    kl_prompts: list[str] = _setting(factory=lambda: ["{} is a"], meaning="prompts of the essence-drift KL term")
+    key_for_insert: str = _setting("prompt", "k0 of the insert: 'prompt' (un-prefixed prompt's key) or 'mean' (k*)")
+    v_suffix_pass: bool = _setting(True, "optimise v* over only the positions and layers delta can change")
+    mom2_corpus: str | None = _setting(None, "corpus of the key statistics C: a name or a text file (None: the local WikiText-2)")
+    mom2_samples: int | None = _setting(None, "document budget of the statistics (None: no cap)")
+    mom2_tokens: int | None = _setting(None, "token budget of the statistics (None: no cap)")
+    mom2_dtype: str = _setting("float32", "accumulation dtype of C")
+    mom2_max_length: int = _setting(512, "sequences are cut at this many tokens for the statistics")
+
+    def validate(self) -> None:
+        if self.key_for_insert not in ("prompt", "mean"):
+            raise HparamsError(f"{self._where()}: key_for_insert must be 'prompt' or 'mean', got {self.key_for_insert!r}")
+        for pair in self.context_templates:
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, int) for x in pair)):
+                raise HparamsError(f"{self._where()}: context_templates entries must be [length, count], got {pair!r}")
+
+
+@dataclass(frozen=True)
+class FTHparams(Hparams):
+    """FT: fine-tune one layer's MLP output weights on the new fact (paper appendix)."""
+
+    method: ClassVar[str] = "ft"
+    layer: int = _setting(meaning="fine-tuned layer (0-indexed)")
+    lr: float = _setting(meaning="Adam learning rate")
+    steps: int = _setting(meaning="maximum optimisation steps")
+    epsilon: float | None = _setting(None, "L-infinity bound on the weight change (None: unconstrained)")
+    early_stop_loss: float = _setting(1e-2, "stop once the loss is below this")
+    weight_decay: float = _setting(0.0, "Adam weight decay")
+
+
+@dataclass(frozen=True)
+class FTLHparams(FTHparams):
+    """FT+L: FT with an L-infinity bound on the weight change (Zhu et al.)."""
+
+    method: ClassVar[str] = "ft-l"
+
+
+@dataclass(frozen=True)
+class AttnEditHparams(FTHparams):
+    """AttnEdit: FT+L on one layer's attention query/key/value weights."""
+
+    method: ClassVar[str] = "attn"
+
+
+@dataclass(frozen=True)
+class KNHparams(Hparams):
+    """KN: knowledge neurons (Dai et al.)."""
+
+    method: ClassVar[str] = "kn"
+    layers: str | list[int] = _setting("all", "attributed layers: 'all' or a selection such as '9-17' or [3, 4]")
+    steps: int = _setting(20, "integrated-gradients steps")
+    threshold: float = _setting(0.2, "keep neurons above this times the prompt's maximum attribution")
+    refine_share: float = _setting(0.4, "keep neurons selected for at least this share of the prompts")
+    edit_scale: float = _setting(2.0, "factor applied to the selected neurons' value vectors")
+    max_neurons: int | None = _setting(None, "cap on the number of edited neurons (None: no cap)")
+
+
+@dataclass(frozen=True)
+class _HypernetHparams(Hparams):
+    layers: str | list[int] = _setting("last:3", "edited MLP output projections ('last:N' = the last N layers, or a list)")
+    init_lr: float = _setting(1e-3, "initial per-layer step size (learned)")
+    train_lr: float = _setting(1e-3, "Adam learning rate of the hyper-network")
+    lr_lr: float = _setting(0.02, "Adam learning rate of the learned step sizes (log scale)")
+    kl_weight: float = _setting(1.0, "weight of the locality KL term")
+    n_plain_examples: int = _setting(256, "generic corpus edits sampled for the 'plain' variant")
+    checkpoint_every: int = _setting(25, "training steps between checkpoints")
+
+
+@dataclass(frozen=True)
+class KEHparams(_HypernetHparams):
+    """KE: KnowledgeEditor hyper-network (De Cao et al.); also its trained variants ke-cf, ke-zsre."""
+
+    method: ClassVar[str] = "ke"
+    hidden: int = _setting(128, "width of each layer's conditioning MLP")
+
+
+@dataclass(frozen=True)
+class MENDHparams(_HypernetHparams):
+    """MEND: gradient-decomposition hyper-network (Mitchell et al.); also mend-cf, mend-zsre."""
+
+    method: ClassVar[str] = "mend"
+    rank: int = _setting(64, "rank of each layer's residual MLP")
+    init_lr: float = _setting(1e-4, "initial per-layer step size (learned)")
+
+
+#: hyperparameter class of each method folder (trained variants use their base method's).
+HPARAMS_CLASSES: dict[str, type[Hparams]] = {
+    cls.method: cls for cls in (ROMEHparams, FTHparams, FTLHparams, AttnEditHparams, KNHparams, KEHparams, MENDHparams)
+}
+
+
+def hparams_class(method: str) -> type[Hparams]:
+    base = method.split("-cf")[0].split("-zsre")[0]
+    try:
+        return HPARAMS_CLASSES[base]
+    except KeyError:
+        raise HparamsError(
+            f"no hyperparameter class for method {method!r}; known: {', '.join(HPARAMS_CLASSES)}"
+        ) from None
 
 
 def normalise_model_name(name: str) -> str:
@@ -55,8 +345,8 @@ def hparams_path(method: str, model_name: str) -> Path:
     return HPARAMS_DIR / method / f"{normalise_model_name(model_name)}.yaml"
 
 
-def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | None = None) -> dict:
-    """Read ``hparams/<method>/<model>.yaml`` and apply ``overrides`` (known keys only)."""
+def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | None = None) -> Hparams:
+    """The settings of ``hparams/<method>/<model>.yaml`` with ``overrides`` applied (fields only)."""
     path = hparams_path(method, model_name)
     if not path.is_file():
         methods = sorted(p.name for p in HPARAMS_DIR.iterdir() if p.is_dir()) if HPARAMS_DIR.is_dir() else []
@@ -76,13 +366,11 @@ def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | No
         raise HparamsError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
         raise HparamsError(f"{path}: expected a mapping of hyperparameters, got {type(data).__name__}")
-    for key, value in dict(overrides or {}).items():
-        if key not in data:
-            raise HparamsError(
-                f"override {key!r} is not a hyperparameter of {method} in {path}; "
-                f"known keys: {', '.join(sorted(data))}"
-            )
-        data[key] = value
-    data.setdefault("method", method)
-    data["hparams_file"] = str(path)
-    return data
+    cls = hparams_class(method)
+    unknown = sorted(set(dict(overrides or {})) - set(cls.field_names()))
+    if unknown:
+        raise HparamsError(
+            f"--set {', '.join(unknown)}: not a hyperparameter of {method} ({path}); "
+            f"valid: {', '.join(cls.field_names())}"
+        )
+    return cls.from_mapping({**data, **dict(overrides or {})}, source=str(path))

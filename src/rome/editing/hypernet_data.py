@@ -35,6 +35,7 @@ import torch
 
 from counterfact.errors import read_json, read_json_list
 from counterfact.records import load_records as load_counterfact
+from replkit.wikitext import is_heading
 
 from ..hooks import TraceDict
 from .ft import build_target_batch, target_token_logprobs
@@ -124,9 +125,6 @@ def zsre_examples(path: str | os.PathLike, exclude_indices: Sequence[int] = ()) 
     return out
 
 
-_HEADING = re.compile(r"^\s*=.*=\s*$")
-
-
 def corpus_prefixes(path: str | os.PathLike, n: int, seed: int = 0, min_words: int = 6,
                     max_words: int = 12) -> list[str]:
     """``n`` sentence prefixes (``min_words``-``max_words`` words) from a raw text corpus, seeded."""
@@ -137,7 +135,7 @@ def corpus_prefixes(path: str | os.PathLike, n: int, seed: int = 0, min_words: i
         raise HypernetDataError(f"{path}: corpus file not found") from None
     sentences = []
     for line in text.splitlines():
-        if not line.strip() or _HEADING.match(line):
+        if not line.strip() or is_heading(line):
             continue
         for sent in re.split(r"(?<=[.!?])\s+", line.strip()):
             words = sent.replace(" @-@ ", "-").replace(" @,@ ", ",").replace(" @.@ ", ".").split()
@@ -335,7 +333,7 @@ class HypernetEditor:
 
     method: str
     variant: str = "plain"
-    hparams: dict = field(default_factory=dict)
+    hparams: Mapping = field(default_factory=dict)
     checkpoint: str | None = None
     hypernet_dir: str = "data/hypernets"
     net: torch.nn.Module | None = None

@@ -28,6 +28,7 @@ from torch import nn
 
 from ..vocab_projection import final_hidden
 from .ft import build_target_batch
+from .hparams import KEHparams
 from .hypernet_data import gradient_factors
 
 
@@ -54,12 +55,13 @@ class KENet(nn.Module):
                 "hidden": self.hidden, "init_lr": self.init_lr}
 
     @classmethod
-    def for_model(cls, lm, hparams: Mapping[str, Any]) -> "KENet":
-        layers = resolve_layers(lm, hparams)
+    def for_model(cls, lm, hparams: KEHparams | Mapping[str, Any]) -> "KENet":
+        hp = KEHparams.coerce(hparams)
+        layers = resolve_layers(lm, hp.layers)
         spec = lm.spec
         d_model = spec.module(lm.model, "unembed").weight.shape[1]
         return cls(layers, d_model, spec.key_dim(lm.model, layers[0]), spec.value_dim(lm.model, layers[0]),
-                   int(hparams.get("hidden", 128)), float(hparams.get("init_lr", 1e-3)))
+                   hp.hidden, hp.init_lr)
 
     @torch.no_grad()
     def condition(self, lm, prompt: str, target: str) -> torch.Tensor:
@@ -85,11 +87,10 @@ class KENet(nn.Module):
         return out
 
 
-def resolve_layers(lm, hparams: Mapping[str, Any]) -> list[int]:
-    """Edited layers from hparams: a list, or ``"last:N"`` for the model's last N layers."""
+def resolve_layers(lm, spec: str | list[int]) -> list[int]:
+    """Edited layers of the ``layers`` setting: a selection, or ``"last:N"`` for the model's last N layers."""
     from ..architectures import parse_layers
 
-    spec = hparams.get("layers", "last:3")
     if isinstance(spec, str) and spec.startswith("last:"):
         n = int(spec.split(":", 1)[1])
         layers = list(range(max(0, lm.n_layers - n), lm.n_layers))
@@ -105,4 +106,4 @@ def make_ke(hparams: Mapping[str, Any], variant: str = "plain", **kw):
     """The KE editor of ``variant`` (plain, cf, zsre); see :class:`rome.editing.hypernet_data.HypernetEditor`."""
     from .hypernet_data import HypernetEditor
 
-    return HypernetEditor(method="ke", variant=variant, hparams=dict(hparams), **kw)
+    return HypernetEditor(method="ke", variant=variant, hparams=KEHparams.coerce(hparams), **kw)

@@ -32,6 +32,7 @@ from ..hooks import Trace, TraceDict
 from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
 from .ft import encode_target_ids
+from .hparams import KNHparams
 
 
 @dataclass
@@ -151,15 +152,12 @@ class KnowledgeNeuronEditor:
         return result
 
 
-def make_kn(hparams: Mapping[str, Any], name: str = "kn") -> KnowledgeNeuronEditor:
-    """KN from an hparams dict (keys: layers ("all" or a selection), steps, threshold, refine_share, edit_scale)."""
-    layers = hparams.get("layers", "all")
+def make_kn(hparams: KNHparams | Mapping[str, Any], name: str = "kn") -> KnowledgeNeuronEditor:
+    """KN from its settings (:class:`rome.editing.hparams.KNHparams`, or a mapping of its fields)."""
+    hp = KNHparams.coerce(hparams)
     return KnowledgeNeuronEditor(
         name=name,
-        layers=None if layers in (None, "all") else parse_layers(layers),
-        steps=int(hparams.get("steps", 20)),
-        threshold=float(hparams.get("threshold", 0.2)),
-        refine_share=float(hparams.get("refine_share", 0.4)),
-        edit_scale=float(hparams.get("edit_scale", 2.0)),
-        max_neurons=None if hparams.get("max_neurons") is None else int(hparams["max_neurons"]),
+        layers=None if hp.layers == "all" else parse_layers(hp.layers),
+        steps=hp.steps, threshold=hp.threshold, refine_share=hp.refine_share,
+        edit_scale=hp.edit_scale, max_neurons=hp.max_neurons,
     )

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from .hparams import MENDHparams
 from .hypernet_data import gradient_factors
 from .ke import resolve_layers
 
@@ -50,11 +51,12 @@ class MENDNet(nn.Module):
                 "init_lr": self.init_lr}
 
     @classmethod
-    def for_model(cls, lm, hparams: Mapping[str, Any]) -> "MENDNet":
-        layers = resolve_layers(lm, hparams)
+    def for_model(cls, lm, hparams: MENDHparams | Mapping[str, Any]) -> "MENDNet":
+        hp = MENDHparams.coerce(hparams)
+        layers = resolve_layers(lm, hp.layers)
         spec = lm.spec
         return cls(layers, spec.key_dim(lm.model, layers[0]), spec.value_dim(lm.model, layers[0]),
-                   int(hparams.get("rank", 64)), float(hparams.get("init_lr", 1e-4)))
+                   hp.rank, hp.init_lr)
 
     def deltas(self, lm, prompt: str, target: str) -> dict[int, torch.Tensor]:
         """``{layer: dW}`` in [out, in] layout, differentiable in the hyper-network's parameters."""
@@ -73,4 +75,4 @@ def make_mend(hparams: Mapping[str, Any], variant: str = "plain", **kw):
     """The MEND editor of ``variant`` (plain, cf, zsre); see :class:`rome.editing.hypernet_data.HypernetEditor`."""
     from .hypernet_data import HypernetEditor
 
-    return HypernetEditor(method="mend", variant=variant, hparams=dict(hparams), **kw)
+    return HypernetEditor(method="mend", variant=variant, hparams=MENDHparams.coerce(hparams), **kw)

@@ -33,6 +33,7 @@ from ..tokens import Encoded, encode_with_subject
 from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
 from .context_templates import context_templates
+from .hparams import ROMEHparams
 from .rome_scoring import target_ids, target_probability
 
 TOKEN_CHOICES = ("first_subject", "last_subject", "first_subsequent", "last")
@@ -222,15 +223,15 @@ class SuffixPass:
         return h[self.lab], h[self.kl]
 
 
-def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], hp: dict) -> VResult:
+def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], hp: ROMEHparams) -> VResult:
     """v* = v_init + δ by gradient descent on δ (SPEC 6.4).
 
-    ``hp["v_suffix_pass"]`` (default true) computes each step only over the positions and
+    ``hp.v_suffix_pass`` (default true) computes each step only over the positions and
     layers δ can change (:class:`SuffixPass`); false runs the whole model (:class:`FullPass`).
     """
     dev = lm.device
-    rows = v_rows(lm, request, templates, hp.get("token", "last_subject"), hp.get("kl_prompts", ["{} is a"]))
-    run = SuffixPass(lm, layer, rows) if hp.get("v_suffix_pass", True) else None
+    rows = v_rows(lm, request, templates, hp.token, hp.kl_prompts)
+    run = SuffixPass(lm, layer, rows) if hp.v_suffix_pass else None
     if run is None or not run.ok:
         run = FullPass(lm, layer, rows)
     n_rows, n_kl = len(rows.seqs), len(rows.kl_rows)
@@ -247,10 +248,10 @@ def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], h
         out[all_rows, look] = out[all_rows, look] + delta.to(out.dtype)
         return out
 
-    opt = torch.optim.Adam([delta], lr=float(hp["v_lr"]))
+    opt = torch.optim.Adam([delta], lr=hp.v_lr)
     losses, nlls = [], []
     kl_init = None
-    for step in range(int(hp["v_steps"])):
+    for step in range(hp.v_steps):
         opt.zero_grad()
         h_lab, h_kl = run(add_delta)
         # one vocabulary projection per step (for a small model it costs more than the body)
@@ -263,19 +264,19 @@ def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], h
         # "batchmean" over every KL prompt (rows whose KL cannot change contribute 0)
         kl = torch.nn.functional.kl_div(kl_logp, kl_init, log_target=True, reduction="sum") / max(n_kl, 1)
         v_norm = state["v_init"].norm()
-        wd = float(hp["v_weight_decay"]) * (delta.norm() / v_norm ** 2)
-        loss = nll + float(hp["kl_factor"]) * kl + wd
+        wd = hp.v_weight_decay * (delta.norm() / v_norm ** 2)
+        loss = nll + hp.kl_factor * kl + wd
         loss_value = float(loss.detach())
         losses.append(loss_value)
         nlls.append(float(nll.detach()))
-        if loss_value < float(hp.get("v_loss_stop", 0.05)):
+        if loss_value < hp.v_loss_stop:
             break
-        if step == int(hp["v_steps"]) - 1:
+        if step == hp.v_steps - 1:
             break
         loss.backward()
         opt.step()
         with torch.no_grad():
-            max_norm = float(hp["clamp_norm_factor"]) * v_norm
+            max_norm = hp.clamp_norm_factor * v_norm
             if delta.norm() > max_norm:
                 delta.mul_(max_norm / delta.norm())
     d = delta.detach().clone()
@@ -310,24 +311,26 @@ class ROMEEditor:
     :class:`rome.editing.statistics.StatsProvider`, which computes or loads it).
     """
 
-    hparams: dict
+    hparams: ROMEHparams
     stats_provider: StatsFn
     templates_dir: str | os.PathLike | None = None
     name: str = "rome"
 
+    def __post_init__(self) -> None:
+        self.hparams = ROMEHparams.coerce(self.hparams)
+
     def templates(self, lm) -> list[str]:
         hp = self.hparams
         return context_templates(
-            lm, hp.get("context_templates", ((5, 10), (10, 10))), int(hp.get("context_top_k", 5)),
-            int(hp.get("context_seed", 0)), self.templates_dir,
+            lm, hp.context_templates, hp.context_top_k, hp.context_seed, self.templates_dir,
         )
 
     def prepare(self, lm, request: EditRequest, layer: int | None = None) -> "PreparedEdit":
         """Everything of an edit that does not depend on the statistics C: the keys of the
         templated prompts and v* (the optimisation of δ never sees C)."""
         hp = self.hparams
-        layer = int(hp["layer"] if layer is None else layer)
-        token = hp.get("token", "last_subject")
+        layer = hp.layer if layer is None else int(layer)
+        token = hp.token
         check_request(lm, request)
         templates = self.templates(lm)
         keys = keys_at(lm, layer, [(template_prefix(t), request.prompt, request.subject) for t in templates], token)
@@ -339,7 +342,7 @@ class ROMEEditor:
         layer, keys, vres = prepared.layer, prepared.keys, prepared.v
         k_star = keys.mean(dim=0)
         u = solve_u(C, k_star)
-        mode = self.hparams.get("key_for_insert", "prompt")
+        mode = self.hparams.key_for_insert
         if mode == "prompt":
             k0 = keys[0]  # templates[0] == "{}": the un-prefixed prompt
         elif mode == "mean":
@@ -372,7 +375,7 @@ class ROMEEditor:
             raise EditRequestError("no edit requests given")
         for r in requests:
             check_request(lm, r)
-        layer = int(self.hparams["layer"])
+        layer = self.hparams.layer
         wname = lm.spec.edit_weight_name(layer)
         result = begin_edit(lm.model, [wname], self.name)
         per_request = []

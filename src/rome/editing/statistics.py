@@ -32,10 +32,11 @@ import numpy as np
 import torch
 
 from atomicio import atomic_save_npz, load_npz, sha256_file, sha256_text, stable_key
+from replkit.wikitext import article_title, is_heading
 from ..hooks import TraceDict
 from ..runtime import repo_root, resolve_dtype, shared_data_dir
 from ..teacher_forcing import right_pad
-from .hparams import normalise_model_name
+from .hparams import ROMEHparams, normalise_model_name
 
 # Corpus names that need the network (through ``datasets``): name -> (path, config, split).
 HF_CORPORA = {
@@ -43,7 +44,6 @@ HF_CORPORA = {
     "wikipedia": ("wikimedia/wikipedia", "20231101.en", "train"),
 }
 LOCAL_CORPORA = {"wikitext-2": "wikitext-2/wiki.test.raw", "local": "wikitext-2/wiki.test.raw"}
-_HEADING = re.compile(r"^ = [^=].* = $")
 
 
 class StatisticsError(RuntimeError):
@@ -65,13 +65,13 @@ def split_wikitext(text: str) -> list[str]:
     docs: list[str] = []
     current: list[str] = []
     for line in text.split("\n"):
-        if _HEADING.match(line):
+        if article_title(line) is not None:
             if current:
                 docs.append("\n".join(current))
             current = []
             continue
         line = line.strip()
-        if line and not line.startswith("= "):  # drop sub-headings (" = = Career = = ")
+        if line and not is_heading(line):  # drop sub-headings (" = = Career = = ")
             current.append(line)
     if current:
         docs.append("\n".join(current))
@@ -118,7 +118,7 @@ def load_documents(corpus: str | os.PathLike | None, max_documents: int | None =
     kind, where = resolve_corpus(corpus)
     if kind == "file":
         text = Path(where).read_text(encoding="utf-8")
-        docs = split_wikitext(text) if any(_HEADING.match(l) for l in text[:5000].split("\n")) else split_paragraphs(text)
+        docs = split_wikitext(text) if any(article_title(l) is not None for l in text[:5000].split("\n")) else split_paragraphs(text)
     else:
         try:
             import datasets
@@ -372,14 +372,15 @@ class StatsProvider:
         self.progress = progress
 
     @classmethod
-    def from_hparams(cls, hp: dict, cache_dir=None, corpus=None, tokens=None, **kw) -> "StatsProvider":
-        """Settings from a ROME hparams dict, with optional command-line overrides."""
+    def from_hparams(cls, hp: ROMEHparams, cache_dir=None, corpus=None, tokens=None, **kw) -> "StatsProvider":
+        """Settings from ROME hyperparameters, with optional command-line overrides."""
+        hp = ROMEHparams.coerce(hp)
         settings = StatsSettings(
-            corpus=corpus if corpus is not None else _hparams_corpus(hp.get("mom2_corpus")),
-            max_tokens=tokens if tokens is not None else hp.get("mom2_tokens"),
-            max_samples=None if tokens is not None else hp.get("mom2_samples"),
-            dtype=hp.get("mom2_dtype", "float32"),
-            max_length=int(hp.get("mom2_max_length", 512)),
+            corpus=corpus if corpus is not None else _hparams_corpus(hp.mom2_corpus),
+            max_tokens=tokens if tokens is not None else hp.mom2_tokens,
+            max_samples=None if tokens is not None else hp.mom2_samples,
+            dtype=hp.mom2_dtype,
+            max_length=hp.mom2_max_length,
         )
         return cls(settings, cache_dir, **kw)
 

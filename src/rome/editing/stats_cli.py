@@ -1,6 +1,6 @@
 """``rome stats``: second-moment key statistics for a range of layers in one pass.
 
-    rome stats --model gemma-3-270m --layers 0-17 --corpus PATH --tokens 100000
+    rome stats --model gemma-3-270m --dtype float32 --layers 0-17 --corpus PATH --tokens 100000 --stats-dtype float32
 
 Writes ``<out-dir>/<model>/<corpus sha>/<settings>/layer-NN.npz`` (C and the token
 count); resumes from its checkpoint after a kill.
@@ -11,21 +11,20 @@ import argparse
 import json
 
 from ..architectures import parse_layers
-from ..models import load_model
+from ..model_info import add_model_arguments, load_from_args
 from .statistics import StatsSettings, compute_statistics, load_second_moment
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="gemma-3-270m", help="HF id, local folder or 'gemma-3-270m' (embedded)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps or auto")
-    parser.add_argument("--model-dtype", default="float32", help="dtype the model runs in")
-    parser.add_argument("--models-dir", default=None, help="cache of converted models (default data/models)")
+    add_model_arguments(parser)
+    # the old name of --dtype (kept so older command lines still mean the same)
+    parser.add_argument("--model-dtype", dest="dtype", help=argparse.SUPPRESS)
     parser.add_argument("--layers", required=True, help='layers, e.g. "0-17" or "4,8"')
     parser.add_argument("--corpus", default=None, help="text file or corpus name (wikitext-2 = local copy; wikitext-103, wikipedia need network)")
     parser.add_argument("--tokens", type=int, default=None, help="token budget (default: the whole corpus)")
     parser.add_argument("--samples", type=int, default=None, help="document budget (default: none)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"],
-                        help="accumulation dtype of C (the model's own dtype is --model-dtype)")
+    parser.add_argument("--stats-dtype", default="float32", choices=["float32", "float64"],
+                        help="accumulation dtype of C (the model's own dtype is --dtype)")
     parser.add_argument("--out-dir", default=None, help="cache folder (default data/stats)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=512, help="sequences are cut at this many tokens")
@@ -34,10 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    lm = load_model(args.model, device=args.device, dtype=args.model_dtype, cache=args.models_dir)
+    lm = load_from_args(args)
     layers = parse_layers(args.layers)
     settings = StatsSettings(corpus=args.corpus, max_tokens=args.tokens, max_samples=args.samples,
-                             dtype=args.dtype, max_length=args.max_length, batch_size=args.batch_size)
+                             dtype=args.stats_dtype, max_length=args.max_length, batch_size=args.batch_size)
     files = compute_statistics(lm, layers, settings, args.out_dir, checkpoint_every=args.checkpoint_every, force=args.force)
     out = {}
     for layer, path in files.items():

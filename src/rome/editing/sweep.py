@@ -133,7 +133,7 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
         return cached
     stamp = {"cache_key": key.to_json(), "item_sha256": item_sha}
     request = EditRequest.from_record(record)
-    hp = dict(editor.hparams, layer=layer, token=token)
+    hp = editor.hparams.with_changes(layer=layer, token=token)
     one = ROMEEditor(hp, editor.stats_provider, editor.templates_dir)
     t0 = time.time()
     base = {"case_id": record["case_id"], "layer": layer, "token": token}

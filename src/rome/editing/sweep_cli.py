@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 
+from replkit.cli import add_set_option, parse_overrides
+
 from ..architectures import parse_layers
 from ..model_info import add_model_arguments, load_from_args
-from .edit_cli import add_stats_arguments, parse_overrides
+from .edit_cli import add_stats_arguments
 from .hparams import load_hparams
 from .rome import ROMEEditor, TOKEN_CHOICES
 from .statistics import StatsProvider
@@ -25,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", default=None, help='layers, e.g. "0-17" (default: all)')
     parser.add_argument("--tokens", default=",".join(TOKEN_CHOICES), help=f"comma-separated subset of {','.join(TOKEN_CHOICES)}")
     parser.add_argument("--out-dir", default="data/sweep")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a ROME hyperparameter")
+    add_set_option(parser)
     add_stats_arguments(parser)
 
 

@@ -133,10 +133,12 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
                  exclude_case_ids: Sequence[int] = (), progress: bool = True) -> Path:
     """Train (or resume, or reuse) the hyper-network keyed by its inputs; returns the ``.pt`` path."""
     from ..runtime import seed_everything
+    from .hparams import hparams_class
 
+    hparams = hparams_class(method).coerce(hparams)
     out_dir = Path(out_dir)
     # a run draws at most steps x batch_size examples: generating more generic edits is waste
-    n_plain = min(int(hparams.get("n_plain_examples", 256)), steps * batch_size)
+    n_plain = min(hparams.n_plain_examples, steps * batch_size)
     data_sha = sha256_file(corpus if variant == "plain" else records) if (corpus or records) else None
     from ..cache_key import model_identity
 
@@ -154,9 +156,8 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
     net = net_class(method).for_model(lm, hparams)
     t0 = time.time()
     log = train_hypernet(lm, net, examples, steps=steps, batch_size=batch_size,
-                         lr=float(hparams.get("train_lr", 1e-3)), lr_lr=float(hparams.get("lr_lr", 0.02)),
-                         kl_weight=float(hparams.get("kl_weight", 1.0)),
-                         seed=seed, stem=stem, checkpoint_every=int(hparams.get("checkpoint_every", 25)),
+                         lr=hparams.train_lr, lr_lr=hparams.lr_lr, kl_weight=hparams.kl_weight,
+                         seed=seed, stem=stem, checkpoint_every=hparams.checkpoint_every,
                          progress=progress)
     k = max(1, min(10, len(log) // 4))
     meta = {"model": lm.name, "method": method, "variant": variant, "key": key, "data_sha256": data_sha,
@@ -173,6 +174,8 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
 # -- CLI ------------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from replkit.cli import add_progress_option, add_set_option
+
     from ..model_info import add_model_arguments
 
     add_model_arguments(parser)
@@ -186,28 +189,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="split file ({'train': [...], 'eval': [...]}): its eval case ids are never trained on")
     parser.add_argument("--corpus", default=None, help="raw text corpus (variant plain)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an hparam")
-    parser.add_argument("--no-progress", action="store_true")
-
-
-def _parse_overrides(items: Sequence[str]) -> dict:
-    import yaml
-
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k] = yaml.safe_load(v)
-    return out
+    add_set_option(parser)
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from replkit.cli import parse_overrides
+
     from ..model_info import load_from_args
     from .hparams import load_hparams
 
     lm = load_from_args(args)
-    hparams = load_hparams(args.method, args.model, _parse_overrides(args.set) or None)
+    hparams = load_hparams(args.method, args.model, parse_overrides(args.set))
     exclude: list[int] = []
     if args.exclude_split:
         exclude = list(json.loads(Path(args.exclude_split).read_text(encoding="utf-8"))["eval"])

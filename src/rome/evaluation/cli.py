@@ -12,17 +12,9 @@ import json
 import sys
 from pathlib import Path
 
+from replkit.cli import add_progress_option, add_set_option, parse_overrides
+
 from ..model_info import add_model_arguments, load_from_args
-
-
-def _parse_override(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {text!r}")
-    k, v = text.split("=", 1)
-    try:
-        return k.strip(), json.loads(v)
-    except json.JSONDecodeError:
-        return k.strip(), v
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-dir", default=None,
                         help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
-                        metavar="KEY=VALUE", help="hyperparameter override passed to the method (repeatable)")
+    add_set_option(parser)
     parser.add_argument("--stats-dir", default=None, help="cache folder of key statistics C (ROME; passed to the registry)")
     parser.add_argument("--corpus", default=None, help="text corpus for key statistics (passed to the registry)")
     parser.add_argument("--stats-tokens", type=int, default=None, help="token budget of key statistics (passed to the registry)")
@@ -56,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-restore-check", action="store_true", help="skip the all-parameter checksum after restore")
     parser.add_argument("--refuse-stale", action="store_true",
                         help="stop (instead of recomputing) when a record file was made under other settings")
-    parser.add_argument("--no-progress", action="store_true")
+    add_progress_option(parser)
 
 
 def load_eval_records(path: str, dataset: str) -> list[dict]:
@@ -92,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from .runner import EvalSettings, evaluate_records
 
     records = select_records(load_eval_records(args.records, args.dataset), args.start, args.limit, args.case_ids)
-    overrides = dict(args.overrides)
+    overrides = parse_overrides(args.set)
     references = None
     if args.reference_dir and args.dataset == "counterfact" and not args.no_generation:
         references = ReferenceModel.load(args.reference_dir)

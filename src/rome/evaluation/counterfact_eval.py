@@ -13,14 +13,8 @@ from typing import Any, Mapping
 
 from .fluency import generation_entropy
 from .generation import generate_texts
-from .scoring import score_targets
-
-PROMPT_KINDS = ("rewrite_prompts", "paraphrase_prompts", "neighborhood_prompts", "attribute_prompts")
-
-
-class RecordError(ValueError):
-    """A record that cannot be evaluated (names the record and field)."""
-
+from ..record_prompts import PROMPT_KINDS, RecordError, record_prompts, record_targets  # noqa: F401
+from ..scoring import score_targets
 
 @dataclass
 class GenerationSettings:
@@ -28,33 +22,6 @@ class GenerationSettings:
     top_k: int = 5
     seed: int = 0
     enabled: bool = True
-
-
-def record_prompts(record: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The four prompt lists of a COUNTERFACT record (rewrite prompt filled with its subject)."""
-    cid = record.get("case_id", "?")
-    try:
-        rw = record["requested_rewrite"]
-        rewrite = rw["prompt"].replace("{}", rw["subject"])
-    except (KeyError, AttributeError) as err:
-        raise RecordError(f"record {cid}: missing field requested_rewrite.{err.args[0] if err.args else '?'}") from None
-    out = {"rewrite_prompts": [rewrite]}
-    for kind in PROMPT_KINDS[1:]:
-        prompts = record.get(kind, [])
-        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
-            raise RecordError(f"record {cid}: field {kind!r} must be a list of strings")
-        out[kind] = prompts
-    return out
-
-
-def record_targets(record: Mapping[str, Any]) -> tuple[str, str]:
-    cid = record.get("case_id", "?")
-    rw = record.get("requested_rewrite") or {}
-    try:
-        new, true = rw["target_new"]["str"], rw["target_true"]["str"]
-    except (KeyError, TypeError):
-        raise RecordError(f"record {cid}: requested_rewrite needs target_new.str and target_true.str") from None
-    return new, true
 
 
 def score_record(lm, record: Mapping[str, Any], generation: GenerationSettings | None = None,

@@ -21,7 +21,7 @@ import torch
 from ..hooks import Trace
 from ..vocab_projection import VocabProjection
 from ..teacher_forcing import pad_id
-from .scoring import encode_prompt
+from ..scoring import encode_prompt
 
 
 def _never_sampled(lm) -> list[int]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 from atomicio import atomic_write_text
-from .editors import find_method_folder, is_unedited
+from ..layout import case_file, is_unedited
 
 DEFAULT_METHODS = ("ROME", "FT+L", "none")
 RATING_FIELDS = ("item_id", "rater_id", "most_consistent", "most_fluent")
@@ -51,7 +51,7 @@ def collect_items(eval_dir: str | Path, case_ids: Sequence[int], methods: Sequen
     for cid in case_ids:
         texts, rw = {}, None
         for m in methods:
-            path = find_method_folder(eval_dir, m) / f"case_{cid}.json"
+            path = case_file(eval_dir, m, cid)
             if not path.is_file():
                 raise FileNotFoundError(f"no result file for method {m!r}, record {cid}: {path}")
             doc = json.loads(path.read_text(encoding="utf-8"))

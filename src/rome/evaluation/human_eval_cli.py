@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit("rome human-eval --action export needs --eval-dir and --case-ids or --first")
         case_ids = args.case_ids
         if not case_ids:
-            from .editors import common_case_ids
+            from ..layout import common_case_ids
 
             case_ids = common_case_ids(args.eval_dir, args.methods, args.first)
         paths = export_kit(args.eval_dir, case_ids, args.out_dir, args.seed, args.methods, args.text_index)

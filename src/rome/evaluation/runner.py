@@ -39,7 +39,7 @@ from atomicio import atomic_write_json, sha256_file, sha256_text
 from ..cache_key import CacheKey, ReuseCounts, StaleCacheError, differences, item_record, make_key, stored_digest
 from ..editing.base import EditRequest
 from .counterfact_eval import GenerationSettings, score_record
-from .editors import is_unedited, method_slug
+from ..layout import case_file, is_unedited, method_dir
 from .zsre_eval import score_zsre_record
 
 DATASETS = ("counterfact", "zsre")
@@ -93,7 +93,7 @@ class RunStats:
 
 
 def result_path(out_dir: str | Path, method: str, case_id: Any) -> Path:
-    return Path(out_dir) / method_slug(method) / f"case_{case_id}.json"
+    return case_file(out_dir, method, case_id)
 
 
 def _fingerprint(model: torch.nn.Module) -> dict[str, float]:
@@ -258,7 +258,7 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
     reference texts); the editor's statistics file and hyper-network checkpoint are added.
     """
     records = list(records)
-    folder = Path(out_dir) / method_slug(settings.method)
+    folder = method_dir(out_dir, settings.method)
     folder.mkdir(parents=True, exist_ok=True)
     if input_files is None and records_source and Path(records_source).is_file():
         input_files = {"records": records_source}

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .editors import is_unedited
+from ..layout import is_unedited
 from .metrics import counterfact_record_metrics, harmonic_mean, mean_ci, zsre_record_metrics
 from ..cache_key import MissingItemsError, MixedKeysError, check_consistent
 from .runner import load_selected, manifest_path

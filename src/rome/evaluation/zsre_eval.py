@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .scoring import score_targets
-from .counterfact_eval import RecordError
+from ..record_prompts import RecordError
+from ..scoring import score_targets
 
 
 def zsre_items(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:

@@ -17,6 +17,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .style import styled
+
 METRICS = ("ES", "PS", "NS", "EM", "PM", "NM")
 _KINDS = {"E": "rewrite_prompts_probs", "P": "paraphrase_prompts_probs", "N": "neighborhood_prompts_probs"}
 
@@ -69,13 +71,13 @@ def _eps_label(eps) -> str:
     return "unconstrained" if eps is None else f"ε={eps:g}"
 
 
+@styled
 def render_layer_sweep(results: list[Mapping], stem: str | Path, title: str = "") -> list[Path]:
     """Figs. 17/18: scores (top) and magnitudes (bottom) vs layer, one line per (method, epsilon)."""
     import matplotlib.pyplot as plt
 
-    from .style import apply_style, save_figure
+    from .style import save_figure
 
-    apply_style()
     summary = summarise_sweep(r for r in results if r["method"] in ("ft", "ft-l"))
     if not summary:
         raise ValueError("no FT / FT+L sweep results to render")
@@ -98,14 +100,14 @@ def render_layer_sweep(results: list[Mapping], stem: str | Path, title: str = ""
     return save_figure(fig, stem)
 
 
+@styled
 def render_epsilon_sweep(results: list[Mapping], stem: str | Path, method: str = "attn",
                          title: str = "") -> list[Path]:
     """Fig. 23: metrics vs epsilon (log scale) for one method (AttnEdit)."""
     import matplotlib.pyplot as plt
 
-    from .style import apply_style, save_figure
+    from .style import save_figure
 
-    apply_style()
     summary = {k: v for k, v in summarise_sweep(r for r in results if r["method"] == method).items()
                if k[2] is not None}
     if not summary:
@@ -127,13 +129,13 @@ def render_epsilon_sweep(results: list[Mapping], stem: str | Path, method: str =
     return save_figure(fig, stem)
 
 
+@styled
 def render_boxplots(groups: Mapping[str, list[dict[str, float]]], stem: str | Path, title: str = "") -> list[Path]:
     """Fig. 24: one panel per metric, one box per group (e.g. pre-edit, ROME, AttnEdit)."""
     import matplotlib.pyplot as plt
 
-    from .style import METHOD_COLOURS, apply_style, save_figure
+    from .style import METHOD_COLOURS, save_figure
 
-    apply_style()
     if not groups:
         raise ValueError("no per-record results for the box plots")
     fig, axes = plt.subplots(1, len(METRICS), figsize=(12, 3))

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .style import METHOD_COLOURS, apply_style, save_figure
+from .style import METHOD_COLOURS, save_figure, styled
 
 
+@styled
 def render_fig26(tally: dict | None, out_stem: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
-    apply_style()
     if not tally or not tally.get("ratings"):
         fig, ax = plt.subplots(figsize=(6, 2))
         ax.axis("off")

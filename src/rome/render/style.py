@@ -1,16 +1,19 @@
-"""One plotting style for every figure, and saving as PDF + PNG atomically."""
+"""One plotting style for every figure, and saving as PDF + PNG atomically.
+
+Importing this module changes no global matplotlib state: :func:`styled` applies the
+style (:data:`RC`) inside ``matplotlib.rc_context`` while one figure function runs, and
+the backend is matplotlib's own choice (Agg where there is no display).
+"""
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
-import matplotlib
+from atomicio import atomic_write_bytes
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from atomicio import atomic_write_bytes  # noqa: E402
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Colours per token category / method, used consistently across figures.
 CATEGORY_COLOURS = {
@@ -31,12 +34,23 @@ RC = {
 }
 
 
-def apply_style() -> None:
-    plt.rcParams.update(RC)
+def styled(func: F) -> F:
+    """Run ``func`` (a function that draws and saves figures) with the package style applied."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with matplotlib.rc_context(RC):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def save_figure(fig, stem: str | Path, formats: Iterable[str] = ("pdf", "png")) -> list[Path]:
     """Save ``fig`` as ``stem.pdf`` and ``stem.png`` (atomic, deterministic metadata); close it."""
+    import matplotlib.pyplot as plt
+
     stem = Path(stem)
     out = []
     for fmt in formats:

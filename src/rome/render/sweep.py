@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from atomicio import atomic_write_json
-from .style import CATEGORY_COLOURS, apply_style, save_figure
+from .style import CATEGORY_COLOURS, save_figure, styled
 
 TOKENS = ("first_subject", "last_subject", "first_subsequent", "last")
 TOKEN_LABELS = {"first_subject": "first subject token", "last_subject": "last subject token",
@@ -57,12 +57,12 @@ def aggregate(sweep_dir: str | os.PathLike) -> dict:
     return out
 
 
+@styled
 def render_fig5(sweep_dir: str | os.PathLike, stem: str | os.PathLike, title: str | None = None) -> list[Path]:
     """Draw Fig. 5 (PDF + PNG at ``stem``) and write ``stem.json`` with the aggregates."""
     import matplotlib.pyplot as plt
 
     agg = aggregate(sweep_dir)
-    apply_style()
     fig, axes = plt.subplots(1, 4, figsize=(12, 2.8), sharey=True)
     colours = {"first_subject": CATEGORY_COLOURS["first_subject"], "last_subject": CATEGORY_COLOURS["last_subject"],
                "first_subsequent": CATEGORY_COLOURS["first_subsequent"], "last": CATEGORY_COLOURS["last"]}

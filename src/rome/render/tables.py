@@ -16,8 +16,6 @@ zsRE tables mark only the best per column.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -25,21 +23,16 @@ from pathlib import Path
 from typing import Sequence
 
 from atomicio import atomic_write_text
+from replkit.tables import Latex, csv_text, latex_escape, latex_row, markdown_row
+
+from ..layout import display_name
 from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, RELATIVE_THRESHOLD_BASE, THRESHOLDS, ZSRE_COLUMNS,
                             paper_model, paper_rows)
 
 TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre"}
 TITLES = {"table1": "Table 1: zsRE editing results", "table4": "Table 4: COUNTERFACT editing results",
           "table5": "Table 5: COUNTERFACT, other GPT-2 sizes", "table6": "Table 6: zsRE, other GPT-2 sizes"}
-DISPLAY = {"rome": "ROME", "ft": "FT", "ft+l": "FT+L", "ft_l": "FT+L", "ftl": "FT+L", "ft-l": "FT+L",
-           "constr_ft": "FT+L", "kn": "KN", "ke": "KE", "ke-cf": "KE-CF", "ke_cf": "KE-CF", "ke-zsre": "KE-zsRE",
-           "mend": "MEND", "mend-cf": "MEND-CF", "mend_cf": "MEND-CF", "mend-zsre": "MEND-zsRE",
-           "attnedit": "AttnEdit", "attn_edit": "AttnEdit", "attn-edit": "AttnEdit", "attn": "AttnEdit",
-           "none": "none", "unedited": "none", "pre": "none"}
-
-
-def display_method(method: str) -> str:
-    return DISPLAY.get(method.strip().lower(), method)
+display_method = display_name  # the paper's name of a method (rome.layout)
 
 
 @dataclass
@@ -176,7 +169,7 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
     columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
     lines = [f"## {TITLES[table]}", ""]
     for b in blocks:
-        lines += [f"### {b.title}", "", "| Editor | " + " | ".join(columns) + " |",
+        lines += [f"### {b.title}", "", markdown_row(["Editor", *columns]),
                   "|---|" + "---:|" * len(columns)]
         for r in b.rows:
             cells = []
@@ -188,7 +181,7 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
                 if "below" in m:
                     t += " ↓"
                 cells.append(t)
-            lines.append(f"| {_row_label(r)} | " + " | ".join(cells) + " |")
+            lines.append(markdown_row([_row_label(r), *cells]))
         lines.append("")
         scaled = _scaled_thresholds(b)
         if scaled:
@@ -204,12 +197,10 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
 
 def to_csv(table: str, blocks: Sequence[Block]) -> str:
     columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
     head = ["block", "model", "source", "editor", "n_records"]
     for c in columns:
         head += [c, f"{c}_ci", f"{c}_mark"]
-    w.writerow(head)
+    out = [head]
     for b in blocks:
         for r in b.rows:
             line = [b.title, b.model, r.source, r.label, "" if r.n is None else r.n]
@@ -217,24 +208,17 @@ def to_csv(table: str, blocks: Sequence[Block]) -> str:
                 v, ci = r.values.get(c), r.cis.get(c)
                 line += ["" if v is None else f"{v:.4f}", "" if ci is None else f"{ci:.4f}",
                          ",".join(sorted(r.marks.get(c, set())))]
-            w.writerow(line)
-    return buf.getvalue()
-
-
-def _tex_escape(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
-        s = s.replace(a, b)
-    return s
+            out.append(line)
+    return csv_text(out)
 
 
 def to_latex(table: str, blocks: Sequence[Block]) -> str:
     columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
     lines = [f"% {TITLES[table]} -- needs \\usepackage[table]{{xcolor}}",
              "\\begin{tabular}{l" + "r" * len(columns) + "}", "\\toprule",
-             "Editor & " + " & ".join(columns) + " \\\\"]
+             latex_row(["Editor", *columns])]
     for b in blocks:
-        lines += ["\\midrule", f"\\multicolumn{{{len(columns) + 1}}}{{l}}{{\\emph{{{_tex_escape(b.title)}}}}} \\\\"]
+        lines += ["\\midrule", f"\\multicolumn{{{len(columns) + 1}}}{{l}}{{\\emph{{{latex_escape(b.title)}}}}} \\\\"]
         if _scaled_thresholds(b):
             lines.append(f"% red for {_scaled_thresholds(b)} in this block (scaled to its unedited row)")
         for r in b.rows:
@@ -247,8 +231,8 @@ def to_latex(table: str, blocks: Sequence[Block]) -> str:
                     t = "\\cellcolor{red!25}" + t
                 elif "best" in m:
                     t = "\\cellcolor{green!25}" + t
-                cells.append(t)
-            lines.append(_tex_escape(_row_label(r)) + " & " + " & ".join(cells) + " \\\\")
+                cells.append(Latex(t))
+            lines.append(latex_row([_row_label(r), *cells]))
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 

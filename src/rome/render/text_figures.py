@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Sequence
 
 from atomicio import atomic_write_text
-from .style import apply_style, save_figure
-from .tables import display_method
+
+from ..layout import case_file, display_name as display_method
+from .style import save_figure, styled
 
 WRAP = 110
 
 
 def _result_file(eval_dir: Path, method: str, case_id) -> Path:
-    from ..evaluation.editors import find_method_folder
-
-    return find_method_folder(eval_dir, method) / f"case_{case_id}.json"
+    return case_file(eval_dir, method, case_id)
 
 
 def load_generations(eval_dir: str | Path, methods: Sequence[str], case_id, n_texts: int = 1) -> dict:
@@ -61,11 +60,11 @@ def generations_markdown(title: str, items: Sequence[tuple[object, dict]]) -> st
     return "\n".join(lines)
 
 
+@styled
 def _text_figure(stem: str | Path, paragraphs: Sequence[tuple[str, str]], title: str) -> list[Path]:
     """Lay out ``(heading, body)`` paragraphs top to bottom in one figure and save it."""
     import matplotlib.pyplot as plt
 
-    apply_style()
     blocks = []
     for head, body in paragraphs:
         wrapped = []

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .style import CATEGORY_COLOURS, KIND_CMAPS, KIND_LABELS, apply_style, save_figure
+from .style import CATEGORY_COLOURS, KIND_CMAPS, KIND_LABELS, save_figure, styled
 
 KINDS = ("hidden", "mlp", "attn")
 CATEGORY_LABELS = {"first_subject": "first subject token", "middle_subject": "middle subject tokens",
@@ -26,9 +26,9 @@ def _token_labels(tokens: Sequence[str], marked: Sequence[int]) -> list[str]:
     return [t.replace("\n", "\\n") + ("*" if m0 <= i < m1 else "") for i, t in enumerate(tokens)]
 
 
+@styled
 def plot_trace(res, stem: str | Path, kinds: Sequence[str] | None = None, title: str | None = None):
     """Heatmaps tokens × layers of p(answer) after restoring each state (Fig. 1)."""
-    apply_style()
     kinds = [k for k in (kinds or KINDS) if k in res.scores]
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 0.28 * len(res.tokens) + 1.4), squeeze=False,
                              layout="constrained")
@@ -83,9 +83,9 @@ def _lines_row(axes, avgs: Mapping[str, dict], kinds: Sequence[str]) -> None:
         ax.set_title(KIND_LABELS[kind])
 
 
+@styled
 def plot_aie_heatmaps(avgs: Mapping[str, dict], stem: str | Path, title: str = ""):
     """AIE heatmaps, 6 categories × layers, for hidden / MLP / attention (Fig. 2)."""
-    apply_style()
     kinds = [k for k in KINDS if k in avgs]
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.6), squeeze=False,
                              layout="constrained")
@@ -95,9 +95,9 @@ def plot_aie_heatmaps(avgs: Mapping[str, dict], stem: str | Path, title: str = "
     return save_figure(fig, stem)
 
 
+@styled
 def plot_aie_lines(avgs: Mapping[str, dict], stem: str | Path, title: str = ""):
     """AIE per layer, one line per token category with 95% bands (Fig. 7; Figs. 13, 15 with other settings)."""
-    apply_style()
     kinds = [k for k in KINDS if k in avgs]
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.8 * len(kinds), 2.7), squeeze=False, sharey=False,
                              layout="constrained")
@@ -107,6 +107,7 @@ def plot_aie_lines(avgs: Mapping[str, dict], stem: str | Path, title: str = ""):
     return save_figure(fig, stem)
 
 
+@styled
 def plot_models(models: Sequence[tuple[str, Mapping[str, dict]]], stem: str | Path, lines: bool = False):
     """Figs. 8 (heatmaps) / 9 (``lines=True``): one figure, one row per model (label, {kind: averages}).
 
@@ -115,7 +116,6 @@ def plot_models(models: Sequence[tuple[str, Mapping[str, dict]]], stem: str | Pa
     """
     if not models:
         raise ValueError("plot_models needs at least one (label, averages) pair")
-    apply_style()
     kinds = [k for k in KINDS if all(k in avgs for _, avgs in models)]
     if not kinds:
         raise ValueError(f"no kind of {KINDS} is present in the averages of every model: "
@@ -140,9 +140,9 @@ def plot_models(models: Sequence[tuple[str, Mapping[str, dict]]], stem: str | Pa
     return save_figure(fig, stem)
 
 
+@styled
 def plot_severed(sev: Mapping, stem: str | Path, title: str = "", per_fact: bool = False):
     """Bars per layer at the last subject token: single state, attention severed, MLP severed (Fig. 3)."""
-    apply_style()
     single = np.asarray(sev["single"]).ravel()
     layers = np.arange(len(single))
     w = 0.28
@@ -164,9 +164,9 @@ def plot_severed(sev: Mapping, stem: str | Path, title: str = "", per_fact: bool
 SALIENCY_LABELS = {"hidden": "hidden states", "mlp": "MLP outputs", "attn": "attention outputs"}
 
 
+@styled
 def plot_saliency(sal: Mapping, stem: str | Path):
     """Integrated-gradients saliency, tokens × layers for hidden / MLP / attention (Fig. 16)."""
-    apply_style()
     kinds = [k for k in KINDS if k in sal["scores"]]
     tokens = sal["tokens"]
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 0.28 * len(tokens) + 1.4), squeeze=False,

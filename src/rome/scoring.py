@@ -19,8 +19,8 @@ from typing import Sequence
 
 import torch
 
-from ..teacher_forcing import pack_targets, pad_id
-from ..vocab_projection import final_hidden, head_logits
+from .teacher_forcing import pack_targets, pad_id
+from .vocab_projection import final_hidden, head_logits
 
 
 @dataclass
