@@ -79,7 +79,4 @@ def _static_imports(folder: Path) -> dict[str, set[str]]:
                                                 ("replkit", {"rome", "counterfact", "torch"})])
 def test_no_forbidden_imports_even_lazily(package, forbidden):
     bad = {f: sorted(n & forbidden) for f, n in _static_imports(SRC / package).items() if n & forbidden}
-    if package == "counterfact" and set(bad) == {"counterfact/cli.py"}:
-        pytest.xfail("counterfact/cli.py known-facts still loads its model through rome.models "
-                     "(the dataset branch removes this last edge)")
     assert not bad, bad
