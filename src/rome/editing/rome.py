@@ -1,8 +1,9 @@
-"""ROME: Rank-One Model Editing (paper section 3, Appendix E).
+"""ROME: Rank-One Model Editing (paper section 3.1).
 
 For a request (subject s, prompt p, new object o*) at layer l and token position t:
 
-1. context templates ``"{}"`` + sampled ``"<text>. {}"`` (:mod:`.context_templates`);
+1. context templates ``"{}"`` + sampled ``"<text>. {}"`` (:mod:`.context_templates`;
+   ``context_template_mode`` official or new_tokens);
 2. ``k*`` = mean over templates of the key (input of the edited projection) at t;
 3. ``u = C⁻¹ k*`` (``torch.linalg.solve``, never an explicit inverse), normalised;
 4. ``v*`` = v_init + δ, δ optimised (Adam) as an addition to the edited module's output at
@@ -250,7 +251,7 @@ def kl_term(logp_edited: torch.Tensor, logp_orig: torch.Tensor, n_prompts: int,
 
 
 def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], hp: dict) -> VResult:
-    """v* = v_init + δ by gradient descent on δ (paper Eq. 4, Appendix E).
+    """v* = v_init + δ by gradient descent on δ (paper Eq. 4).
 
     ``hp["v_suffix_pass"]`` (default true) computes each step only over the positions and
     layers δ can change (:class:`SuffixPass`); false runs the whole model (:class:`FullPass`).
@@ -349,7 +350,7 @@ class ROMEEditor:
         hp = self.hparams
         return context_templates(
             lm, hp.get("context_templates", ((5, 10), (10, 10))), int(hp.get("context_top_k", 5)),
-            int(hp.get("context_seed", 0)), self.templates_dir,
+            int(hp.get("context_seed", 0)), self.templates_dir, str(hp.get("context_template_mode", "official")),
         )
 
     def prepare(self, lm, request: EditRequest, layer: int | None = None) -> "PreparedEdit":

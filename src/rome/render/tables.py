@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Sequence
 
 from atomicio import atomic_write_text
+
 from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, RELATIVE_THRESHOLD_BASE, THRESHOLDS, ZSRE_COLUMNS,
                             paper_model, paper_rows)
+from ..stats_util import CI95_CAPTION
 
 TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre"}
 TITLES = {"table1": "Table 1: zsRE editing results", "table4": "Table 4: COUNTERFACT editing results",
@@ -193,7 +195,7 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
         scaled = _scaled_thresholds(b)
         if scaled:
             lines += [f"↓ for {scaled} in this block (scaled to its unedited row).", ""]
-    legend = "Values × 100 (GE: n-gram entropy × 100), mean ± 95% interval (1.96·std/√N). **bold**: best editor per column"
+    legend = f"Values × 100 (GE: n-gram entropy × 100), mean ± {CI95_CAPTION}. **bold**: best editor per column"
     if TABLES[table] == "counterfact":
         legend += ("; ↓: below the paper's threshold (" + ", ".join(f"{k} {v:g}" for k, v in THRESHOLDS.items())
                    + "; GE and RS scaled by the block's unedited value over GPT-2 XL's "
@@ -231,6 +233,7 @@ def _tex_escape(s: str) -> str:
 def to_latex(table: str, blocks: Sequence[Block]) -> str:
     columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
     lines = [f"% {TITLES[table]} -- needs \\usepackage[table]{{xcolor}}",
+             f"% values x 100, mean $\\pm$ {CI95_CAPTION}",
              "\\begin{tabular}{l" + "r" * len(columns) + "}", "\\toprule",
              "Editor & " + " & ".join(columns) + " \\\\"]
     for b in blocks:
