@@ -57,17 +57,37 @@ def edit_and_score(lm, editor: ROMEEditor, provider, record: dict) -> tuple[dict
     return out, delta_w.double().cpu()
 
 
+def table(rows: list[dict]) -> str:
+    """Markdown: per record, ES / PS / NS for each setting and ΔW's relative difference to ``new``."""
+    head = ("| case | unedited ES/PS/NS | old defaults ES/PS/NS | reversed KL only ES/PS/NS | new ES/PS/NS "
+            "| ΔW rel. diff. old vs new | ΔW rel. diff. reversed KL vs new |")
+    lines = [head, "|---|---|---|---|---|---:|---:|"]
+
+    def f(d):
+        return f"{d['ES']:.2f} / {d['PS']:.2f} / {d['NS']:.2f}"
+    for r in rows:
+        lines.append(f"| {r['case_id']} | {f(r['pre'])} | {f(r['old'])} | {f(r['old_kl'])} | {f(r['new'])} "
+                     f"| {r['old']['dW_rel_diff']:.3f} | {r['old_kl']['dW_rel_diff']:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--records", required=True)
+    ap.add_argument("--records", default=None)
+    ap.add_argument("--report", default=None, metavar="JSON", help="only print the table of an earlier --out file")
     ap.add_argument("--n-records", type=int, default=5)
     ap.add_argument("--model", default="gemma-3-270m")
-    ap.add_argument("--stats-dir", required=True)
+    ap.add_argument("--stats-dir", default="data/stats")
     ap.add_argument("--stats-tokens", type=int, default=30000, help="as config/config.yaml stats.tokens")
-    ap.add_argument("--templates-dir", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--templates-dir", default="data/context_templates")
+    ap.add_argument("--out", default="data/rome_kl_direction.json")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    if args.report:
+        print(table(json.loads(open(args.report, encoding="utf-8").read())["rows"]))
+        return 0
+    if not args.records:
+        ap.error("--records is required unless --report is given")
     torch.set_num_threads(args.threads)
     lm = load_model(args.model, device="cpu", dtype="float32")
     records = load_records(args.records, args.n_records)
