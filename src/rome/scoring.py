@@ -9,8 +9,8 @@ target token: Gemma's vocabulary has 262k entries, so vocabulary logits for ever
 position would dominate the cost.
 
 Two results per pair are available: the mean per-token negative log-likelihood of the
-target (COUNTERFACT, SPEC 8) and the per-token top-1 correctness under teacher forcing
-(zsRE, SPEC 8).
+target (COUNTERFACT, paper Table 4) and the per-token top-1 correctness under teacher forcing
+(zsRE, paper Table 1).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from typing import Sequence
 import torch
 
 from .teacher_forcing import pack_targets, pad_id
+from .tokens import target_token_ids
 from .vocab_projection import final_hidden, head_logits
 
 
@@ -45,15 +46,13 @@ def encode_prompt(tokenizer, prompt: str) -> list[int]:
 
 
 def encode_target(tokenizer, target: str) -> list[int]:
-    """Token ids of a target continuation (give it its leading space), no special tokens."""
-    ids = tokenizer(target, add_special_tokens=False)["input_ids"]
-    if not ids:
-        raise ValueError(f"target {target!r} encodes to no tokens")
-    return list(ids)
+    """Token ids of ``" " + target`` (:func:`rome.tokens.target_token_ids`: one leading
+    space whether or not the target has one), no special tokens."""
+    return target_token_ids(tokenizer, target)
 
 
 def score_targets(lm, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[TargetScore]:
-    """Score each ``(prompt, target)``; the target string is used as given (add the space).
+    """Score each ``(prompt, target)``; the target gets one leading space (:func:`encode_target`).
 
     ``lm`` is a :class:`rome.models.LoadedModel`. Returns one :class:`TargetScore` per pair
     in input order.

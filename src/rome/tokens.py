@@ -114,6 +114,33 @@ def encode_text_with_subject(tokenizer, text: str, subject: str, occurrence: int
     return Encoded(text, ids, start, end)
 
 
+class TargetTokenError(ValueError):
+    """A target that tokenizes to nothing (empty or blank)."""
+
+
+def target_text(target: str) -> str:
+    """The text a target is scored or trained as: exactly one leading space before it."""
+    return " " + target.lstrip()
+
+
+def target_token_ids(tokenizer, target: str) -> list[int]:
+    """Token ids of a target continuation (an edit's new object, an answer to score).
+
+    The only way a target becomes token ids in this package. One rule, as in the official
+    code: one leading space before the target (``rome_main.execute_rome`` prefixes ``" "``
+    to the new object; ``eval_utils_counterfact`` and ``eval_utils_zsre`` tokenize
+    ``" " + target``), no special tokens (a BOS inside a continuation would be wrong for
+    tokenizers that add one, e.g. Gemma's). ``"Paris"``, ``" Paris"`` and ``"  Paris"``
+    all give the ids of ``" Paris"``.
+    """
+    if not isinstance(target, str) or not target.strip():
+        raise TargetTokenError(f"target {target!r} is empty")
+    ids = list(tokenizer(target_text(target), add_special_tokens=False)["input_ids"])
+    if not ids:
+        raise TargetTokenError(f"target {target!r} tokenizes to nothing")
+    return ids
+
+
 def token_categories(enc: Encoded) -> list[str]:
     """The six token categories of the paper (SPEC 4) for each position of ``enc``.
 

@@ -70,5 +70,7 @@ def test_edit_takes_generalises_and_spares_neighbour(gemma, gemma_editor, fact):
         # (u·k/u·k0 = 0.58 vs 0.76-0.84 for Japan/Germany/Spain), so a rank-one insert
         # cannot flip it without flipping them: with ||δ|| <= ||v_init|| (clamp 1) it stays
         # Paris; with the paper's clamp 4 it flips, but then 7 of 9 probe neighbours do too.
-        pytest.xfail(f"paraphrase did not take with clamp_norm_factor 1: {para}")
+        # Re-run after the KL fix (D_KL(P_edited || P_orig)) with the official context
+        # templates: unchanged, p(Rome) 0.011 vs p(Paris) 0.87 on "France's capital,".
+        pytest.xfail(f"paraphrase did not take with clamp_norm_factor 1 (a rank-one limit, not the KL direction): {para}")
     assert para.p_new > para.p_true, para

@@ -1,13 +1,28 @@
-"""ROME's context templates (SPEC 6.1): ``"{}"`` plus short texts sampled from the model.
+"""ROME's context templates (paper section 3.1): ``"{}"`` plus short texts
+sampled from the model, each used as ``"<text>. {}"``.
 
-For each ``[length, count]`` pair, ``count`` texts of ``length`` new tokens are sampled
-(top-k) from the model starting at its BOS token, and each becomes ``"<text>. {}"``.
-Sampling is seeded (a forked RNG, so the caller's global RNG is untouched) and the
-result is cached as a JSON file keyed by model, seed and settings.
+For each ``[length, count]`` pair, ``count`` texts are sampled (top-k) from the model's
+start token (GPT-2's ``<|endoftext|>``, Gemma's BOS). Two readings of ``length``:
+
+* ``official`` (default): the official code (``rome_main.get_context_templates`` with
+  ``util/generate.generate_fast``) generates until the sequence, *start token included*,
+  is ``length`` tokens long, so each text has ``length − 1`` new tokens. Generation does
+  not stop at the end-of-text token (one sampled mid-way is dropped from the text, as the
+  official code removes ``"<|endoftext|>"``). The decoded text is kept as it is, leading
+  space included (GPT-2's first sampled token usually starts with one), after NFKD
+  normalisation and replacing ``"\\n\\n"`` by ``" "``; braces are removed so a template
+  holds exactly one ``{}``.
+* ``new_tokens``: ``length`` new tokens, end-of-text suppressed, braces and newlines
+  replaced by spaces, text stripped (this package's earlier reading of the paper's text).
+
+Sampling is seeded (a forked RNG, so the caller's global RNG is untouched) and the result
+is cached as a JSON file keyed by model, seed and every setting above.
 """
 from __future__ import annotations
 
+import json
 import os
+import unicodedata
 from pathlib import Path
 from typing import Sequence
 
@@ -17,35 +32,74 @@ from atomicio import atomic_write_json, stable_key
 from ..runtime import repo_root
 from .statistics import model_slug
 
+TEMPLATE_MODES = ("official", "new_tokens")
+
 
 def default_templates_dir() -> Path:
     return repo_root() / "data" / "context_templates"
 
 
-def templates_file(lm, lengths: Sequence[Sequence[int]], top_k: int, seed: int, cache_dir=None) -> Path:
+def check_mode(mode: str) -> str:
+    if mode not in TEMPLATE_MODES:
+        raise ValueError(f"context_template_mode must be one of {TEMPLATE_MODES}, got {mode!r}")
+    return mode
+
+
+def new_token_count(length: int, mode: str) -> int:
+    """Tokens sampled for a text of length setting ``length`` (see the module docstring)."""
+    n = int(length) - 1 if check_mode(mode) == "official" else int(length)
+    if n < 1:
+        raise ValueError(f"context template length {length} leaves no token to sample ({mode} mode)")
+    return n
+
+
+def templates_file(lm, lengths: Sequence[Sequence[int]], top_k: int, seed: int, cache_dir=None,
+                   mode: str = "official") -> Path:
     root = Path(cache_dir) if cache_dir else default_templates_dir()
-    key = stable_key([list(map(int, x)) for x in lengths], int(top_k), int(seed), length=10)
+    key = stable_key([list(map(int, x)) for x in lengths], int(top_k), int(seed), check_mode(mode), length=10)
     return root / f"{model_slug(lm)}-seed{seed}-{key}.json"
 
 
-def sample_texts(lm, length: int, count: int, top_k: int, seed: int) -> list[str]:
-    """``count`` texts of ``length`` tokens sampled with top-k from the start token."""
-    tok = lm.tokenizer
+def start_token(tok) -> int:
     start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     if start is None:
         raise ValueError("the tokenizer has neither a BOS nor an EOS token to start sampling from")
-    ids = torch.full((count, 1), start, dtype=torch.long, device=lm.device)
+    return int(start)
+
+
+def sample_ids(lm, n_new: int, count: int, top_k: int, seed: int, stop_at_eos: bool = False) -> torch.Tensor:
+    """``[count, n_new]`` token ids sampled with top-k from the start token (seeded).
+
+    ``stop_at_eos`` False: end-of-text may be sampled and generation goes on (official);
+    True: end-of-text is suppressed so every text has ``n_new`` real tokens.
+    """
+    tok = lm.tokenizer
+    ids = torch.full((count, 1), start_token(tok), dtype=torch.long, device=lm.device)
     devices = [lm.device.index or 0] if lm.device.type == "cuda" else []
+    extra = dict(min_new_tokens=n_new) if stop_at_eos else {}
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         torch.manual_seed(seed)
         out = lm.model.generate(
             input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=top_k,
-            top_p=1.0, temperature=1.0, max_new_tokens=length, min_new_tokens=length,
-            pad_token_id=tok.pad_token_id, eos_token_id=None,
+            top_p=1.0, temperature=1.0, max_new_tokens=n_new, pad_token_id=tok.pad_token_id,
+            eos_token_id=None, **extra,
         )
-    texts = tok.batch_decode(out[:, 1:], skip_special_tokens=True)
-    # braces would break str.format in later use; newlines would split a template
-    return [t.replace("{", " ").replace("}", " ").replace("\n", " ").strip() for t in texts]
+    return out[:, 1:]
+
+
+def clean_text(text: str, mode: str) -> str:
+    """A decoded sample as it goes into ``"<text>. {}"`` (see the module docstring)."""
+    if check_mode(mode) == "official":
+        text = unicodedata.normalize("NFKD", text).replace("\n\n", " ")
+        return text.replace("{", "").replace("}", "")
+    return text.replace("{", " ").replace("}", " ").replace("\n", " ").strip()
+
+
+def sample_texts(lm, length: int, count: int, top_k: int, seed: int, mode: str = "official") -> list[str]:
+    """``count`` texts for length setting ``length`` (see the module docstring)."""
+    ids = sample_ids(lm, new_token_count(length, mode), count, top_k, seed, stop_at_eos=(mode == "new_tokens"))
+    texts = lm.tokenizer.batch_decode(ids, skip_special_tokens=True)
+    return [clean_text(t, mode) for t in texts]
 
 
 def context_templates(
@@ -54,18 +108,18 @@ def context_templates(
     top_k: int = 5,
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
+    mode: str = "official",
 ) -> list[str]:
     """``["{}", "<text>. {}", ...]``, from the JSON cache or sampled and cached."""
-    path = templates_file(lm, lengths, top_k, seed, cache_dir)
+    path = templates_file(lm, lengths, top_k, seed, cache_dir, mode)
     if path.is_file():
-        import json
         return json.loads(path.read_text(encoding="utf-8"))["templates"]
     templates = ["{}"]
     for i, (length, count) in enumerate(lengths):
-        texts = sample_texts(lm, int(length), int(count), top_k, seed + 1000 * i)
+        texts = sample_texts(lm, int(length), int(count), top_k, seed + 1000 * i, mode)
         templates += [f"{t}. {{}}" for t in texts]
     atomic_write_json(path, {
         "model": str(lm.name), "lengths": [list(map(int, x)) for x in lengths],
-        "top_k": int(top_k), "seed": int(seed), "templates": templates,
+        "top_k": int(top_k), "seed": int(seed), "mode": mode, "templates": templates,
     })
     return templates

@@ -1,4 +1,4 @@
-"""FT and FT+L: fine-tuning one layer's MLP output weight on the rewrite (SPEC 7).
+"""FT and FT+L: fine-tuning one layer's MLP output weight on the rewrite (paper section 3.2 and appendix).
 
 * **FT** (unconstrained): Adam on the edited projection weight of one layer
   (``spec.edit_weight_name(layer)``) minimising the teacher-forced NLL of
@@ -24,6 +24,7 @@ import torch
 
 from ..architectures import ArchSpec, get_parameter
 from ..teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
+from ..tokens import TargetTokenError, target_token_ids
 from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, begin_edit
 from .hparams import FTHparams, FTLHparams, HparamsError
@@ -40,12 +41,11 @@ def encode_prompt_ids(tokenizer, prompt: str) -> list[int]:
 
 
 def encode_target_ids(tokenizer, target: str) -> list[int]:
-    """Token ids of ``" " + target`` (no special tokens); targets are given without the space."""
-    text = target if target.startswith(" ") else " " + target
-    ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-    if not ids:
-        raise EditRequestError(f"target {target!r} encodes to no tokens")
-    return ids
+    """Token ids of ``" " + target`` (:func:`rome.tokens.target_token_ids`)."""
+    try:
+        return target_token_ids(tokenizer, target)
+    except TargetTokenError as err:
+        raise EditRequestError(str(err)) from None
 
 
 def build_target_batch(lm, prompts: Sequence[str], targets: Sequence[str]) -> TargetBatch:

@@ -212,11 +212,17 @@ class ROMEHparams(Hparams):
                                        meaning="[length, count] pairs of sampled prefix texts used as '<text>. {}'")
     context_top_k: int = _setting(5, "top-k of the sampling of context-template texts")
     context_seed: int = _setting(0, "seed of the context-template sampling")
+    context_template_mode: str = _setting(
+        "official", "official: a length counts the start token (4 and 9 new tokens), leading space kept; "
+        "new_tokens: the paper text's reading (5 and 10 new tokens, stripped)")
     token: str = _setting("last_subject", "where keys/values are read: last_subject, first_subject, first_subsequent, last")
     v_lr: float = _setting(0.5, "Adam learning rate of the v* optimisation")
     v_steps: int = _setting(20, "maximum steps of the v* optimisation")
     v_loss_stop: float = _setting(0.05, "stop the v* optimisation once the total loss is below this")
     kl_factor: float = _setting(0.0625, "weight of the essence-drift KL term")
+    kl_direction: str = _setting(
+        "edited_original", "edited_original: D_KL(P_edited || P_orig) as the paper's Eq. 4 and the official code; "
+        "original_edited: the reverse (reproduces this package's results before the fix)")
     v_weight_decay: float = _setting(0.5, "weight of the ||delta|| / ||v_init||^2 decay term")
     clamp_norm_factor: float = _setting(4.0, "||delta|| is clamped to this times ||v_init||")
     kl_prompts: list[str] = _setting(factory=lambda: ["{} is a"], meaning="prompts of the essence-drift KL term")
@@ -229,6 +235,12 @@ class ROMEHparams(Hparams):
     mom2_max_length: int = _setting(512, "sequences are cut at this many tokens for the statistics")
 
     def validate(self) -> None:
+        if self.kl_direction not in ("edited_original", "original_edited"):
+            raise HparamsError(f"{self._where()}: kl_direction must be 'edited_original' or 'original_edited', "
+                               f"got {self.kl_direction!r}")
+        if self.context_template_mode not in ("official", "new_tokens"):
+            raise HparamsError(f"{self._where()}: context_template_mode must be 'official' or 'new_tokens', "
+                               f"got {self.context_template_mode!r}")
         if self.key_for_insert not in ("prompt", "mean"):
             raise HparamsError(f"{self._where()}: key_for_insert must be 'prompt' or 'mean', got {self.key_for_insert!r}")
         for pair in self.context_templates:

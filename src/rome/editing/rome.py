@@ -1,13 +1,18 @@
-"""ROME: Rank-One Model Editing (SPEC 6, paper section 3).
+"""ROME: Rank-One Model Editing (paper section 3.1).
 
 For a request (subject s, prompt p, new object o*) at layer l and token position t:
 
-1. context templates ``"{}"`` + sampled ``"<text>. {}"`` (:mod:`.context_templates`);
+1. context templates ``"{}"`` + sampled ``"<text>. {}"`` (:mod:`.context_templates`;
+   ``context_template_mode`` official or new_tokens);
 2. ``k*`` = mean over templates of the key (input of the edited projection) at t;
 3. ``u = C⁻¹ k*`` (``torch.linalg.solve``, never an explicit inverse), normalised;
 4. ``v*`` = v_init + δ, δ optimised (Adam) as an addition to the edited module's output at
-   t of every templated prompt, to minimise mean NLL(o*) + kl_factor·KL(p_orig ‖ p_new)
-   on ``"{} is a"`` + weight_decay·‖δ‖/‖v_init‖², clamped to ‖δ‖ ≤ clamp·‖v_init‖;
+   t of every templated prompt, to minimise mean NLL(o*) + kl_factor·D_KL(P_edited ‖ P_orig)
+   at the subject's last token of ``"{} is a"`` + weight_decay·‖δ‖/‖v_init‖², clamped to
+   ‖δ‖ ≤ clamp·‖v_init‖. The KL direction is the paper's Eq. 4 and the official
+   ``compute_v.py`` (``kl_div(input=log P_orig, target=log P_edited, log_target=True,
+   reduction="batchmean")``); ``kl_direction: original_edited`` gives the reverse,
+   D_KL(P_orig ‖ P_edited), which this package used before (only to reproduce old numbers);
 5. ``ΔW = (v* − W k₀) uᵀ / (u·k₀)`` in [out, in] layout (transposed for Conv1D), with k₀
    the key of the un-prefixed prompt (paper) or k* (``key_for_insert: mean``, r-ROME).
 
@@ -223,8 +228,31 @@ class SuffixPass:
         return h[self.lab], h[self.kl]
 
 
+KL_DIRECTIONS = ("edited_original", "original_edited")
+
+
+def kl_term(logp_edited: torch.Tensor, logp_orig: torch.Tensor, n_prompts: int,
+            direction: str = "edited_original") -> torch.Tensor:
+    """ROME's KL penalty over the KL prompts, averaged over ``n_prompts`` ("batchmean").
+
+    ``edited_original`` (default): Σ_prompts D_KL(P_edited ‖ P_orig) / n, with
+    D_KL(P ‖ Q) = Σ_x P(x) (log P(x) − log Q(x)) (paper Eq. 4, official ``compute_v.py``).
+    ``original_edited``: the reverse, D_KL(P_orig ‖ P_edited). Rows are log-probabilities
+    over the vocabulary; ``n_prompts`` may exceed the rows given (rows whose KL cannot
+    change are left out and count as 0).
+    """
+    if direction == "edited_original":
+        inp, tgt = logp_orig, logp_edited
+    elif direction == "original_edited":
+        inp, tgt = logp_edited, logp_orig
+    else:
+        raise ValueError(f"kl_direction must be one of {KL_DIRECTIONS}, got {direction!r}")
+    # torch's kl_div(input, target, log_target=True) = Σ exp(target)·(target − input)
+    return torch.nn.functional.kl_div(inp, tgt, log_target=True, reduction="sum") / max(int(n_prompts), 1)
+
+
 def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], hp: ROMEHparams) -> VResult:
-    """v* = v_init + δ by gradient descent on δ (SPEC 6.4).
+    """v* = v_init + δ by gradient descent on δ (paper Eq. 4).
 
     ``hp.v_suffix_pass`` (default true) computes each step only over the positions and
     layers δ can change (:class:`SuffixPass`); false runs the whole model (:class:`FullPass`).
@@ -248,6 +276,8 @@ def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], h
         out[all_rows, look] = out[all_rows, look] + delta.to(out.dtype)
         return out
 
+    if hp.kl_direction not in KL_DIRECTIONS:
+        raise ValueError(f"kl_direction must be one of {KL_DIRECTIONS}, got {hp.kl_direction!r}")
     opt = torch.optim.Adam([delta], lr=hp.v_lr)
     losses, nlls = [], []
     kl_init = None
@@ -262,7 +292,7 @@ def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], h
         if kl_init is None:
             kl_init = kl_logp.detach().clone()
         # "batchmean" over every KL prompt (rows whose KL cannot change contribute 0)
-        kl = torch.nn.functional.kl_div(kl_logp, kl_init, log_target=True, reduction="sum") / max(n_kl, 1)
+        kl = kl_term(kl_logp, kl_init, n_kl, hp.kl_direction)
         v_norm = state["v_init"].norm()
         wd = hp.v_weight_decay * (delta.norm() / v_norm ** 2)
         loss = nll + hp.kl_factor * kl + wd
@@ -322,7 +352,7 @@ class ROMEEditor:
     def templates(self, lm) -> list[str]:
         hp = self.hparams
         return context_templates(
-            lm, hp.context_templates, hp.context_top_k, hp.context_seed, self.templates_dir,
+            lm, hp.context_templates, hp.context_top_k, hp.context_seed, self.templates_dir, hp.context_template_mode,
         )
 
     def prepare(self, lm, request: EditRequest, layer: int | None = None) -> "PreparedEdit":

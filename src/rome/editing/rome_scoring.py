@@ -13,15 +13,13 @@ from typing import Sequence
 import torch
 
 from ..teacher_forcing import right_pad
+from ..tokens import target_token_ids
 from ..vocab_projection import final_hidden, head_logits
 
 
 def target_ids(tokenizer, target: str) -> list[int]:
-    """Token ids of ``" " + target`` (no special tokens)."""
-    ids = list(tokenizer(" " + target.strip(), add_special_tokens=False)["input_ids"])
-    if not ids:
-        raise ValueError(f"target {target!r} tokenizes to nothing")
-    return ids
+    """Token ids of ``" " + target`` (:func:`rome.tokens.target_token_ids`)."""
+    return target_token_ids(tokenizer, target)
 
 
 def prompt_ids(tokenizer, text: str) -> list[int]:

@@ -1,4 +1,4 @@
-"""Per-record metrics from stored scores, and the aggregate statistics (SPEC 8).
+"""Per-record metrics from stored scores, and the aggregate statistics (paper Tables 1 and 4).
 
 All per-record values are fractions (0..1) or raw entropies; summaries scale by 100.
 Probabilities are ``exp(-mean NLL)``; "P(new) > P(true)" is strict, so a tie counts
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 from typing import Iterable, Mapping, Sequence
+
+from ..stats_util import Z95, mean_ci95
 
 
 def _p(nll: float) -> float:
@@ -69,15 +71,10 @@ def zsre_record_metrics(block: Mapping) -> dict[str, float | None]:
     }
 
 
-def mean_ci(values: Iterable[float], z: float = 1.96) -> tuple[float, float, int]:
-    """``(mean, z · std / sqrt(N), N)`` with the population std (numpy's default, as ROME)."""
-    vals = [float(v) for v in values if v is not None]
-    n = len(vals)
-    if n == 0:
-        return float("nan"), float("nan"), 0
-    m = sum(vals) / n
-    std = math.sqrt(sum((v - m) ** 2 for v in vals) / n)
-    return m, z * std / math.sqrt(n), n
+def mean_ci(values: Iterable[float], z: float = Z95) -> tuple[float, float, int]:
+    """``(mean, z · std / sqrt(N), N)`` with the population std (:mod:`rome.stats_util`)."""
+    m, half, n = mean_ci95(values)
+    return m, (half * z / Z95 if n else half), n
 
 
 def harmonic_mean(values: Sequence[float]) -> float:

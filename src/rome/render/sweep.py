@@ -2,18 +2,19 @@
 
 Reads ``<sweep>/<token>/layer-NN/case-*.json`` (written by :mod:`rome.editing.sweep`),
 averages each metric over records per (token, layer) with a 95% band
-(1.96·std/√N), and draws four panels: efficacy, generalization, specificity, score.
+(1.96·std/√N, population std: :mod:`rome.stats_util`), and draws four panels: efficacy, generalization, specificity, score.
 Never loads a model.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from pathlib import Path
 
 from atomicio import atomic_write_json
+
+from ..stats_util import mean_ci95
 from .style import CATEGORY_COLOURS, save_figure, styled
 
 TOKENS = ("first_subject", "last_subject", "first_subsequent", "last")
@@ -23,15 +24,9 @@ METRICS = ("efficacy", "generalization", "specificity", "score")
 
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
-    """Mean and the 95% half-width 1.96·std/√N (0 for a single value)."""
-    n = len(values)
-    if n == 0:
-        return float("nan"), float("nan")
-    m = sum(values) / n
-    if n == 1:
-        return m, 0.0
-    var = sum((v - m) ** 2 for v in values) / (n - 1)
-    return m, 1.96 * math.sqrt(var) / math.sqrt(n)
+    """Mean and the 95% half-width (:func:`rome.stats_util.mean_ci95`: population std)."""
+    m, half, _ = mean_ci95(values)
+    return m, half
 
 
 def aggregate(sweep_dir: str | os.PathLike) -> dict:

@@ -28,6 +28,7 @@ from replkit.tables import Latex, csv_text, latex_escape, latex_row, markdown_ro
 from ..layout import display_name
 from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, RELATIVE_THRESHOLD_BASE, THRESHOLDS, ZSRE_COLUMNS,
                             paper_model, paper_rows)
+from ..stats_util import CI95_CAPTION
 
 TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre"}
 TITLES = {"table1": "Table 1: zsRE editing results", "table4": "Table 4: COUNTERFACT editing results",
@@ -186,7 +187,7 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
         scaled = _scaled_thresholds(b)
         if scaled:
             lines += [f"↓ for {scaled} in this block (scaled to its unedited row).", ""]
-    legend = "Values × 100 (GE: n-gram entropy × 100), mean ± 95% interval (1.96·std/√N). **bold**: best editor per column"
+    legend = f"Values × 100 (GE: n-gram entropy × 100), mean ± {CI95_CAPTION}. **bold**: best editor per column"
     if TABLES[table] == "counterfact":
         legend += ("; ↓: below the paper's threshold (" + ", ".join(f"{k} {v:g}" for k, v in THRESHOLDS.items())
                    + "; GE and RS scaled by the block's unedited value over GPT-2 XL's "
@@ -215,6 +216,7 @@ def to_csv(table: str, blocks: Sequence[Block]) -> str:
 def to_latex(table: str, blocks: Sequence[Block]) -> str:
     columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
     lines = [f"% {TITLES[table]} -- needs \\usepackage[table]{{xcolor}}",
+             f"% values x 100, mean $\\pm$ {CI95_CAPTION}",
              "\\begin{tabular}{l" + "r" * len(columns) + "}", "\\toprule",
              latex_row(["Editor", *columns])]
     for b in blocks:

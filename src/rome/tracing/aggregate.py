@@ -2,7 +2,8 @@
 
 Only facts the clean model gets right (clean argmax == the expected first token) count;
 each fact contributes, per category, the mean indirect effect over its positions of that
-category. The 95% interval is 1.96·std/√N over the facts that have the category.
+category. The 95% interval is 1.96·std/√N (population std, :mod:`rome.stats_util`) over the facts
+that have the category.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..stats_util import ci95_half_width
 from ..tokens import TOKEN_CATEGORIES
 from .trace import TraceResult
 
@@ -59,14 +61,14 @@ def average_effects(results: Iterable[TraceResult], kind: str, only_correct: boo
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.nanmean(per_fact, axis=0)
         std = np.nanstd(per_fact, axis=0)
-        ci = 1.96 * std / np.sqrt(np.maximum(n, 1))
+        ci = ci95_half_width(std, np.maximum(n, 1))
     clean = np.array([r.clean for r in kept])
     corrupted = np.array([r.corrupted for r in kept])
     return {
         "kind": kind, "categories": list(TOKEN_CATEGORIES), "aie": mean, "ci95": ci, "n_per_category": n,
         "n_loaded": len(results), "n_kept": len(kept), "clean": float(clean.mean()),
         "corrupted": float(corrupted.mean()), "ate": float((clean - corrupted).mean()),
-        "ate_ci95": float(1.96 * (clean - corrupted).std() / np.sqrt(len(kept))),
+        "ate_ci95": float(ci95_half_width((clean - corrupted).std(), len(kept))),
         "known_ids": [r.meta.get("known_id") for r in kept],
     }
 
@@ -87,7 +89,7 @@ def severed_average(results: Iterable[TraceResult], only_correct: bool = True) -
     for label in ("single", "attn_severed", "mlp_severed"):
         ie = np.stack([r.scores[label][0] - r.corrupted for r in kept])
         out[label] = ie.mean(0)
-        out[label + "_ci95"] = 1.96 * ie.std(0) / np.sqrt(len(kept))
+        out[label + "_ci95"] = ci95_half_width(ie.std(0), len(kept))
     return out
 
 
