@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -66,9 +68,12 @@ def test_optimisation_follows_the_direction_from_step_two(tiny_gpt2):
     templates = ["{}", "A text. {}"]
     runs = {}
     for d in ("edited_original", "original_edited"):
-        runs[d] = optimise_v(tiny_gpt2, 1, req, templates, dict(hp, kl_direction=d))
+        runs[d] = optimise_v(tiny_gpt2, 1, req, templates, dataclasses.replace(hp, kl_direction=d))
     a, b = runs["edited_original"].losses, runs["original_edited"].losses
     assert a[0] == pytest.approx(b[0], abs=1e-6)
     assert any(abs(x - y) > 1e-6 for x, y in zip(a[1:], b[1:]))
-    default = optimise_v(tiny_gpt2, 1, req, templates, {k: v for k, v in hp.items() if k != "kl_direction"})
+    # the dataclass default (what a YAML without the key gets) is the official direction
+    assert dataclasses.fields(hp)[[f.name for f in dataclasses.fields(hp)].index("kl_direction")].default \
+        == "edited_original"
+    default = optimise_v(tiny_gpt2, 1, req, templates, hp)
     assert default.losses == pytest.approx(a, abs=1e-6)
