@@ -37,7 +37,7 @@ def corpus_paragraphs(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"text corpus not found: {path} (needed for the sentences that prefix "
-                          "paraphrase prompts; pass --corpus, config key paths.wikitext)")
+                          "paraphrase prompts; pass --corpus, config key paths.corpus)")
     out = []
     with open(path, "r", encoding="utf-8") as fh:
         for line in fh:

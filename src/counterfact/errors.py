@@ -53,8 +53,12 @@ def read_json(path: str | os.PathLike, missing_hint: str | None = None) -> Any:
             return json.load(fh)
     except FileNotFoundError:
         raise DataError(path, "file not found" + (f" ({missing_hint})" if missing_hint else "")) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise DataError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
+    except IsADirectoryError:
+        raise DataError(path, "is a folder, expected a JSON file") from None
 
 
 def read_json_list(path: str | os.PathLike, missing_hint: str | None = None) -> list:

@@ -64,7 +64,7 @@ def wikitext_articles(path: str | os.PathLike) -> list[tuple[str, list[str]]]:
     """``[(title, [paragraph, ...]), ...]`` of a WikiText raw file, detokenised, in file order."""
     path = Path(path)
     if not path.is_file():
-        raise CorpusError(f"reference text corpus not found: {path} (config key paths.wikitext)")
+        raise CorpusError(f"reference text corpus not found: {path} (config key paths.corpus)")
     articles: list[tuple[str, list[str]]] = []
     with open(path, "r", encoding="utf-8") as fh:
         for raw in fh:

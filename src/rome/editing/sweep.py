@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from counterfact.errors import DataError
 from counterfact.records import load_records as load_counterfact
 
-from atomicio import atomic_write_json
+from atomicio import atomic_write_json, load_json, safe_child
 from ..tokens import SubjectNotFoundError
 from .base import EditRequest, EditRequestError
 from .rome import ROMEEditor, TOKEN_CHOICES
@@ -100,7 +100,7 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
     """Edit at (layer, token), score, restore; write and return the result."""
     path = result_path(out_dir, token, layer, record["case_id"])
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+        return load_json(path)
     request = EditRequest.from_record(record)
     hp = dict(editor.hparams, layer=layer, token=token)
     one = ROMEEditor(hp, editor.stats_provider, editor.templates_dir)

@@ -17,6 +17,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from atomicio import load_json
+
 METRICS = ("ES", "PS", "NS", "EM", "PM", "NM")
 _KINDS = {"E": "rewrite_prompts_probs", "P": "paraphrase_prompts_probs", "N": "neighborhood_prompts_probs"}
 
@@ -41,10 +43,7 @@ def load_results(folder: str | Path) -> list[dict]:
     """Every per-record JSON under ``folder`` (recursively), sorted by path."""
     out = []
     for path in sorted(Path(folder).rglob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: invalid JSON ({err.msg})") from None
+        data = load_json(path)  # a truncated file: CorruptFileError naming the path
         if isinstance(data, dict) and "case_id" in data and ("post" in data or "pre" in data):
             data["_path"] = str(path)
             out.append(data)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from atomicio import atomic_write_text
+from atomicio import atomic_write_text, load_json
 from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, RELATIVE_THRESHOLD_BASE, THRESHOLDS, ZSRE_COLUMNS,
                             paper_model, paper_rows)
 
@@ -256,7 +256,7 @@ def to_latex(table: str, blocks: Sequence[Block]) -> str:
 def load_summary(path: str | Path) -> dict:
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"summary file not found: {path} (run `rome summarize` first)") from None
     for key in ("model", "dataset", "rows"):

@@ -127,8 +127,8 @@ def subject_embedding_stats(
         json_path = Path(cache_dir) / f"embed-stats-{key}.json"
         npz_path = Path(cache_dir) / f"embed-stats-{key}.npz"
         if json_path.exists() and (not covariance or npz_path.exists()):
-            import json
-            info = json.loads(json_path.read_text())
+            from atomicio import load_json
+            info = load_json(json_path)
             stats = EmbeddingStats(float(info["sigma"]), int(info["n_tokens"]))
             if covariance:
                 arr = load_npz(npz_path)
