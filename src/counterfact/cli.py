@@ -10,7 +10,7 @@ from pathlib import Path
 from atomicio import atomic_write_json, dumps_json
 
 from .builder import AMBIGUITY_POLICIES, DEFAULT_AMBIGUITY
-from .errors import CounterfactError
+from .cliargs import nonnegative_int, positive_int
 from .reference_texts import DEFAULT_MATCH, MATCH_RULES
 
 
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--records", required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--eval-fraction", type=float, default=0.5)
-    sp.add_argument("--eval-first", type=int, default=0, help="force case ids 0..N-1 into eval")
+    sp.add_argument("--eval-first", type=nonnegative_int, default=0, help="force case ids 0..N-1 into eval")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--train-out", default=None, help="also write the train records here")
     sp.add_argument("--eval-out", default=None, help="also write the eval records here")
@@ -182,16 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser("zsre", help="convert/validate MEND-format zsRE into edit requests")
     z.add_argument("--input", required=True)
     z.add_argument("--out", default=None)
-    z.add_argument("--limit", type=int, default=None)
+    z.add_argument("--limit", type=nonnegative_int, default=None)
     z.set_defaults(func=_cmd_zsre)
 
     k = sub.add_parser("known-facts", help="select the facts a model knows (known_1000.json format)")
     k.add_argument("--records", required=True)
     k.add_argument("--model", required=True)
     k.add_argument("--out", required=True)
-    k.add_argument("--limit", type=int, default=None, help="examine only the first N records")
-    k.add_argument("--max-known", type=int, default=None, help="stop after N known facts")
-    k.add_argument("--max-new-tokens", type=int, default=10)
+    k.add_argument("--limit", type=nonnegative_int, default=None, help="examine only the first N records")
+    k.add_argument("--max-known", type=positive_int, default=None, help="stop after N known facts")
+    k.add_argument("--max-new-tokens", type=positive_int, default=10)
     k.add_argument("--device", default="cpu")
     k.add_argument("--dtype", default="float32")
     k.add_argument("--quiet", action="store_true")
@@ -226,12 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command with the shared error style (:mod:`counterfact.cliargs`): bad input
+    -> one line naming file, record and field, exit 2; other failures -> one line, exit 1;
+    ``--debug`` adds the traceback; ``--stdout-file FILE`` writes stdout to FILE atomically."""
+    from .cliargs import pop_global_flags, run_main
+
+    argv, debug, stdout_file = pop_global_flags(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except CounterfactError as exc:
-        print(f"counterfact {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_main(f"counterfact {args.command}", lambda: args.func(args), debug=debug, stdout_file=stdout_file)
 
 
 if __name__ == "__main__":

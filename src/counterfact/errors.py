@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 
-class CounterfactError(Exception):
+class BadInputError(Exception):
+    """Marker of errors caused by the user's input (a file, record, field, option or
+    setting), not by a bug: both command lines print their message on one line and exit
+    with code 2 (see :mod:`counterfact.cliargs`). The message names what is wrong and where."""
+
+
+class CounterfactError(BadInputError):
     """Base class for every error this package raises on purpose."""
 
 

@@ -12,11 +12,13 @@ from typing import Iterable
 
 import torch
 
+from counterfact.errors import BadInputError
+
 # The parts of a block that can be addressed by layer number.
 LAYER_PARTS = ("block", "attn", "mlp", "edit")
 
 
-class UnsupportedArchitectureError(ValueError):
+class UnsupportedArchitectureError(BadInputError, ValueError):
     """Raised for a model whose ``config.model_type`` is not in the map."""
 
 

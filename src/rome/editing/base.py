@@ -12,10 +12,12 @@ from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
 
+from counterfact.errors import BadInputError
+
 from ..hooks import restore_weights, snapshot_weights
 
 
-class EditRequestError(ValueError):
+class EditRequestError(BadInputError, ValueError):
     """An edit request that cannot be carried out (named field and reason)."""
 
 

@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from counterfact.errors import BadInputError
 from counterfact.records import load_records as load_counterfact
 
-from atomicio import atomic_write_json, stable_key
+from atomicio import atomic_write_json, safe_child, stable_key
 from .attn_edit import make_attn_edit
 from .base import EditRequest
 from .ft import make_ft
@@ -33,7 +34,7 @@ SWEEP_METHODS = ("ft", "ft-l", "attn")
 PROMPT_KINDS = ("rewrite_prompts", "paraphrase_prompts", "neighborhood_prompts")
 
 
-class SweepRecordError(ValueError):
+class SweepRecordError(BadInputError, ValueError):
     pass
 
 
@@ -89,7 +90,9 @@ def measure(lm, record: Mapping[str, Any]) -> dict[str, list[dict[str, float]]]:
 
 def result_path(out_dir: str | Path, model_name: str, setting: Mapping[str, Any], record: Mapping) -> Path:
     key = stable_key(model_name, dict(setting), record.get("case_id"), record["requested_rewrite"])
-    return Path(out_dir) / setting["method"] / f"case{record.get('case_id')}-{key}.json"
+    cid = record.get("case_id")
+    folder = safe_child(out_dir, setting["method"], "sweep method")
+    return safe_child(folder, cid, f"record {cid!r}: field case_id", prefix="case", suffix=f"-{key}.json")
 
 
 def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mapping[str, Any]],

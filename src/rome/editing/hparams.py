@@ -17,6 +17,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from counterfact.errors import BadInputError
+
 HPARAMS_DIR = Path(__file__).resolve().parents[1] / "hparams"
 
 # Names that mean the same model (after lower-casing and dropping an owner prefix).
@@ -26,7 +28,7 @@ _ALIASES = {
 }
 
 
-class HparamsError(ValueError):
+class HparamsError(BadInputError, ValueError):
     """A hyperparameter file is missing, malformed, or an override names an unknown key."""
 
 
@@ -53,6 +55,50 @@ def available(method: str) -> list[str]:
 
 def hparams_path(method: str, model_name: str) -> Path:
     return HPARAMS_DIR / method / f"{normalise_model_name(model_name)}.yaml"
+
+
+# Numeric hyperparameters and the values they may take (any method that has the key).
+_POSITIVE_INT = ("v_steps", "context_top_k", "mom2_max_length", "hidden", "rank", "n_plain_examples",
+                 "checkpoint_every")
+_POSITIVE_INT_OR_NULL = ("mom2_tokens", "mom2_samples", "max_neurons")
+_NONNEGATIVE_INT = ("layer", "context_seed")
+_POSITIVE_FLOAT = ("v_lr", "lr", "train_lr", "init_lr", "lr_lr", "clamp_norm_factor")
+_NONNEGATIVE_FLOAT = ("kl_factor", "v_weight_decay", "weight_decay", "kl_weight", "v_loss_stop", "early_stop_loss")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and v == v and abs(v) != float("inf")
+
+
+def check_values(data: Mapping[str, Any], path: Path, overrides: Mapping[str, Any], method: str) -> None:
+    """Refuse numeric hyperparameters out of their range (e.g. ``v_steps: 0``, which left ROME
+    without an optimised value vector), naming the key and whether it came from ``--set``."""
+    def fail(key, rule):
+        where = f"--set {key}={overrides[key]!r}" if key in overrides else f"{path}"
+        raise HparamsError(f"{where}: {method} hyperparameter {key!r} must be {rule}, got {data[key]!r}")
+
+    for key, value in data.items():
+        if key in _POSITIVE_INT or (key == "steps" and method == "kn"):
+            if not (_is_int(value) and value >= 1):
+                fail(key, "a positive integer")
+        elif key in _POSITIVE_INT_OR_NULL:
+            if value is not None and not (_is_int(value) and value >= 1):
+                fail(key, "a positive integer or null")
+        elif key in _NONNEGATIVE_INT or key == "steps":
+            if not (_is_int(value) and value >= 0):
+                fail(key, "an integer >= 0")
+        elif key in _POSITIVE_FLOAT:
+            if not (_is_number(value) and value > 0):
+                fail(key, "a positive number")
+        elif key in _NONNEGATIVE_FLOAT:
+            if not (_is_number(value) and value >= 0):
+                fail(key, "a number >= 0")
+        elif key == "epsilon" and value is not None and not (_is_number(value) and value > 0):
+            fail(key, "a positive number or null")
 
 
 def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | None = None) -> dict:
@@ -83,6 +129,7 @@ def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | No
                 f"known keys: {', '.join(sorted(data))}"
             )
         data[key] = value
+    check_values(data, path, overrides or {}, method)
     data.setdefault("method", method)
     data["hparams_file"] = str(path)
     return data

@@ -33,7 +33,7 @@ from typing import Iterator, Mapping, Sequence
 
 import torch
 
-from counterfact.errors import read_json, read_json_list
+from counterfact.errors import BadInputError, read_json, read_json_list
 from counterfact.records import load_records as load_counterfact
 
 from ..hooks import TraceDict
@@ -42,7 +42,7 @@ from .ft import build_target_batch, target_token_logprobs
 VARIANTS = ("plain", "cf", "zsre")
 
 
-class HypernetDataError(ValueError):
+class HypernetDataError(BadInputError, ValueError):
     """Bad training data (names the file, record and field)."""
 
 

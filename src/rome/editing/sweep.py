@@ -89,11 +89,13 @@ def score_record(lm, record: Mapping[str, Any]) -> dict:
 
 
 def result_path(out_dir: str | os.PathLike, token: str, layer: int, case_id: int) -> Path:
-    return Path(out_dir) / token / f"layer-{layer:02d}" / f"case-{case_id}.json"
+    folder = safe_child(out_dir, token, "token choice") / f"layer-{int(layer):02d}"
+    return safe_child(folder, case_id, f"record {case_id!r}: field case_id", prefix="case-", suffix=".json")
 
 
 def pre_path(out_dir: str | os.PathLike, case_id: int) -> Path:
-    return Path(out_dir) / "pre" / f"case-{case_id}.json"
+    return safe_child(Path(out_dir) / "pre", case_id, f"record {case_id!r}: field case_id", prefix="case-",
+                      suffix=".json")
 
 
 def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, token: str, out_dir) -> dict:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..model_info import add_model_arguments, load_from_args
+from counterfact.cliargs import nonnegative_int, positive_int
 
 
 def _parse_override(text: str) -> tuple[str, object]:
@@ -31,24 +32,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=("counterfact", "zsre"), default="counterfact")
     parser.add_argument("--records", required=True, help="COUNTERFACT JSON list, or zsRE file (MEND format or converted)")
     parser.add_argument("--out-dir", required=True, help="folder of per-(method, record) result files")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N records")
-    parser.add_argument("--start", type=int, default=0, help="skip the first START records")
+    parser.add_argument("--limit", type=nonnegative_int, default=None, help="evaluate only the first N records")
+    parser.add_argument("--start", type=nonnegative_int, default=0, help="skip the first START records")
     parser.add_argument("--case-ids", default=None, help="comma-separated case ids to evaluate (instead of a range)")
-    parser.add_argument("--generation-tokens", type=int, default=100,
+    parser.add_argument("--generation-tokens", type=positive_int, default=100,
                         help="generated text length in tokens, prompt included (paper: 100)")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=positive_int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="seed of the generation sampling")
     parser.add_argument("--no-generation", action="store_true", help="skip generation (no GE/RS)")
     parser.add_argument("--pre-generation", action="store_true",
                         help="also generate before the edit (otherwise pre-edit GE/RS come from --method none)")
     parser.add_argument("--reference-dir", default=None,
                         help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
                         metavar="KEY=VALUE", help="hyperparameter override passed to the method (repeatable)")
     parser.add_argument("--stats-dir", default=None, help="cache folder of key statistics C (ROME; passed to the registry)")
     parser.add_argument("--corpus", default=None, help="text corpus for key statistics (passed to the registry)")
-    parser.add_argument("--stats-tokens", type=int, default=None, help="token budget of key statistics (passed to the registry)")
+    parser.add_argument("--stats-tokens", type=positive_int, default=None, help="token budget of key statistics (passed to the registry)")
     parser.add_argument("--templates-dir", default=None, help="cache folder of ROME context templates (passed to the registry)")
     parser.add_argument("--hypernet-dir", default=None, help="folder of trained KE / MEND checkpoints (passed to the registry)")
     parser.add_argument("--hypernet-checkpoint", default=None,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from counterfact.errors import BadInputError
+
 from .fluency import generation_entropy
 from .generation import generate_texts
 from .scoring import score_targets
@@ -18,7 +20,7 @@ from .scoring import score_targets
 PROMPT_KINDS = ("rewrite_prompts", "paraphrase_prompts", "neighborhood_prompts", "attribute_prompts")
 
 
-class RecordError(ValueError):
+class RecordError(BadInputError, ValueError):
     """A record that cannot be evaluated (names the record and field)."""
 
 

@@ -34,7 +34,11 @@ def is_unedited(method: str) -> bool:
 
 def method_slug(method: str) -> str:
     """A folder-safe name for a method (``FT+L`` -> ``ft+l``; spaces and slashes -> ``_``)."""
-    return re.sub(r"[^A-Za-z0-9+._-]", "_", method.strip()).lower() or "method"
+    slug = re.sub(r"[^A-Za-z0-9+._-]", "_", method.strip()).lower() or "method"
+    if set(slug) == {"."}:
+        from atomicio import UnsafeNameError
+        raise UnsafeNameError(f"method {method!r} is not a usable folder name")
+    return slug
 
 
 def build_editor(method: str, lm, overrides: Mapping[str, Any] | None = None, options: Any = None):

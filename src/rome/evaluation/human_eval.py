@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from atomicio import atomic_write_text, load_json
+from atomicio import atomic_write_text, load_json, safe_child
 from .editors import find_method_folder, is_unedited
 
 DEFAULT_METHODS = ("ROME", "FT+L", "none")
@@ -51,7 +51,7 @@ def collect_items(eval_dir: str | Path, case_ids: Sequence[int], methods: Sequen
     for cid in case_ids:
         texts, rw = {}, None
         for m in methods:
-            path = find_method_folder(eval_dir, m) / f"case_{cid}.json"
+            path = safe_child(find_method_folder(eval_dir, m), cid, f"record {cid!r}", prefix="case_", suffix=".json")
             if not path.is_file():
                 raise FileNotFoundError(f"no result file for method {m!r}, record {cid}: {path}")
             doc = load_json(path)

@@ -27,7 +27,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
-from atomicio import atomic_write_json
+from counterfact.errors import BadInputError
+
+from atomicio import atomic_write_json, safe_child
 from ..editing.base import EditRequest
 from .counterfact_eval import GenerationSettings, score_record
 from .editors import is_unedited, method_slug
@@ -40,7 +42,7 @@ class RestoreError(RuntimeError):
     """An editor's restore did not return the model to its original weights."""
 
 
-class SettingsMismatchError(RuntimeError):
+class SettingsMismatchError(BadInputError, RuntimeError):
     """Resuming into a folder whose run.json was written with other settings."""
 
 
@@ -83,7 +85,10 @@ class RunStats:
 
 
 def result_path(out_dir: str | Path, method: str, case_id: Any) -> Path:
-    return Path(out_dir) / method_slug(method) / f"case_{case_id}.json"
+    """``<out_dir>/<method slug>/case_<id>.json``; an id that is not a plain token (or would
+    lead outside the folder) is an :class:`atomicio.UnsafeNameError` naming the record."""
+    return safe_child(Path(out_dir) / method_slug(method), case_id, f"record {case_id!r}: field case_id",
+                      prefix="case_", suffix=".json")
 
 
 def _fingerprint(model: torch.nn.Module) -> dict[str, float]:

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Sequence
 
-from atomicio import atomic_write_text, load_json
+from atomicio import atomic_write_text, load_json, safe_child
 from .style import apply_style, save_figure
 from .tables import display_method
 
@@ -21,7 +21,8 @@ WRAP = 110
 def _result_file(eval_dir: Path, method: str, case_id) -> Path:
     from ..evaluation.editors import find_method_folder
 
-    return find_method_folder(eval_dir, method) / f"case_{case_id}.json"
+    return safe_child(find_method_folder(eval_dir, method), case_id, f"record {case_id!r}", prefix="case_",
+                      suffix=".json")
 
 
 def load_generations(eval_dir: str | Path, methods: Sequence[str], case_id, n_texts: int = 1) -> dict:

@@ -15,6 +15,8 @@ from tqdm.auto import tqdm
 # here for the tracing CLIs (a bad file raises counterfact.errors.DataError naming file, record, field).
 from counterfact.known_facts import load_known_facts
 
+from atomicio import safe_child
+
 from .noise import EmbeddingStats
 from .prepare import TraceSettings, prepare
 from .restore import KINDS, severed_restorations
@@ -24,7 +26,10 @@ __all__ = ["load_known_facts", "result_path", "trace_facts"]
 
 
 def result_path(out_dir: str | Path, kind: str, known_id) -> Path:
-    return Path(out_dir) / kind / f"{known_id}.npz"
+    """``<out_dir>/<kind>/<known_id>.npz``; ids and kinds must be plain tokens that stay
+    inside the folder (else :class:`atomicio.UnsafeNameError` naming the fact)."""
+    folder = safe_child(out_dir, kind, "trace kind")
+    return safe_child(folder, known_id, f"fact {known_id!r}: field known_id", suffix=".npz")
 
 
 def trace_facts(

@@ -7,13 +7,14 @@ import json
 from ..model_info import add_model_arguments, load_from_args
 from .cli import add_trace_settings, settings_from_args, stats_from_args
 from .restore import KINDS
+from counterfact.cliargs import nonnegative_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--facts", default=None, help="known-facts JSON (default: shared known_1000.json)")
-    parser.add_argument("--start", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="trace at most this many facts")
+    parser.add_argument("--start", type=nonnegative_int, default=0)
+    parser.add_argument("--limit", type=nonnegative_int, default=None, help="trace at most this many facts")
     parser.add_argument("--kinds", default="hidden,mlp,attn")
     parser.add_argument("--no-severed", action="store_true", help="skip the severed-path curves")
     parser.add_argument("--out-dir", required=True)

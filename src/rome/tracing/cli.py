@@ -8,20 +8,21 @@ from pathlib import Path
 from ..model_info import add_model_arguments, load_from_args
 from .prepare import TraceSettings
 from .restore import KINDS
+from counterfact.cliargs import nonnegative_int, positive_int
 
 
 def add_trace_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", default="s3", help="noise rule: s<f>, m, u<x>, t<dof> or a number (default s3)")
-    parser.add_argument("--samples", type=int, default=10, help="noise samples per prompt (default 10)")
-    parser.add_argument("--window", type=int, default=10, help="MLP/attention window in layers (paper: 10)")
+    parser.add_argument("--samples", type=positive_int, default=10, help="noise samples per prompt (default 10)")
+    parser.add_argument("--window", type=positive_int, default=10, help="MLP/attention window in layers (paper: 10)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--extra-tokens", type=int, default=0, help="also corrupt N tokens after the subject")
+    parser.add_argument("--extra-tokens", type=nonnegative_int, default=0, help="also corrupt N tokens after the subject")
     parser.add_argument("--replace", action="store_true", help="replace subject embeddings by noise instead of adding")
     parser.add_argument("--engine", default="fast", choices=["fast", "reference"])
     parser.add_argument("--known-facts", default=None,
                         help="known-facts JSON whose subjects give σ for s/t/m rules (default: shared known_1000.json)")
     parser.add_argument("--stats-dir", default="data/tracing/noise", help="cache folder of embedding statistics")
-    parser.add_argument("--stats-facts", type=int, default=1000, help="how many known facts estimate σ")
+    parser.add_argument("--stats-facts", type=positive_int, default=1000, help="how many known facts estimate σ")
 
 
 def settings_from_args(args) -> TraceSettings:

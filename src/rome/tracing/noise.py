@@ -27,11 +27,12 @@ import numpy as np
 import torch
 
 from atomicio import atomic_save_npz, atomic_write_json, load_npz, stable_key
+from counterfact.errors import BadInputError
 from ..hooks import Trace
 from ..tokens import encode_with_subject
 
 
-class NoiseRuleError(ValueError):
+class NoiseRuleError(BadInputError, ValueError):
     """A noise rule string that cannot be parsed or lacks the statistics it needs."""
 
 

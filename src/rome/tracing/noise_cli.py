@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from ..model_info import add_model_arguments, load_from_args
+from counterfact.cliargs import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--facts", default=None, help="known-facts JSON (default: shared known_1000.json)")
-    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument("--limit", type=positive_int, default=1000)
     parser.add_argument("--noise", default="s3")
     parser.add_argument("--stats-dir", default="data/tracing/noise")
     parser.add_argument("--covariance", action="store_true", help="also fit mean and covariance (rule m)")
