@@ -37,6 +37,7 @@ from counterfact.errors import BadInputError, read_json, read_json_list
 from counterfact.records import load_records as load_counterfact
 
 from ..hooks import TraceDict
+from .base import all_or_nothing
 from .ft import build_target_batch, target_token_logprobs
 
 VARIANTS = ("plain", "cf", "zsre")
@@ -354,6 +355,7 @@ class HypernetEditor:
             self.net = load_hypernet(path, lm.device)
         return self.net
 
+    @all_or_nothing
     def apply(self, lm, requests):
         from .base import EditRequestError, begin_edit
 
