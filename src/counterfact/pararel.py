@@ -136,13 +136,32 @@ def load_pararel(root: str | os.PathLike, relations: list[str] | None = None) ->
                         "paths.pararel) at a local copy with patterns/ and facts/")
     data = ParaRel(root=root)
     wanted = None if relations is None else set(relations)
+    for rel in sorted(wanted or (), key=relation_sort_key):
+        if not re.fullmatch(r"P\d+", str(rel)):
+            raise DataError(root, f"unknown relation id {rel!r} (expected a Wikidata property id such as P17; "
+                                  "option --relations / config key dataset.relations)")
+    fact_files = _relation_files(root / "facts")
+    pattern_files = dict(_relation_files(root / "patterns"))
+    if wanted is not None:
+        have = {rel for rel, _ in fact_files}
+        unknown = sorted(wanted - have, key=relation_sort_key)
+        if unknown:
+            raise DataError(root / "facts", f"unknown relation id(s) {', '.join(unknown)}: no "
+                                            f"{unknown[0]}.jsonl in this ParaRel copy (option --relations / config "
+                                            "key dataset.relations)")
     offset = 0
-    for rel, p in _relation_files(root / "facts"):
+    for rel, p in fact_files:
         facts = read_facts(p, rel, start_index=offset)
         offset += len(facts)
         if wanted is None or rel in wanted:
+            if not facts:
+                raise DataError(p, f"no facts for relation {rel} (empty file)")
+            if rel not in pattern_files:
+                raise DataError(root / "patterns", f"no {rel}.jsonl: relation {rel} has facts but no patterns")
             data.facts[rel] = facts
-    for rel, p in _relation_files(root / "patterns"):
+    for rel, p in pattern_files.items():
         if wanted is None or rel in wanted:
             data.patterns[rel] = read_patterns(p, rel)
+            if not data.patterns[rel]:
+                raise DataError(p, f"no patterns for relation {rel} (empty file)")
     return data

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import torch
 
 from .architectures import ArchSpec, spec_for
-from .runtime import models_dir, resolve_device, resolve_dtype
+from .runtime import check_dtype, models_dir, resolve_device, resolve_dtype
 
 EMBEDDED_GEMMA = "gemma-3-270m"
 TINY_PREFIX = "tiny-"
@@ -239,6 +239,7 @@ def load_model(
         from .testing import tiny_model  # noqa: PLC0415 - testing imports this module
 
         lm = tiny_model(name[len(TINY_PREFIX):], dtype=dt)
+        check_dtype(lm.spec, dt, dev, name)
         lm.model.to(dev)
         lm.device = dev
         return lm
@@ -253,5 +254,7 @@ def load_model(
         )
     except (OSError, ValueError) as err:
         raise _unavailable(name, err) from err
+    spec = spec_for(model)
+    check_dtype(spec, dt, dev, name)
     model = prepare_model(model, dev, dt)
-    return LoadedModel(model, tok, spec_for(model), name, dev, dt)
+    return LoadedModel(model, tok, spec, name, dev, dt)

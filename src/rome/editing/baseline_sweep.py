@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from counterfact.errors import BadInputError
-from counterfact.records import load_records as load_counterfact
+from counterfact.records import check_record_ids, load_records as load_counterfact
 
 from atomicio import atomic_write_json, safe_child, stable_key
+from ..runtime import check_finite
 from .attn_edit import make_attn_edit
 from .base import EditRequest
 from .ft import make_ft
@@ -119,6 +120,8 @@ def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mappi
             post = measure(lm, record)
         finally:
             result.restore(lm.model)
+        check_finite({"pre": pre_cache[cid], "post": post}, f"record {cid} ({setting['method']}, layer "
+                                                             f"{setting.get('layer')})")
         atomic_write_json(path, {
             "case_id": cid, "method": setting["method"], "model": lm.name, "setting": dict(setting),
             "pre": pre_cache[cid], "post": post,
@@ -132,7 +135,7 @@ def load_records(path: str | Path, n: int | None = None, case_ids: Sequence[int]
     """COUNTERFACT records of ``path`` (via :func:`counterfact.records.load_records`, whose
     :class:`counterfact.errors.DataError` names the file for a missing/invalid file), keeping
     only ``case_ids`` when given, then the first ``n``."""
-    data = load_counterfact(path)
+    data = check_record_ids(load_counterfact(path), path)
     if case_ids is not None:
         wanted = set(case_ids)
         data = [r for r in data if isinstance(r, Mapping) and r.get("case_id") in wanted]

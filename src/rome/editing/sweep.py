@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from counterfact.errors import DataError
-from counterfact.records import load_records as load_counterfact
+from counterfact.records import check_record_ids, load_records as load_counterfact
 
 from atomicio import atomic_write_json, load_json, safe_child
+from ..runtime import check_finite
 from ..tokens import SubjectNotFoundError
 from .base import EditRequest, EditRequestError
 from .rome import ROMEEditor, TOKEN_CHOICES
@@ -44,7 +45,7 @@ def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
     non-list raise its :class:`~counterfact.errors.DataError`); a record lacking a needed
     field raises :class:`RecordError` (a ``DataError`` too).
     """
-    data = load_counterfact(path)
+    data = check_record_ids(load_counterfact(path), path)
     records = data[:n] if n is not None else data
     for i, r in enumerate(records):
         if not isinstance(r, dict):
@@ -121,6 +122,7 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
     info = result.info["requests"][0]
     out = dict(base, **scores, delta_w_norm=info["delta_w_norm"], steps=info["steps"],
                final_loss=info["loss"][-1], seconds=round(time.time() - t0, 2))
+    check_finite(scores, f"record {record['case_id']} (layer {layer}, token {token})")
     atomic_write_json(path, out)
     return out
 
@@ -136,7 +138,8 @@ def run_sweep(
     for r in records:
         path = pre_path(out_dir, r["case_id"])
         if not path.is_file():
-            atomic_write_json(path, dict(case_id=r["case_id"], **score_record(lm, r)))
+            atomic_write_json(path, dict(case_id=r["case_id"],
+                                         **check_finite(score_record(lm, r), f"record {r['case_id']} (unedited)")))
     jobs = [(t, l, r) for t in tokens for l in layers for r in records]
     bar = None
     if progress:

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from counterfact.errors import BadInputError
+
 from ..model_info import add_model_arguments, load_from_args
 from counterfact.cliargs import nonnegative_int, positive_int
 
@@ -59,26 +61,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_eval_records(path: str, dataset: str) -> list[dict]:
-    if dataset == "zsre":
-        with open(path, "r", encoding="utf-8") as fh:
-            head = json.load(fh)
-        if isinstance(head, list) and head and isinstance(head[0], dict) and "src" in head[0]:
-            from counterfact.zsre import load_zsre
+    """The records of ``path``, checked at the door: a JSON list whose ``case_id`` are plain,
+    unique tokens (a :class:`counterfact.errors.DataError` names the file, record and field)."""
+    from counterfact.errors import read_json_list
+    from counterfact.records import check_record_ids
 
-            return load_zsre(path)
-        return head
-    from counterfact.records import load_records
+    head = read_json_list(path)
+    if dataset == "zsre" and head and isinstance(head[0], dict) and "src" in head[0]:
+        from counterfact.zsre import load_zsre
 
-    return load_records(path)
+        return load_zsre(path)
+    return check_record_ids(head, path)
+
+
+class SelectionError(BadInputError, ValueError):
+    """--start / --limit / --case-ids that select no valid records."""
 
 
 def select_records(records: list[dict], start: int = 0, limit: int | None = None, case_ids: str | None = None):
+    if start < 0 or (limit is not None and limit < 0):
+        raise SelectionError(f"--start and --limit must be >= 0, got start={start}, limit={limit}")
     if case_ids:
-        wanted = [int(c) for c in case_ids.split(",") if c.strip()]
+        try:
+            wanted = [int(c) for c in case_ids.split(",") if c.strip()]
+        except ValueError:
+            raise SelectionError(f"--case-ids: expected comma-separated integers, got {case_ids!r}") from None
         by_id = {r.get("case_id"): r for r in records}
         missing = [c for c in wanted if c not in by_id]
         if missing:
-            raise KeyError(f"case ids not in the records file: {missing}")
+            raise SelectionError(f"--case-ids: case ids not in the records file: {missing}")
         return [by_id[c] for c in wanted]
     end = None if limit is None else start + limit
     return records[start:end]

@@ -30,6 +30,7 @@ import torch
 from counterfact.errors import BadInputError
 
 from atomicio import atomic_write_json, safe_child
+from ..runtime import check_finite
 from ..editing.base import EditRequest
 from .counterfact_eval import GenerationSettings, score_record
 from .editors import is_unedited, method_slug
@@ -179,7 +180,9 @@ def _write_run_json(folder: Path, settings: EvalSettings, records_source: str | 
 def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: str | Path, settings: EvalSettings,
                      references=None, records_source: str | None = None, progress: bool = True) -> RunStats:
     """Evaluate ``records`` (skipping those with a result file already); see the module docstring."""
-    records = list(records)
+    from counterfact.records import check_record_ids
+
+    records = check_record_ids(list(records), records_source)
     folder = Path(out_dir) / method_slug(settings.method)
     folder.mkdir(parents=True, exist_ok=True)
     _write_run_json(folder, settings, records_source)
@@ -202,6 +205,7 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
     t0 = time.perf_counter()
     for record, path in it:
         doc = evaluate_record(lm, editor, record, settings, references)
+        check_finite({"pre": doc["pre"], "post": doc["post"]}, f"record {record['case_id']}")
         if not is_unedited(settings.method):
             stats.edit_calls += 1
         atomic_write_json(path, doc)

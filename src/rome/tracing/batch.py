@@ -17,6 +17,8 @@ from counterfact.known_facts import load_known_facts
 
 from atomicio import safe_child
 
+from ..runtime import check_finite
+
 from .noise import EmbeddingStats
 from .prepare import TraceSettings, prepare
 from .restore import KINDS, severed_restorations
@@ -51,6 +53,7 @@ def trace_facts(
         meta = {"known_id": kid, "relation_id": rec.get("relation_id"), "attribute": rec["attribute"]}
         if todo:
             res = trace_prepared(prep, todo, engine, **engine_options)
+            check_finite({"scores": res.scores, "clean": res.clean, "corrupted": res.corrupted}, f"fact {kid}")
             res.subject = rec["subject"]
             res.meta.update(meta)
             for k in todo:
@@ -62,6 +65,7 @@ def trace_facts(
             sev.meta.update(meta, severed_token=prep.enc.last_subject)
             for label, cut in (("single", None), ("attn_severed", "attn"), ("mlp_severed", "mlp")):
                 sev.scores[label] = eng.scores(severed_restorations(prep.enc.last_subject, prep.n_layers, cut))[None, :]
+            check_finite({"scores": sev.scores, "corrupted": sev.corrupted}, f"fact {kid} (severed)")
             sev.save(result_path(out_dir, "severed", kid))
         done += 1
     return {"traced": done, "skipped": skipped}
