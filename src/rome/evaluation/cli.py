@@ -95,6 +95,30 @@ def select_records(records: list[dict], start: int = 0, limit: int | None = None
     return records[start:end]
 
 
+def check_record_lengths(lm, records: list[dict], path: str) -> None:
+    """Every prompt of every record (with its longest target) must fit the model's context;
+    otherwise a :class:`rome.editing.base.PromptTooLongError` names the file, record and field
+    (it used to be an ``IndexError`` in the position embedding, after some records were done)."""
+    from ..editing.base import check_fits_context
+
+    for r in records:
+        rw = r.get("requested_rewrite") or {}
+        targets = [((rw.get(k) or {}).get("str") or "") for k in ("target_new", "target_true")
+                   if isinstance(rw.get(k), dict)]
+        longest = max(targets, key=len, default="")
+        where = f"{path}: record {r.get('case_id')}"
+        if isinstance(rw.get("prompt"), str) and isinstance(rw.get("subject"), str):
+            check_fits_context(lm, rw["prompt"].replace("{}", rw["subject"]) + " " + longest, where,
+                               "requested_rewrite.prompt")
+        for kind in ("paraphrase_prompts", "neighborhood_prompts", "attribute_prompts", "generation_prompts"):
+            for i, text in enumerate(r.get(kind) or []):
+                if isinstance(text, str):
+                    check_fits_context(lm, text + " " + longest, where, f"{kind}[{i}]")
+        nb = r.get("neighborhood")
+        if isinstance(nb, dict) and isinstance(nb.get("prompt"), str):
+            check_fits_context(lm, f"{nb['prompt']} {nb.get('target') or ''}", where, "neighborhood.prompt")
+
+
 def run(args: argparse.Namespace) -> int:
     from .consistency import ReferenceModel
     from .counterfact_eval import GenerationSettings
@@ -116,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         check_restore=not args.no_restore_check,
     )
     lm = load_from_args(args)
+    check_record_lengths(lm, records, args.records)
     try:
         editor = build_editor(args.method, lm, overrides, args)
     except EditorUnavailableError as err:

@@ -31,8 +31,13 @@ def run(args) -> int:
     lm = load_from_args(args)
     if args.known_facts is None and args.facts:
         args.known_facts = args.facts
-    facts = load_known_facts(Path(args.facts) if args.facts else shared_data_dir() / "known_1000.json")
+    from ..editing.base import check_fits_context
+
+    facts_path = Path(args.facts) if args.facts else shared_data_dir() / "known_1000.json"
+    facts = load_known_facts(facts_path)
     facts = facts[args.start: None if args.limit is None else args.start + args.limit]
+    for rec in facts:
+        check_fits_context(lm, f"{rec['prompt']} {rec['attribute']}", f"{facts_path}: record {rec['known_id']}")
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     for k in kinds:
         if k not in KINDS:

@@ -27,6 +27,15 @@ class TraceSettings:
     extra_tokens: int = 0  # also corrupt this many tokens after the subject (Figs. 12, 15)
     replace: bool = False  # replace the subject embeddings by the noise instead of adding it
 
+    def __post_init__(self) -> None:
+        for name, low, option in (("samples", 1, "--samples / config key tracing.samples"),
+                                  ("window", 1, "--window / config key tracing.window"),
+                                  ("extra_tokens", 0, "--extra-tokens")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                from .noise import NoiseRuleError
+                raise NoiseRuleError(f"trace setting {name} ({option}) must be an integer >= {low}, got {value!r}")
+
     def to_json(self) -> dict:
         return dict(noise=str(self.noise), samples=self.samples, window=self.window, seed=self.seed,
                     extra_tokens=self.extra_tokens, replace=self.replace)
