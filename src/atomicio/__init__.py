@@ -123,14 +123,22 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
                                "delete it to recompute") from None
 
 
+def read_utf8(path: str | os.PathLike) -> str:
+    """The text of ``path``; bytes that are not UTF-8 are a :class:`CorruptFileError` naming
+    the path and the offset (a missing file stays ``FileNotFoundError``)."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
 def load_json(path: str | os.PathLike) -> Any:
     """The parsed JSON of a file this package wrote; invalid UTF-8 or JSON (a truncated
     cache) is a :class:`CorruptFileError` naming the path."""
+    text = read_utf8(path)
     try:
-        text = Path(path).read_bytes().decode("utf-8")
         return json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise CorruptFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise CorruptFileError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from None
 

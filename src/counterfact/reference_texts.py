@@ -27,6 +27,7 @@ Records whose ``(relation, target_new)`` has no reference text have RS = ``None`
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -66,16 +67,17 @@ def wikitext_articles(path: str | os.PathLike) -> list[tuple[str, list[str]]]:
     if not path.is_file():
         raise CorpusError(f"reference text corpus not found: {path} (config key paths.corpus)")
     articles: list[tuple[str, list[str]]] = []
-    with open(path, "r", encoding="utf-8") as fh:
-        for raw in fh:
-            line = raw.strip()
-            m = _TITLE.match(line)
-            if m and not _SECTION.match(line):
-                articles.append((detokenize(m.group(1)), []))
-                continue
-            if not line or _SECTION.match(line) or not articles:
-                continue
-            articles[-1][1].append(detokenize(line))
+    from atomicio import read_utf8
+
+    for raw in io.StringIO(read_utf8(path), newline=None):  # as open() iterates (universal newlines)
+        line = raw.strip()
+        m = _TITLE.match(line)
+        if m and not _SECTION.match(line):
+            articles.append((detokenize(m.group(1)), []))
+            continue
+        if not line or _SECTION.match(line) or not articles:
+            continue
+        articles[-1][1].append(detokenize(line))
     if not articles:
         raise CorpusError(f"no articles (' = Title = ' lines) in {path}")
     return articles

@@ -133,7 +133,8 @@ def corpus_prefixes(path: str | os.PathLike, n: int, seed: int = 0, min_words: i
     """``n`` sentence prefixes (``min_words``-``max_words`` words) from a raw text corpus, seeded."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        from atomicio import read_utf8
+        text = read_utf8(path)
     except FileNotFoundError:
         raise HypernetDataError(f"{path}: corpus file not found") from None
     sentences = []

@@ -122,7 +122,8 @@ def load_documents(corpus: str | os.PathLike | None, max_documents: int | None =
     """The documents of a corpus, in a fixed order (see the module docstring)."""
     kind, where = resolve_corpus(corpus)
     if kind == "file":
-        text = Path(where).read_text(encoding="utf-8")
+        from atomicio import read_utf8
+        text = read_utf8(where)
         docs = split_wikitext(text) if any(_HEADING.match(l) for l in text[:5000].split("\n")) else split_paragraphs(text)
     else:
         try:
