@@ -62,7 +62,7 @@ def read_json(path: str | os.PathLike, missing_hint: str | None = None) -> Any:
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise DataError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
+        raise DataError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", line=exc.lineno) from None
     except IsADirectoryError:
         raise DataError(path, "is a folder, expected a JSON file") from None
 

@@ -159,8 +159,8 @@ GEMMA3 = register(ArchSpec(
     notes="The MLP output passes through post_feedforward_layernorm before the residual; "
     "token embeddings are scaled by sqrt(hidden) inside the embedding module.",
     unsafe_dtypes=(("float16", "Gemma 3 activations exceed the float16 range (max 65504) in the residual "
-                                "stream, which turns scores into NaN (Gemma's own guidance: run in bfloat16 or "
-                                "float32); use bfloat16 or float32"),),
+                                "stream, which turns scores into NaN (the model was trained in bfloat16); "
+                                "use bfloat16 or float32"),),
     **_LLAMA_LIKE,
 ))
 
