@@ -108,6 +108,25 @@ def test_set_v_steps_zero_is_refused_naming_the_option(tiny_gpt2):
         make_editor("ft", tiny_gpt2, {"lr": -0.1})
 
 
+def test_hparams_built_in_code_get_the_same_range_checks():
+    """The typed hyperparameter classes refuse what load_hparams refuses, naming the key."""
+    from rome.editing.hparams import FTHparams, HparamsError, KNHparams, ROMEHparams
+
+    with pytest.raises(HparamsError, match=r"'v_steps' must be a positive integer, got 0"):
+        ROMEHparams(layer=1, v_steps=0)
+    with pytest.raises(HparamsError, match=r"'layer' must be an integer >= 0, got -1"):
+        ROMEHparams(layer=-1)
+    with pytest.raises(HparamsError, match=r"'mom2_tokens' must be a positive integer or null"):
+        ROMEHparams(layer=1, mom2_tokens=-5)
+    with pytest.raises(HparamsError, match=r"'epsilon' must be a positive number or null"):
+        FTHparams(layer=0, lr=0.1, steps=3, epsilon=0.0)
+    with pytest.raises(HparamsError, match=r"'steps' must be a positive integer"):  # KN: integrated-gradient steps
+        KNHparams(steps=0)
+    assert FTHparams(layer=0, lr=0.1, steps=0).steps == 0  # FT may take no step
+    with pytest.raises(HparamsError, match="v_lr"):
+        ROMEHparams(layer=1).with_changes(v_lr=float("nan"))
+
+
 def test_trace_settings_are_checked():
     from rome.tracing.noise import NoiseRuleError
     from rome.tracing.prepare import TraceSettings

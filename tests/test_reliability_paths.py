@@ -59,11 +59,13 @@ def test_every_result_path_builder_refuses_an_escaping_id(tmp_path):
 
 
 def test_method_slug_refuses_dot_names():
-    from rome.evaluation.editors import method_slug
+    from rome.layout import method_slug
 
-    with pytest.raises(UnsafeNameError):
-        method_slug("..")
-    assert method_slug("FT+L") == "ft+l"
+    for name in ("..", ".", " .. "):
+        with pytest.raises(UnsafeNameError):
+            method_slug(name)
+    assert method_slug("FT+L") == "ft-l"  # the registry name (rome.layout)
+    assert method_slug("my method") == "my_method"
 
 
 def test_evaluate_cli_refuses_an_escaping_case_id_and_writes_nothing(tmp_path, capsys):
