@@ -10,19 +10,72 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 
+class UnsafeNameError(ValueError):
+    """A name taken from data (an id, a run name) that is not a plain file-name token."""
+
+
+class CorruptFileError(ValueError):
+    """A cached file that cannot be read back (truncated, not UTF-8, invalid JSON/npz)."""
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def check_plain_name(name: Any, what: str = "name") -> str:
+    """``name`` as a string when it is a plain token (letters, digits, ``_ . -``; not
+    ``.``/``..``; at most 200 characters), else :class:`UnsafeNameError` naming ``what``."""
+    if isinstance(name, bool) or not isinstance(name, (str, int)):
+        raise UnsafeNameError(f"{what}: must be a string or an integer, got {type(name).__name__} {name!r}")
+    text = str(name)
+    if not _PLAIN.fullmatch(text) or text in (".", "..") or len(text) > 200:
+        raise UnsafeNameError(
+            f"{what}: {text!r} is not a plain name (allowed: letters, digits, '_', '.', '-'; not '.' or '..')")
+    return text
+
+
+def safe_child(folder: str | os.PathLike, name: Any, what: str = "name", prefix: str = "",
+               suffix: str = "") -> Path:
+    """``folder / (prefix + name + suffix)`` for a ``name`` taken from data.
+
+    ``name`` must be a plain token (:func:`check_plain_name`) and the resolved path must
+    stay directly inside ``folder``; otherwise :class:`UnsafeNameError` naming ``what``
+    (e.g. ``"record 3: field case_id"``). The one way file names are built from ids.
+    """
+    token = check_plain_name(name, what)
+    folder = Path(folder)
+    child = folder / f"{prefix}{token}{suffix}"
+    root = folder.resolve()
+    if child.resolve().parent != root:
+        raise UnsafeNameError(f"{what}: {token!r} leads outside {folder}")
+    return child
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename).
+
+    The file gets the mode a plain ``open(path, "w")`` would give it (0666 less the
+    umask), not the 0600 of the temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -58,8 +111,36 @@ def atomic_save_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    """The arrays of an ``.npz`` file; a truncated or corrupted file is a
+    :class:`CorruptFileError` naming the path."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise CorruptFileError(f"{path}: unreadable .npz file ({type(exc).__name__}: {exc}); "
+                               "delete it to recompute") from None
+
+
+def read_utf8(path: str | os.PathLike) -> str:
+    """The text of ``path``; bytes that are not UTF-8 are a :class:`CorruptFileError` naming
+    the path and the offset (a missing file stays ``FileNotFoundError``)."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """The parsed JSON of a file this package wrote; invalid UTF-8 or JSON (a truncated
+    cache) is a :class:`CorruptFileError` naming the path."""
+    text = read_utf8(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorruptFileError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from None
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -13,7 +13,7 @@ from atomicio import atomic_write_json, atomic_write_text, dumps_json
 from replkit.cli import add_progress_option
 
 from .builder import AMBIGUITY_POLICIES, DEFAULT_AMBIGUITY, DEFAULT_NEIGHBOUR_POOL
-from .errors import CounterfactError
+from .cliargs import nonnegative_int, positive_int
 from .reference_texts import DEFAULT_MATCH, MATCH_RULES
 
 
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="subjects with several objects in a relation: per-object (default: one record per distinct "
                         "(subject, object), as the released file), keep-first (only the fact with the lowest "
                         "pararel_idx, report the others) or drop (leave all their facts out)")
-    b.add_argument("--neighbour-pool", type=int, default=DEFAULT_NEIGHBOUR_POOL,
+    b.add_argument("--neighbour-pool", type=positive_int, default=DEFAULT_NEIGHBOUR_POOL,
                    help="(subject, template) pairs shared by the records of one (relation, true object); each "
                         "record draws its 10 neighbourhood prompts from its group's pool")
     b.add_argument("--keep-incomplete", action="store_true",
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--records", required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--eval-fraction", type=float, default=0.5)
-    sp.add_argument("--eval-first", type=int, default=0, help="force case ids 0..N-1 into eval")
+    sp.add_argument("--eval-first", type=nonnegative_int, default=0, help="force case ids 0..N-1 into eval")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--train-out", default=None, help="also write the train records here")
     sp.add_argument("--eval-out", default=None, help="also write the eval records here")
@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser("zsre", help="convert/validate MEND-format zsRE into edit requests")
     z.add_argument("--input", required=True)
     z.add_argument("--out", default=None)
-    z.add_argument("--limit", type=int, default=None)
+    z.add_argument("--limit", type=nonnegative_int, default=None)
     z.set_defaults(func=_cmd_zsre)
 
     c = sub.add_parser("compare", help="compare two COUNTERFACT-format files (facts, templates, prefixes, targets)")
@@ -242,12 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command with the shared error style (:mod:`counterfact.cliargs`): bad input
+    -> one line naming file, record and field, exit 2; other failures -> one line, exit 1;
+    ``--debug`` adds the traceback; ``--stdout-file FILE`` writes stdout to FILE atomically."""
+    from .cliargs import pop_global_flags, run_main
+
+    argv, debug, stdout_file = pop_global_flags(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except CounterfactError as exc:
-        print(f"counterfact {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_main(f"counterfact {args.command}", lambda: args.func(args), debug=debug, stdout_file=stdout_file)
 
 
 if __name__ == "__main__":

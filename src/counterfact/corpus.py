@@ -7,6 +7,7 @@ first, and headings (`` = Title = ``) are skipped.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -38,13 +39,14 @@ def corpus_paragraphs(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"text corpus not found: {path} (needed for the sentences that prefix "
-                          "paraphrase prompts; pass --corpus, config key paths.wikitext)")
+                          "paraphrase prompts; pass --corpus, config key paths.corpus)")
     out = []
-    with open(path, "r", encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip() or is_heading(line):
-                continue
-            out.append(detokenize(line))
+    from atomicio import read_utf8
+
+    for line in io.StringIO(read_utf8(path), newline=None):  # as open() iterates (universal newlines)
+        if not line.strip() or is_heading(line):
+            continue
+        out.append(detokenize(line))
     if not out:
         raise CorpusError(f"text corpus {path} has no paragraphs")
     return out

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 
-class CounterfactError(Exception):
+class BadInputError(Exception):
+    """Marker of errors caused by the user's input (a file, record, field, option or
+    setting), not by a bug: both command lines print their message on one line and exit
+    with code 2 (see :mod:`counterfact.cliargs`). The message names what is wrong and where."""
+
+
+class CounterfactError(BadInputError):
     """Base class for every error this package raises on purpose."""
 
 
@@ -53,8 +59,12 @@ def read_json(path: str | os.PathLike, missing_hint: str | None = None) -> Any:
             return json.load(fh)
     except FileNotFoundError:
         raise DataError(path, "file not found" + (f" ({missing_hint})" if missing_hint else "")) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise DataError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
+        raise DataError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", line=exc.lineno) from None
+    except IsADirectoryError:
+        raise DataError(path, "is a folder, expected a JSON file") from None
 
 
 def read_json_list(path: str | os.PathLike, missing_hint: str | None = None) -> list:

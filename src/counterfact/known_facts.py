@@ -110,7 +110,7 @@ def validate_known_facts(data, path: str | os.PathLike = "<known facts>") -> lis
     """Check the ``known_1000.json`` format; raise :class:`DataError` (file, record, field) on the first problem."""
     if not isinstance(data, list):
         raise DataError(path, f"expected a JSON list, got {type(data).__name__}")
-    ids = set()
+    ids: dict[int, int] = {}
     for i, rec in enumerate(data):
         if not isinstance(rec, dict):
             raise DataError(path, f"expected an object, got {type(rec).__name__}", index=i)
@@ -120,8 +120,9 @@ def validate_known_facts(data, path: str | os.PathLike = "<known facts>") -> lis
         if not isinstance(rec["known_id"], int) or isinstance(rec["known_id"], bool):
             raise DataError(path, "must be an integer", index=i, field="known_id")
         if rec["known_id"] in ids:
-            raise DataError(path, f"duplicate known_id {rec['known_id']}", index=i, field="known_id")
-        ids.add(rec["known_id"])
+            raise DataError(path, f"duplicate known_id {rec['known_id']}: records {ids[rec['known_id']]} and {i} "
+                                  "have the same id", index=i, field="known_id")
+        ids[rec["known_id"]] = i
         for k in KNOWN_FIELDS[1:]:
             if not isinstance(rec[k], str):
                 raise DataError(path, "must be a string", index=i, field=k)

@@ -9,6 +9,7 @@ Every malformed line raises :class:`counterfact.errors.DataError` naming the fil
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -68,18 +69,21 @@ def _relation_files(folder: Path) -> list[tuple[str, Path]]:
 
 
 def _json_lines(path: Path):
-    with open(path, "r", encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", line=lineno) from None
-            if not isinstance(obj, dict):
-                raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", line=lineno)
-            yield lineno, obj
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    for lineno, raw in enumerate(io.StringIO(text, newline=None), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", line=lineno) from None
+        if not isinstance(obj, dict):
+            raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", line=lineno)
+        yield lineno, obj
 
 
 def _string_field(path: Path, lineno: int, obj: dict, name: str, *, required: bool = True) -> str | None:
@@ -136,13 +140,32 @@ def load_pararel(root: str | os.PathLike, relations: list[str] | None = None) ->
                         "paths.pararel) at a local copy with patterns/ and facts/")
     data = ParaRel(root=root)
     wanted = None if relations is None else set(relations)
+    for rel in sorted(wanted or (), key=relation_sort_key):
+        if not re.fullmatch(r"P\d+", str(rel)):
+            raise DataError(root, f"unknown relation id {rel!r} (expected a Wikidata property id such as P17; "
+                                  "option --relations / config key dataset.relations)")
+    fact_files = _relation_files(root / "facts")
+    pattern_files = dict(_relation_files(root / "patterns"))
+    if wanted is not None:
+        have = {rel for rel, _ in fact_files}
+        unknown = sorted(wanted - have, key=relation_sort_key)
+        if unknown:
+            raise DataError(root / "facts", f"unknown relation id(s) {', '.join(unknown)}: no "
+                                            f"{unknown[0]}.jsonl in this ParaRel copy (option --relations / config "
+                                            "key dataset.relations)")
     offset = 0
-    for rel, p in _relation_files(root / "facts"):
+    for rel, p in fact_files:
         facts = read_facts(p, rel, start_index=offset)
         offset += len(facts)
         if wanted is None or rel in wanted:
+            if not facts:
+                raise DataError(p, f"no facts for relation {rel} (empty file)")
+            if rel not in pattern_files:
+                raise DataError(root / "patterns", f"no {rel}.jsonl: relation {rel} has facts but no patterns")
             data.facts[rel] = facts
-    for rel, p in _relation_files(root / "patterns"):
+    for rel, p in pattern_files.items():
         if wanted is None or rel in wanted:
             data.patterns[rel] = read_patterns(p, rel)
+            if not data.patterns[rel]:
+                raise DataError(p, f"no patterns for relation {rel} (empty file)")
     return data

@@ -40,5 +40,30 @@ def load_records(path: str | os.PathLike, validate: bool = False) -> list[dict]:
     return data
 
 
+def check_record_ids(records, path: str | os.PathLike | None = None, field: str = "case_id") -> list:
+    """Refuse records whose ``field`` is missing, not a plain token (an integer, or letters,
+    digits, ``_ . -``: it becomes part of file names) or used twice; the error names the
+    file, the record(s) and the field. Returns ``records``."""
+    from atomicio import UnsafeNameError, check_plain_name
+
+    seen: dict = {}
+    for i, r in enumerate(records):
+        if not isinstance(r, dict):
+            raise DataError(path, f"expected an object, got {type(r).__name__}", index=i)
+        if field not in r:
+            raise DataError(path, "missing field", index=i, field=field)
+        value = r[field]
+        try:
+            check_plain_name(value, field)
+        except UnsafeNameError as exc:
+            raise DataError(path, str(exc).split(": ", 1)[1], index=i, field=field) from None
+        key = str(value)
+        if key in seen:
+            raise DataError(path, f"duplicate {field} {value!r}: records {seen[key]} and {i} have the same id "
+                                  "(each needs its own result file)", index=i, field=field)
+        seen[key] = i
+    return records
+
+
 def records_by_case_id(records: list[dict]) -> dict[int, dict]:
     return {r["case_id"]: r for r in records}

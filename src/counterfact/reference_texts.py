@@ -27,6 +27,7 @@ Records whose ``(relation, target_new)`` has no reference text have RS = ``None`
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -63,18 +64,19 @@ def wikitext_articles(path: str | os.PathLike) -> list[tuple[str, list[str]]]:
     """``[(title, [paragraph, ...]), ...]`` of a WikiText raw file, detokenised, in file order."""
     path = Path(path)
     if not path.is_file():
-        raise CorpusError(f"reference text corpus not found: {path} (config key paths.wikitext)")
+        raise CorpusError(f"reference text corpus not found: {path} (config key paths.corpus)")
     articles: list[tuple[str, list[str]]] = []
-    with open(path, "r", encoding="utf-8") as fh:
-        for raw in fh:
-            line = raw.strip()
-            title = article_title(line)
-            if title is not None:
-                articles.append((detokenize(title), []))
-                continue
-            if not line or is_heading(line) or not articles:
-                continue
-            articles[-1][1].append(detokenize(line))
+    from atomicio import read_utf8
+
+    for raw in io.StringIO(read_utf8(path), newline=None):  # as open() iterates (universal newlines)
+        line = raw.strip()
+        title = article_title(line)
+        if title is not None:
+            articles.append((detokenize(title), []))
+            continue
+        if not line or is_heading(line) or not articles:
+            continue
+        articles[-1][1].append(detokenize(line))
     if not articles:
         raise CorpusError(f"no articles (' = Title = ' lines) in {path}")
     return articles

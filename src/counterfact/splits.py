@@ -69,8 +69,10 @@ def write_split(records_path: str | os.PathLike, out: str | os.PathLike, eval_fr
 
 
 def load_split(path: str | os.PathLike) -> tuple[list[int], list[int]]:
-    import json
+    from .errors import DataError, read_json
 
-    with open(path, "r", encoding="utf-8") as fh:
-        data = json.load(fh)
-    return list(data["train"]), list(data["eval"])
+    data = read_json(path)
+    try:
+        return list(data["train"]), list(data["eval"])
+    except (KeyError, TypeError):
+        raise DataError(path, "expected an object with the lists 'train' and 'eval'") from None

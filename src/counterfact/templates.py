@@ -78,7 +78,8 @@ def load_template_resources(path: str | Path | None = None) -> dict[str, dict[st
         text = resources.files("counterfact").joinpath("resources/templates.yaml").read_text("utf-8")
         where = "counterfact/resources/templates.yaml"
     else:
-        text = Path(path).read_text("utf-8")
+        from atomicio import read_utf8
+        text = read_utf8(path)
         where = str(path)
     raw = yaml.safe_load(text) or {}
     rels = raw.get("relations", {})

@@ -12,11 +12,13 @@ from typing import Iterable
 
 import torch
 
+from counterfact.errors import BadInputError
+
 # The parts of a block that can be addressed by layer number.
 LAYER_PARTS = ("block", "attn", "mlp", "edit")
 
 
-class UnsupportedArchitectureError(ValueError):
+class UnsupportedArchitectureError(BadInputError, ValueError):
     """Raised for a model whose ``config.model_type`` is not in the map."""
 
 
@@ -43,6 +45,8 @@ class ArchSpec:
     unembed: str
     mlp_out_norm: str | None = None  # a norm applied to the MLP output before the residual
     notes: str = ""
+    # (dtype name, reason) pairs this family must not run in (checked by rome.runtime.check_dtype)
+    unsafe_dtypes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.edit_kind not in ("conv1d", "linear"):
@@ -154,6 +158,9 @@ GEMMA3 = register(ArchSpec(
     mlp_out_norm="post_feedforward_layernorm",
     notes="The MLP output passes through post_feedforward_layernorm before the residual; "
     "token embeddings are scaled by sqrt(hidden) inside the embedding module.",
+    unsafe_dtypes=(("float16", "Gemma 3 activations exceed the float16 range (max 65504) in the residual "
+                                "stream, which turns scores into NaN (the model was trained in bfloat16); "
+                                "use bfloat16 or float32"),),
     **_LLAMA_LIKE,
 ))
 

@@ -43,21 +43,22 @@ import numpy as np
 import torch
 
 from atomicio import sha256_file
+from counterfact.errors import BadInputError
 
 # Bump a producer's version when a code change alters what it writes.
 CODE_VERSIONS = {"trace": "trace-1", "evaluate": "evaluate-1", "sweep": "sweep-1", "baseline-sweep": "baseline-sweep-1"}
 SAMPLE_PER_TENSOR = 4096
 
 
-class StaleCacheError(RuntimeError):
+class StaleCacheError(BadInputError, RuntimeError):
     """A cached item was made under another key and the run was asked to refuse, not recompute."""
 
 
-class MixedKeysError(ValueError):
+class MixedKeysError(BadInputError, ValueError):
     """A summary was asked to combine per-item files made under different keys."""
 
 
-class MissingItemsError(FileNotFoundError):
+class MissingItemsError(BadInputError, FileNotFoundError):
     """A summary's configured items have no result file."""
 
 

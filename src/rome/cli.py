@@ -43,7 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(prog="rome", description="ROME replication: tracing, editing, evaluation.")
+    parser = argparse.ArgumentParser(
+        prog="rome", description="ROME replication: tracing, editing, evaluation.",
+        epilog="Global options (anywhere on the line): --debug shows the traceback of a failure; "
+               "--stdout-file FILE writes the command's output to FILE atomically when it succeeds.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():
         sub.add_parser(name, help=help_, add_help=False)
@@ -51,7 +54,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Dispatch to a sub-command with the shared error style of :mod:`counterfact.cliargs`:
+    bad input -> one line naming file, record and field, exit 2; any other failure -> one
+    line, exit 1; ``--debug`` (anywhere) adds the traceback; ``--stdout-file FILE`` writes
+    the command's stdout to FILE atomically when it succeeds."""
+    from counterfact.cliargs import pop_global_flags, run_main
+
+    argv, debug, stdout_file = pop_global_flags(sys.argv[1:] if argv is None else argv)
     parser, commands = build_parser()
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         parser.print_help()
@@ -68,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"rome {name}", description=help_)
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
-    return int(module.run(args) or 0)
+    return run_main(f"rome {name}", lambda: module.run(args), debug=debug, stdout_file=stdout_file)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -92,15 +92,16 @@ def select_with_model(model, tokenizer, records: list[dict], max_new_tokens: int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from counterfact.cliargs import nonnegative_int, positive_int
     from replkit.cli import add_progress_option
 
     from .model_info import add_model_arguments
 
     parser.add_argument("--records", required=True, help="COUNTERFACT-format records (ours or the released file)")
     parser.add_argument("--out", required=True, help="known facts JSON (known_1000.json format)")
-    parser.add_argument("--limit", type=int, default=None, help="examine only the first N records")
-    parser.add_argument("--max-known", type=int, default=None, help="stop after N known facts")
-    parser.add_argument("--max-new-tokens", type=int, default=10)
+    parser.add_argument("--limit", type=nonnegative_int, default=None, help="examine only the first N records")
+    parser.add_argument("--max-known", type=positive_int, default=None, help="stop after N known facts")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=10)
     add_model_arguments(parser)
     add_progress_option(parser)
 

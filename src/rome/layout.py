@@ -41,7 +41,12 @@ def method_slug(method: str) -> str:
     key = _ALIASES.get(key, key)
     if key in DISPLAY_NAMES:
         return key
-    return re.sub(r"[^a-z0-9+._-]", "_", key) or "method"
+    slug = re.sub(r"[^a-z0-9+._-]", "_", key) or "method"
+    if set(slug) == {"."}:  # "." and ".." would name the evaluation folder or its parent
+        from atomicio import UnsafeNameError
+
+        raise UnsafeNameError(f"method {method!r} is not a usable folder name")
+    return slug
 
 
 def display_name(method: str) -> str:
@@ -58,7 +63,11 @@ def method_dir(eval_dir: str | Path, method: str) -> Path:
 
 
 def case_file(eval_dir: str | Path, method: str, case_id: int | str) -> Path:
-    return method_dir(eval_dir, method) / f"case_{case_id}.json"
+    """``<eval_dir>/<slug>/case_<id>.json``; an id that is not a plain name raises ``atomicio.UnsafeNameError``."""
+    from atomicio import safe_child
+
+    return safe_child(method_dir(eval_dir, method), case_id, f"record {case_id!r}: field case_id",
+                      prefix="case_", suffix=".json")
 
 
 def case_ids_in(folder: str | Path) -> set[int]:

@@ -28,7 +28,7 @@ import torch
 
 from .architectures import ArchSpec, spec_for  # noqa: F401 (ArchSpec re-exported)
 from .loaded_model import LoadedModel, prepare_model, prepare_tokenizer, wrap  # noqa: F401 (re-exported)
-from .runtime import models_dir, resolve_device, resolve_dtype
+from .runtime import check_dtype, models_dir, resolve_device, resolve_dtype
 
 EMBEDDED_GEMMA = "gemma-3-270m"
 TINY_PREFIX = "tiny-"
@@ -179,6 +179,7 @@ def load_model(
         from .tiny_models import tiny_model
 
         lm = tiny_model(name[len(TINY_PREFIX):], dtype=dt)
+        check_dtype(lm.spec, dt, dev, name)
         lm.model.to(dev)
         lm.device = dev
         return lm
@@ -193,5 +194,7 @@ def load_model(
         )
     except (OSError, ValueError) as err:
         raise _unavailable(name, err) from err
+    spec = spec_for(model)
+    check_dtype(spec, dt, dev, name)
     model = prepare_model(model, dev, dt)
-    return LoadedModel(model, tok, spec_for(model), name, dev, dt)
+    return LoadedModel(model, tok, spec, name, dev, dt)

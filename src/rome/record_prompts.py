@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from counterfact.errors import BadInputError
+
 PROMPT_KINDS = ("rewrite_prompts", "paraphrase_prompts", "neighborhood_prompts", "attribute_prompts")
 
 
-class RecordError(ValueError):
+class RecordError(BadInputError, ValueError):
     """A record that cannot be evaluated (names the record and field)."""
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from counterfact.errors import BadInputError
 
-class SubjectNotFoundError(ValueError):
+
+class SubjectNotFoundError(BadInputError, ValueError):
     """The subject does not occur in the prompt (or the template has no ``{}``)."""
 
 

@@ -201,12 +201,12 @@ def test_suffix_pass_optimises_v_exactly_like_the_full_pass(arch, token, gpt2_to
     lm = tiny_model(arch, bos_tok if arch == "gemma3" else gpt2_tok, n_layers=4)
     ed = editor_for(lm, stats_cache / arch)
     templates = ed.templates(lm)
-    hp = dict(ed.hparams, token=token, v_steps=6, v_loss_stop=0.0)
+    hp = ed.hparams.with_changes(token=token, v_steps=6, v_loss_stop=0.0)
     for layer in (0, 2):
-        rows = v_rows(lm, REQ, templates, token, hp["kl_prompts"])
+        rows = v_rows(lm, REQ, templates, token, hp.kl_prompts)
         assert SuffixPass(lm, layer, rows).ok  # the shortcut is taken, not silently skipped
-        fast = optimise_v(lm, layer, REQ, templates, dict(hp, v_suffix_pass=True))
-        full = optimise_v(lm, layer, REQ, templates, dict(hp, v_suffix_pass=False))
+        fast = optimise_v(lm, layer, REQ, templates, hp.with_changes(v_suffix_pass=True))
+        full = optimise_v(lm, layer, REQ, templates, hp.with_changes(v_suffix_pass=False))
         assert len(fast.losses) == len(full.losses) == 6
         assert fast.losses == pytest.approx(full.losses, rel=1e-4, abs=1e-6)
         assert torch.allclose(fast.v_init, full.v_init, atol=1e-5)

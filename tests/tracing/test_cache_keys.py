@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from counterfact.errors import BadInputError
 from rome.cache_key import MissingItemsError, MixedKeysError, StaleCacheError
 from rome.cli import main
 from rome.tracing.batch import result_path, trace_facts
@@ -32,12 +33,16 @@ def _facts_file(tmp_path):
     return p
 
 
+def _trace_argv(tmp_path, *extra, model="tiny-gpt2", samples=2):
+    return ["trace-batch", "--model", model, "--facts", str(_facts_file(tmp_path)), "--kinds", "hidden",
+            "--no-severed", "--noise", "1.0", "--samples", str(samples), "--window", "2",
+            "--out-dir", str(tmp_path / "res"), *extra]
+
+
 def _trace_cli(tmp_path, capsys, *extra, model="tiny-gpt2", samples=2):
     out = tmp_path / "res"
-    argv = ["trace-batch", "--model", model, "--facts", str(_facts_file(tmp_path)), "--kinds", "hidden",
-            "--no-severed", "--noise", "1.0", "--samples", str(samples), "--window", "2", "--out-dir", str(out), *extra]
     capsys.readouterr()
-    assert main(argv) == 0
+    assert main(_trace_argv(tmp_path, *extra, model=model, samples=samples)) == 0
     captured = capsys.readouterr()
     return json.loads(captured.out.strip().splitlines()[-1]), captured.err, out
 
@@ -47,8 +52,12 @@ def test_changed_samples_retrace_every_fact(tmp_path, capsys):
     assert (first["computed"], first["reused"], first["recomputed"]) == (2, 0, 0)
     again, err, _ = _trace_cli(tmp_path, capsys, samples=2)
     assert (again["reused"], again["recomputed"]) == (2, 0) and "reused 2" in err
-    with pytest.raises(StaleCacheError, match=r"settings\.samples 2 -> 3"):
-        _trace_cli(tmp_path, capsys, "--refuse-stale", samples=3)
+    # refused (a StaleCacheError is bad input): exit code 2, one line naming the file and the change
+    assert main(_trace_argv(tmp_path, "--refuse-stale", samples=3)) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"rome trace-batch: error: {out / 'hidden' / '0.npz'}: made under other settings")
+    assert "settings.samples 2 -> 3" in err and "--refuse-stale" in err and "Traceback" not in err
+    assert issubclass(StaleCacheError, BadInputError)
     changed, err, _ = _trace_cli(tmp_path, capsys, samples=3)
     assert (changed["reused"], changed["recomputed"], changed["recomputed_stale"]) == (0, 2, 2)
     assert "recomputed 2" in err

@@ -4,18 +4,27 @@ An :class:`EditRequest` says what to change; an editor's ``apply`` changes the m
 weights in place and returns an :class:`EditResult` that records which parameters it
 changed and keeps their originals, so ``result.restore(model)`` puts every bit back.
 Several edits can be applied in sequence and undone in reverse order.
+
+Edits are all-or-nothing: every editor's ``apply`` is wrapped by :func:`all_or_nothing`,
+which checks that each request fits the model's context before anything changes and, when
+``apply`` raises part-way, writes back the originals of every parameter the edit had
+declared through :func:`begin_edit` (bit for bit) before the error propagates.
 """
 from __future__ import annotations
 
+import contextvars
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
 
+from counterfact.errors import BadInputError
+
 from ..hooks import restore_weights, snapshot_weights
 
 
-class EditRequestError(ValueError):
+class EditRequestError(BadInputError, ValueError):
     """An edit request that cannot be carried out (named field and reason)."""
 
 
@@ -85,9 +94,68 @@ class EditResult:
         return {n: (params[n].detach() - w) for n, w in self.originals.items()}
 
 
+# The edits begun inside the innermost running ``apply`` (see all_or_nothing).
+_OPEN_EDITS: contextvars.ContextVar[list | None] = contextvars.ContextVar("rome_open_edits", default=None)
+
+
 def begin_edit(model: torch.nn.Module, names: Sequence[str], method: str) -> EditResult:
-    """Snapshot the parameters an edit is about to change."""
-    return EditResult(method=method, originals=snapshot_weights(model, names))
+    """Snapshot the parameters an edit is about to change (before changing any of them).
+
+    Inside an :func:`all_or_nothing` ``apply`` the snapshot is also registered, so a failure
+    later in ``apply`` restores them.
+    """
+    result = EditResult(method=method, originals=snapshot_weights(model, names))
+    opened = _OPEN_EDITS.get()
+    if opened is not None:
+        opened.append(result)
+    return result
+
+
+class PromptTooLongError(EditRequestError):
+    """A request (prompt plus target) longer than the model's context."""
+
+
+def check_fits_context(lm, text: str, where: str, field_name: str = "prompt") -> None:
+    """Refuse ``text`` when it has more tokens than ``lm`` supports (it used to end in an
+    ``IndexError`` deep in the position embedding); ``where`` names the record."""
+    limit = getattr(lm, "context_length", None)
+    tokenizer = getattr(lm, "tokenizer", None)
+    if not limit or tokenizer is None:
+        return
+    n = len(tokenizer(text)["input_ids"])
+    if n > limit:
+        raise PromptTooLongError(f"{where}: field {field_name}: {n} tokens, longer than the model's context "
+                                 f"of {limit} tokens")
+
+
+def _check_requests(lm, requests) -> None:
+    reqs = [requests] if isinstance(requests, EditRequest) else list(requests or [])
+    for r in reqs:
+        if isinstance(r, EditRequest):
+            where = f"record {r.case_id}" if r.case_id is not None else "edit request"
+            check_fits_context(lm, f"{r.text} {r.target_new}", where, "requested_rewrite (prompt + target_new)")
+
+
+def all_or_nothing(apply):
+    """Decorator of an editor's ``apply(self, lm, requests, ...)``: requests are checked
+    against the context length first, and if ``apply`` raises, every parameter snapshotted
+    by :func:`begin_edit` during the call is restored (newest first) before re-raising."""
+    @functools.wraps(apply)
+    def wrapper(self, lm, requests, *args, **kwargs):
+        _check_requests(lm, requests)
+        opened: list[EditResult] = []
+        token = _OPEN_EDITS.set(opened)
+        try:
+            return apply(self, lm, requests, *args, **kwargs)
+        except BaseException:
+            for result in reversed(opened):
+                result.restore(lm.model)
+            raise
+        finally:
+            _OPEN_EDITS.reset(token)
+
+    wrapper.all_or_nothing = True
+    return wrapper
 
 
 @runtime_checkable

@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from counterfact.records import load_records as load_counterfact
+from counterfact.errors import BadInputError
+from counterfact.records import check_record_ids, load_records as load_counterfact
 
-from atomicio import atomic_write_json, stable_key
+from atomicio import atomic_write_json, safe_child, stable_key
+from ..runtime import check_finite
 from .attn_edit import make_attn_edit
 from .base import EditRequest
 from ..record_prompts import record_prompts as all_record_prompts
@@ -35,7 +37,7 @@ SWEEP_METHODS = ("ft", "ft-l", "attn")
 PROMPT_KINDS = ("rewrite_prompts", "paraphrase_prompts", "neighborhood_prompts")
 
 
-class SweepRecordError(ValueError):
+class SweepRecordError(BadInputError, ValueError):
     pass
 
 
@@ -87,7 +89,9 @@ def measure(lm, record: Mapping[str, Any]) -> dict[str, list[dict[str, float]]]:
 
 def result_path(out_dir: str | Path, model_name: str, setting: Mapping[str, Any], record: Mapping) -> Path:
     key = stable_key(model_name, dict(setting), record.get("case_id"), record["requested_rewrite"])
-    return Path(out_dir) / setting["method"] / f"case{record.get('case_id')}-{key}.json"
+    cid = record.get("case_id")
+    folder = safe_child(out_dir, setting["method"], "sweep method")
+    return safe_child(folder, cid, f"record {cid!r}: field case_id", prefix="case", suffix=f"-{key}.json")
 
 
 def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mapping[str, Any]],
@@ -125,6 +129,8 @@ def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mappi
             post = measure(lm, record)
         finally:
             result.restore(lm.model)
+        check_finite({"pre": pre_cache[cid], "post": post}, f"record {cid} ({setting['method']}, layer "
+                                                             f"{setting.get('layer')})")
         atomic_write_json(path, {
             "case_id": cid, "method": setting["method"], "model": lm.name, "setting": dict(setting),
             "pre": pre_cache[cid], "post": post,
@@ -140,7 +146,7 @@ def load_records(path: str | Path, n: int | None = None, case_ids: Sequence[int]
     """COUNTERFACT records of ``path`` (via :func:`counterfact.records.load_records`, whose
     :class:`counterfact.errors.DataError` names the file for a missing/invalid file), keeping
     only ``case_ids`` when given, then the first ``n``."""
-    data = load_counterfact(path)
+    data = check_record_ids(load_counterfact(path), path)
     if case_ids is not None:
         wanted = set(case_ids)
         data = [r for r in data if isinstance(r, Mapping) and r.get("case_id") in wanted]

@@ -14,6 +14,7 @@ import json
 
 from ..architectures import parse_layers
 from .baseline_sweep import SWEEP_METHODS, load_records, run_sweep, settings_grid
+from counterfact.cliargs import positive_int
 
 
 def parse_layer_selection(text: str | None) -> list[int] | None:
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--method", required=True, choices=list(SWEEP_METHODS))
     parser.add_argument("--records", required=True, help="COUNTERFACT JSON (evaluation split)")
-    parser.add_argument("--n-records", type=int, default=None)
+    parser.add_argument("--n-records", type=positive_int, default=None)
     parser.add_argument("--split", default=None, help="split file; only its 'eval' case ids are used")
     parser.add_argument("--layers", default=None, help='e.g. "0-17:6" (default: the hparams layer)')
     parser.add_argument("--epsilons", default=None, help='e.g. "1e-4,1e-3,none" (default: the hparams epsilon)')

@@ -20,7 +20,6 @@ is cached as a JSON file keyed by model, seed and every setting above.
 """
 from __future__ import annotations
 
-import json
 import os
 import unicodedata
 from pathlib import Path
@@ -113,7 +112,8 @@ def context_templates(
     """``["{}", "<text>. {}", ...]``, from the JSON cache or sampled and cached."""
     path = templates_file(lm, lengths, top_k, seed, cache_dir, mode)
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))["templates"]
+        from atomicio import load_json
+        return load_json(path)["templates"]
     templates = ["{}"]
     for i, (length, count) in enumerate(lengths):
         texts = sample_texts(lm, int(length), int(count), top_k, seed + 1000 * i, mode)

@@ -18,12 +18,13 @@ from ..model_info import add_model_arguments, load_from_args
 from .base import EditRequest
 from .registry import METHODS, make_editor
 from .rome_scoring import greedy_generation, next_token, score_pairs
+from counterfact.cliargs import nonnegative_int, positive_int
 
 
 def add_stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stats-dir", default=None, help="cache of key statistics (default data/stats)")
     parser.add_argument("--corpus", default=None, help="statistics corpus: text file or name (default: the method's hparams; offline the local WikiText-2)")
-    parser.add_argument("--stats-tokens", type=int, default=None, help="statistics token budget (default: the hparams)")
+    parser.add_argument("--stats-tokens", type=positive_int, default=None, help="statistics token budget (default: the hparams)")
     parser.add_argument("--templates-dir", default=None, help="cache of context templates (default data/context_templates)")
 
 
@@ -34,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="the new object")
     parser.add_argument("--target-true", default=None, help="the true object (default: the model's argmax before the edit)")
     parser.add_argument("--method", default="rome", choices=sorted(METHODS))
-    parser.add_argument("--layer", type=int, default=None, help="override the hparams layer")
+    parser.add_argument("--layer", type=nonnegative_int, default=None, help="override the hparams layer")
     add_set_option(parser)
-    parser.add_argument("--max-new-tokens", type=int, default=20)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=20)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_stats_arguments(parser)
 

@@ -26,7 +26,7 @@ from ..architectures import ArchSpec, get_parameter
 from ..teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
 from ..tokens import TargetTokenError, target_token_ids
 from ..vocab_projection import final_hidden, head_logits
-from .base import EditRequest, EditRequestError, EditResult, begin_edit
+from .base import EditRequest, EditRequestError, EditResult, all_or_nothing, begin_edit
 from .hparams import FTHparams, FTLHparams, HparamsError
 
 
@@ -131,6 +131,7 @@ class FineTuneEditor:
             raise ValueError(f"{self.name}: layer {self.layer} out of range for a {lm.n_layers}-layer model")
         return self.select(lm.spec, self.layer)
 
+    @all_or_nothing
     def apply(self, lm, requests: Sequence[EditRequest]) -> EditResult:
         requests = list(requests)
         if not requests:

@@ -25,6 +25,8 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from counterfact.errors import BadInputError
+
 HPARAMS_DIR = Path(__file__).resolve().parents[1] / "hparams"
 
 # Names that mean the same model (after lower-casing and dropping an owner prefix).
@@ -34,7 +36,7 @@ _ALIASES = {
 }
 
 
-class HparamsError(ValueError):
+class HparamsError(BadInputError, ValueError):
     """A hyperparameter file is missing, malformed, or an override names an unknown key."""
 
 
@@ -121,6 +123,13 @@ class Hparams(Mapping):
                     f"{_type_name(hints[f.name])}, got {value!r}"
                 ) from None
             object.__setattr__(self, f.name, checked)
+        for f in fields(self):  # numeric ranges (same rules as load_hparams' check_values)
+            rule = range_rule(f.name, getattr(self, f.name), self.method)
+            if rule is not None:
+                raise HparamsError(
+                    f"{self._where()}: {self.method} hyperparameter {f.name!r} must be {rule}, "
+                    f"got {getattr(self, f.name)!r}"
+                )
         self.validate()
 
     def validate(self) -> None:
@@ -357,6 +366,53 @@ def hparams_path(method: str, model_name: str) -> Path:
     return HPARAMS_DIR / method / f"{normalise_model_name(model_name)}.yaml"
 
 
+# Numeric hyperparameters and the values they may take (any method that has the key).
+_POSITIVE_INT = ("v_steps", "context_top_k", "mom2_max_length", "hidden", "rank", "n_plain_examples",
+                 "checkpoint_every")
+_POSITIVE_INT_OR_NULL = ("mom2_tokens", "mom2_samples", "max_neurons")
+_NONNEGATIVE_INT = ("layer", "context_seed")
+_POSITIVE_FLOAT = ("v_lr", "lr", "train_lr", "init_lr", "lr_lr", "clamp_norm_factor")
+_NONNEGATIVE_FLOAT = ("kl_factor", "v_weight_decay", "weight_decay", "kl_weight", "v_loss_stop", "early_stop_loss")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and v == v and abs(v) != float("inf")
+
+
+def range_rule(key: str, value: Any, method: str) -> str | None:
+    """The rule ``value`` of hyperparameter ``key`` breaks (e.g. ``"a positive integer"``), or None."""
+    if key in _POSITIVE_INT or (key == "steps" and method == "kn"):
+        ok, rule = _is_int(value) and value >= 1, "a positive integer"
+    elif key in _POSITIVE_INT_OR_NULL:
+        ok, rule = value is None or (_is_int(value) and value >= 1), "a positive integer or null"
+    elif key in _NONNEGATIVE_INT or key == "steps":
+        ok, rule = _is_int(value) and value >= 0, "an integer >= 0"
+    elif key in _POSITIVE_FLOAT:
+        ok, rule = _is_number(value) and value > 0, "a positive number"
+    elif key in _NONNEGATIVE_FLOAT:
+        ok, rule = _is_number(value) and value >= 0, "a number >= 0"
+    elif key == "epsilon":
+        ok, rule = value is None or (_is_number(value) and value > 0), "a positive number or null"
+    else:
+        return None
+    return None if ok else rule
+
+
+def check_values(data: Mapping[str, Any], path: Path, overrides: Mapping[str, Any], method: str) -> None:
+    """Refuse numeric hyperparameters out of their range (e.g. ``v_steps: 0``, which left ROME
+    without an optimised value vector), naming the key and whether it came from ``--set``.
+    The dataclasses apply the same rules (:meth:`Hparams.__post_init__`) to settings built in code."""
+    for key, value in data.items():
+        rule = range_rule(key, value, method)
+        if rule is not None:
+            where = f"--set {key}={overrides[key]!r}" if key in overrides else f"{path}"
+            raise HparamsError(f"{where}: {method} hyperparameter {key!r} must be {rule}, got {value!r}")
+
+
 def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | None = None) -> Hparams:
     """The settings of ``hparams/<method>/<model>.yaml`` with ``overrides`` applied (fields only)."""
     path = hparams_path(method, model_name)
@@ -385,4 +441,5 @@ def load_hparams(method: str, model_name: str, overrides: Mapping[str, Any] | No
             f"--set {', '.join(unknown)}: not a hyperparameter of {method} ({path}); "
             f"valid: {', '.join(cls.field_names())}"
         )
+    check_values({**data, **dict(overrides or {})}, path, dict(overrides or {}), method)
     return cls.from_mapping({**data, **dict(overrides or {})}, source=str(path))

@@ -33,17 +33,18 @@ from typing import Iterator, Mapping, Sequence
 
 import torch
 
-from counterfact.errors import read_json, read_json_list
+from counterfact.errors import BadInputError, read_json, read_json_list
 from counterfact.records import load_records as load_counterfact
 from replkit.wikitext import is_heading
 
 from ..hooks import TraceDict
+from .base import all_or_nothing
 from .ft import build_target_batch, target_token_logprobs
 
 VARIANTS = ("plain", "cf", "zsre")
 
 
-class HypernetDataError(ValueError):
+class HypernetDataError(BadInputError, ValueError):
     """Bad training data (names the file, record and field)."""
 
 
@@ -130,7 +131,8 @@ def corpus_prefixes(path: str | os.PathLike, n: int, seed: int = 0, min_words: i
     """``n`` sentence prefixes (``min_words``-``max_words`` words) from a raw text corpus, seeded."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        from atomicio import read_utf8
+        text = read_utf8(path)
     except FileNotFoundError:
         raise HypernetDataError(f"{path}: corpus file not found") from None
     sentences = []
@@ -352,6 +354,7 @@ class HypernetEditor:
             self.net = load_hypernet(path, lm.device)
         return self.net
 
+    @all_or_nothing
     def apply(self, lm, requests):
         from .base import EditRequestError, begin_edit
 

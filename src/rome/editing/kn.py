@@ -30,7 +30,7 @@ import torch
 from ..architectures import get_parameter, parse_layers
 from ..hooks import Trace, TraceDict
 from ..vocab_projection import final_hidden, head_logits
-from .base import EditRequest, EditRequestError, EditResult, begin_edit
+from .base import EditRequest, EditRequestError, EditResult, all_or_nothing, begin_edit
 from .ft import encode_target_ids
 from .hparams import KNHparams
 
@@ -115,6 +115,7 @@ class KnowledgeNeuronEditor:
         return [(l, n, 1.0 if float(first_acts[layers.index(l), n]) >= 0 else -1.0) for l, n in sorted(kept)]
 
     # -- editing -------------------------------------------------------------------
+    @all_or_nothing
     def apply(self, lm, requests: Sequence[EditRequest],
               paraphrases: Mapping[Any, Sequence[str]] | None = None) -> EditResult:
         """Edit each request's knowledge neurons. ``paraphrases[case_id]`` adds prompts for attribution."""

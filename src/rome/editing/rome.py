@@ -36,7 +36,7 @@ from ..partial_forward import build_cache, capture_raw_output, left_padded_prefi
 from ..teacher_forcing import right_pad
 from ..tokens import Encoded, encode_with_subject
 from ..vocab_projection import final_hidden, head_logits
-from .base import EditRequest, EditRequestError, EditResult, begin_edit
+from .base import EditRequest, EditRequestError, EditResult, all_or_nothing, begin_edit
 from .context_templates import context_templates
 from .hparams import ROMEHparams
 from .rome_scoring import target_ids, target_probability
@@ -396,6 +396,7 @@ class ROMEEditor:
         prepared = self.prepare(lm, request, layer)
         return self.insert(lm, prepared, self.stats_provider(lm, prepared.layer))
 
+    @all_or_nothing
     def apply(self, lm, requests: Sequence[EditRequest] | EditRequest) -> EditResult:
         """Edit ``lm.model`` in place, one request after the other; restorable bit for bit."""
         if isinstance(requests, EditRequest):

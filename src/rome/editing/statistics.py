@@ -32,7 +32,9 @@ import numpy as np
 import torch
 
 from atomicio import atomic_save_npz, load_npz, sha256_file, sha256_text, stable_key
+from counterfact.errors import BadInputError
 from replkit.wikitext import article_title, is_heading
+
 from ..hooks import TraceDict
 from ..runtime import repo_root, resolve_dtype, shared_data_dir
 from ..teacher_forcing import right_pad
@@ -44,6 +46,10 @@ HF_CORPORA = {
     "wikipedia": ("wikimedia/wikipedia", "20231101.en", "train"),
 }
 LOCAL_CORPORA = {"wikitext-2": "wikitext-2/wiki.test.raw", "local": "wikitext-2/wiki.test.raw"}
+
+
+class StatsSettingsError(BadInputError, ValueError):
+    """A statistics setting (token budget, length, batch size) that is not a positive integer."""
 
 
 class StatisticsError(RuntimeError):
@@ -117,7 +123,8 @@ def load_documents(corpus: str | os.PathLike | None, max_documents: int | None =
     """The documents of a corpus, in a fixed order (see the module docstring)."""
     kind, where = resolve_corpus(corpus)
     if kind == "file":
-        text = Path(where).read_text(encoding="utf-8")
+        from atomicio import read_utf8
+        text = read_utf8(where)
         docs = split_wikitext(text) if any(article_title(l) is not None for l in text[:5000].split("\n")) else split_paragraphs(text)
     else:
         try:
@@ -184,6 +191,16 @@ class StatsSettings:
     def __post_init__(self) -> None:
         if self.dtype not in ("float32", "float64"):
             raise StatisticsError(f"statistics dtype must be float32 or float64, got {self.dtype!r}")
+        # (setting, where it comes from): a non-positive budget silently gave another C before
+        for value, name, optional in ((self.max_tokens, "token budget (stats.tokens, --tokens / --stats-tokens, "
+                                       "hparams mom2_tokens)", True),
+                                      (self.max_samples, "document budget (--samples, hparams mom2_samples)", True),
+                                      (self.max_length, "sequence length (--max-length, hparams mom2_max_length)", False),
+                                      (self.batch_size, "batch size (--batch-size)", False)):
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise StatsSettingsError(f"statistics {name} must be a positive integer, got {value!r}")
 
     def folder_name(self) -> str:
         t = "all" if self.max_tokens is None else str(self.max_tokens)

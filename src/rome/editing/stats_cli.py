@@ -13,6 +13,7 @@ import json
 from ..architectures import parse_layers
 from ..model_info import add_model_arguments, load_from_args
 from .statistics import StatsSettings, compute_statistics, load_second_moment
+from counterfact.cliargs import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,14 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dtype", dest="dtype", help=argparse.SUPPRESS)
     parser.add_argument("--layers", required=True, help='layers, e.g. "0-17" or "4,8"')
     parser.add_argument("--corpus", default=None, help="text file or corpus name (wikitext-2 = local copy; wikitext-103, wikipedia need network)")
-    parser.add_argument("--tokens", type=int, default=None, help="token budget (default: the whole corpus)")
-    parser.add_argument("--samples", type=int, default=None, help="document budget (default: none)")
+    parser.add_argument("--tokens", type=positive_int, default=None, help="token budget (default: the whole corpus)")
+    parser.add_argument("--samples", type=positive_int, default=None, help="document budget (default: none)")
     parser.add_argument("--stats-dtype", default="float32", choices=["float32", "float64"],
                         help="accumulation dtype of C (the model's own dtype is --dtype)")
     parser.add_argument("--out-dir", default=None, help="cache folder (default data/stats)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=512, help="sequences are cut at this many tokens")
-    parser.add_argument("--checkpoint-every", type=int, default=20, help="batches between resumable checkpoints")
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--max-length", type=positive_int, default=512, help="sequences are cut at this many tokens")
+    parser.add_argument("--checkpoint-every", type=positive_int, default=20, help="batches between resumable checkpoints")
     parser.add_argument("--force", action="store_true", help="recompute even when cached")
 
 

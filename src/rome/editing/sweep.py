@@ -15,17 +15,17 @@ score = harmonic mean of the three. P = exp(−mean token NLL) of ``" " + target
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from counterfact.errors import DataError
-from counterfact.records import load_records as load_counterfact
+from counterfact.records import check_record_ids, load_records as load_counterfact
 
-from atomicio import atomic_write_json
+from atomicio import atomic_write_json, safe_child
 from ..cache_key import CacheKey, ReuseCounts, json_checksum, make_key, reuse_json
+from ..runtime import check_finite
 from ..tokens import SubjectNotFoundError
 from .base import EditRequest, EditRequestError
 from .rome import ROMEEditor, TOKEN_CHOICES
@@ -48,7 +48,7 @@ def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
     non-list raise its :class:`~counterfact.errors.DataError`); a record lacking a needed
     field raises :class:`RecordError` (a ``DataError`` too).
     """
-    data = load_counterfact(path)
+    data = check_record_ids(load_counterfact(path), path)
     records = data[:n] if n is not None else data
     for i, r in enumerate(records):
         if not isinstance(r, dict):
@@ -93,11 +93,13 @@ def score_record(lm, record: Mapping[str, Any]) -> dict:
 
 
 def result_path(out_dir: str | os.PathLike, token: str, layer: int, case_id: int) -> Path:
-    return Path(out_dir) / token / f"layer-{layer:02d}" / f"case-{case_id}.json"
+    folder = safe_child(out_dir, token, "token choice") / f"layer-{int(layer):02d}"
+    return safe_child(folder, case_id, f"record {case_id!r}: field case_id", prefix="case-", suffix=".json")
 
 
 def pre_path(out_dir: str | os.PathLike, case_id: int) -> Path:
-    return Path(out_dir) / "pre" / f"case-{case_id}.json"
+    return safe_child(Path(out_dir) / "pre", case_id, f"record {case_id!r}: field case_id", prefix="case-",
+                      suffix=".json")
 
 
 def sweep_key(lm, editor: ROMEEditor) -> CacheKey:
@@ -150,6 +152,7 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
     info = result.info["requests"][0]
     out = dict(base, **scores, delta_w_norm=info["delta_w_norm"], steps=info["steps"],
                final_loss=info["loss"][-1], seconds=round(time.time() - t0, 2), **stamp)
+    check_finite(scores, f"record {record['case_id']} (layer {layer}, token {token})")
     atomic_write_json(path, out)
     return out
 
@@ -167,7 +170,8 @@ def run_sweep(
     for r in records:
         path = pre_path(out_dir, r["case_id"])
         if reuse_json(path, key, json_checksum(r), pre_counts, _stderr) is None:
-            atomic_write_json(path, dict(case_id=r["case_id"], **score_record(lm, r), cache_key=key.to_json(),
+            scores = check_finite(score_record(lm, r), f"record {r['case_id']} (unedited)")
+            atomic_write_json(path, dict(case_id=r["case_id"], **scores, cache_key=key.to_json(),
                                          item_sha256=json_checksum(r)))
     jobs = [(t, l, r) for t in tokens for l in layers for r in records]
     bar = None

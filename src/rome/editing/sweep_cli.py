@@ -18,12 +18,13 @@ from .hparams import load_hparams
 from .rome import ROMEEditor, TOKEN_CHOICES
 from .statistics import StatsProvider
 from .sweep import load_records, run_sweep
+from counterfact.cliargs import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--records", required=True, help="COUNTERFACT JSON file")
-    parser.add_argument("--n-records", type=int, default=10, help="use the first N records")
+    parser.add_argument("--n-records", type=positive_int, default=10, help="use the first N records")
     parser.add_argument("--layers", default=None, help='layers, e.g. "0-17" (default: all)')
     parser.add_argument("--tokens", default=",".join(TOKEN_CHOICES), help=f"comma-separated subset of {','.join(TOKEN_CHOICES)}")
     parser.add_argument("--out-dir", default="data/sweep")

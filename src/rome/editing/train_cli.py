@@ -17,6 +17,8 @@ method, variant, data sha256, hparams, seed, steps and batch size):
 """
 from __future__ import annotations
 
+from counterfact.cliargs import positive_int
+
 import argparse
 import io
 import json
@@ -181,8 +183,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--method", required=True, choices=["ke", "mend"])
     parser.add_argument("--variant", default="plain", choices=list(VARIANTS))
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--steps", type=positive_int, default=100)
+    parser.add_argument("--batch-size", type=positive_int, default=4)
     parser.add_argument("--out-dir", default="data/hypernets")
     parser.add_argument("--records", default=None, help="COUNTERFACT train-split JSON (cf) or zsRE train JSON (zsre)")
     parser.add_argument("--exclude-split", default=None,

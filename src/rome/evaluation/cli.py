@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from counterfact.cliargs import nonnegative_int, positive_int
+from counterfact.errors import BadInputError
 from replkit.cli import add_progress_option, add_set_option, parse_overrides
 
 from ..model_info import add_model_arguments, load_from_args
@@ -23,23 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=("counterfact", "zsre"), default="counterfact")
     parser.add_argument("--records", required=True, help="COUNTERFACT JSON list, or zsRE file (MEND format or converted)")
     parser.add_argument("--out-dir", required=True, help="folder of per-(method, record) result files")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N records")
-    parser.add_argument("--start", type=int, default=0, help="skip the first START records")
+    parser.add_argument("--limit", type=nonnegative_int, default=None, help="evaluate only the first N records")
+    parser.add_argument("--start", type=nonnegative_int, default=0, help="skip the first START records")
     parser.add_argument("--case-ids", default=None, help="comma-separated case ids to evaluate (instead of a range)")
-    parser.add_argument("--generation-tokens", type=int, default=100,
+    parser.add_argument("--generation-tokens", type=positive_int, default=100,
                         help="generated text length in tokens, prompt included (paper: 100)")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=positive_int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="seed of the generation sampling")
     parser.add_argument("--no-generation", action="store_true", help="skip generation (no GE/RS)")
     parser.add_argument("--pre-generation", action="store_true",
                         help="also generate before the edit (otherwise pre-edit GE/RS come from --method none)")
     parser.add_argument("--reference-dir", default=None,
                         help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     add_set_option(parser)
     parser.add_argument("--stats-dir", default=None, help="cache folder of key statistics C (ROME; passed to the registry)")
     parser.add_argument("--corpus", default=None, help="text corpus for key statistics (passed to the registry)")
-    parser.add_argument("--stats-tokens", type=int, default=None, help="token budget of key statistics (passed to the registry)")
+    parser.add_argument("--stats-tokens", type=positive_int, default=None, help="token budget of key statistics (passed to the registry)")
     parser.add_argument("--templates-dir", default=None, help="cache folder of ROME context templates (passed to the registry)")
     parser.add_argument("--hypernet-dir", default=None, help="folder of trained KE / MEND checkpoints (passed to the registry)")
     parser.add_argument("--hypernet-checkpoint", default=None,
@@ -51,29 +53,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_eval_records(path: str, dataset: str) -> list[dict]:
-    if dataset == "zsre":
-        with open(path, "r", encoding="utf-8") as fh:
-            head = json.load(fh)
-        if isinstance(head, list) and head and isinstance(head[0], dict) and "src" in head[0]:
-            from counterfact.zsre import load_zsre
+    """The records of ``path``, checked at the door: a JSON list whose ``case_id`` are plain,
+    unique tokens (a :class:`counterfact.errors.DataError` names the file, record and field)."""
+    from counterfact.errors import read_json_list
+    from counterfact.records import check_record_ids
 
-            return load_zsre(path)
-        return head
-    from counterfact.records import load_records
+    head = read_json_list(path)
+    if dataset == "zsre" and head and isinstance(head[0], dict) and "src" in head[0]:
+        from counterfact.zsre import load_zsre
 
-    return load_records(path)
+        return load_zsre(path)
+    return check_record_ids(head, path)
+
+
+class SelectionError(BadInputError, ValueError):
+    """--start / --limit / --case-ids that select no valid records."""
 
 
 def select_records(records: list[dict], start: int = 0, limit: int | None = None, case_ids: str | None = None):
+    if start < 0 or (limit is not None and limit < 0):
+        raise SelectionError(f"--start and --limit must be >= 0, got start={start}, limit={limit}")
     if case_ids:
-        wanted = [int(c) for c in case_ids.split(",") if c.strip()]
+        try:
+            wanted = [int(c) for c in case_ids.split(",") if c.strip()]
+        except ValueError:
+            raise SelectionError(f"--case-ids: expected comma-separated integers, got {case_ids!r}") from None
         by_id = {r.get("case_id"): r for r in records}
         missing = [c for c in wanted if c not in by_id]
         if missing:
-            raise KeyError(f"case ids not in the records file: {missing}")
+            raise SelectionError(f"--case-ids: case ids not in the records file: {missing}")
         return [by_id[c] for c in wanted]
     end = None if limit is None else start + limit
     return records[start:end]
+
+
+def check_record_lengths(lm, records: list[dict], path: str) -> None:
+    """Every prompt of every record (with its longest target) must fit the model's context;
+    otherwise a :class:`rome.editing.base.PromptTooLongError` names the file, record and field
+    (it used to be an ``IndexError`` in the position embedding, after some records were done)."""
+    from ..editing.base import check_fits_context
+
+    for r in records:
+        rw = r.get("requested_rewrite") or {}
+        targets = [((rw.get(k) or {}).get("str") or "") for k in ("target_new", "target_true")
+                   if isinstance(rw.get(k), dict)]
+        longest = max(targets, key=len, default="")
+        where = f"{path}: record {r.get('case_id')}"
+        if isinstance(rw.get("prompt"), str) and isinstance(rw.get("subject"), str):
+            check_fits_context(lm, rw["prompt"].replace("{}", rw["subject"]) + " " + longest, where,
+                               "requested_rewrite.prompt")
+        for kind in ("paraphrase_prompts", "neighborhood_prompts", "attribute_prompts", "generation_prompts"):
+            for i, text in enumerate(r.get(kind) or []):
+                if isinstance(text, str):
+                    check_fits_context(lm, text + " " + longest, where, f"{kind}[{i}]")
+        nb = r.get("neighborhood")
+        if isinstance(nb, dict) and isinstance(nb.get("prompt"), str):
+            check_fits_context(lm, f"{nb['prompt']} {nb.get('target') or ''}", where, "neighborhood.prompt")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         check_restore=not args.no_restore_check,
     )
     lm = load_from_args(args)
+    check_record_lengths(lm, records, args.records)
     try:
         editor = build_editor(args.method, lm, overrides, args)
     except EditorUnavailableError as err:

@@ -18,14 +18,13 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import random
 from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from atomicio import atomic_write_text
+from atomicio import atomic_write_text, load_json
 from ..layout import case_file, is_unedited
 
 DEFAULT_METHODS = ("ROME", "FT+L", "none")
@@ -54,7 +53,7 @@ def collect_items(eval_dir: str | Path, case_ids: Sequence[int], methods: Sequen
             path = case_file(eval_dir, m, cid)
             if not path.is_file():
                 raise FileNotFoundError(f"no result file for method {m!r}, record {cid}: {path}")
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = load_json(path)
             gen = (doc.get("post") or {}).get("text") or []
             if len(gen) <= text_index:
                 raise ValueError(f"{path}: has {len(gen)} generated texts, needs index {text_index}")

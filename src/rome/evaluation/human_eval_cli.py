@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from counterfact.cliargs import nonnegative_int, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,11 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--eval-dir", help="evaluation folder with ROME, FT+L and none results (export)")
     parser.add_argument("--case-ids", nargs="+", type=int, help="records to put on the sheets (export)")
-    parser.add_argument("--first", type=int, default=None,
+    parser.add_argument("--first", type=positive_int, default=None,
                         help="instead of --case-ids: the first N records every method has results for (export)")
     parser.add_argument("--methods", nargs="+", default=["ROME", "FT+L", "none"])
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffling (export)")
-    parser.add_argument("--text-index", type=int, default=0, help="which generated text of each record (export)")
+    parser.add_argument("--text-index", type=nonnegative_int, default=0, help="which generated text of each record (export)")
     parser.add_argument("--ratings", help="filled-in ratings CSV (render)")
     parser.add_argument("--answer-key", help="answer_key.csv of the exported kit (render)")
 

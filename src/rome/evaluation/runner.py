@@ -37,6 +37,7 @@ import torch
 
 from atomicio import atomic_write_json, sha256_file, sha256_text
 from ..cache_key import CacheKey, ReuseCounts, StaleCacheError, differences, item_record, make_key, stored_digest
+from ..runtime import check_finite
 from ..editing.base import EditRequest
 from .counterfact_eval import GenerationSettings, score_record
 from ..layout import case_file, is_unedited, method_dir
@@ -50,7 +51,8 @@ class RestoreError(RuntimeError):
 
 
 class SettingsMismatchError(StaleCacheError):
-    """A record file was made under other settings and the run was asked to refuse, not recompute."""
+    """A record file was made under other settings and the run was asked to refuse, not recompute
+    (bad input: a ``StaleCacheError`` is a ``BadInputError``)."""
 
 
 @dataclass
@@ -93,6 +95,8 @@ class RunStats:
 
 
 def result_path(out_dir: str | Path, method: str, case_id: Any) -> Path:
+    """``<out_dir>/<method slug>/case_<id>.json``; an id that is not a plain token (or would
+    lead outside the folder) is an :class:`atomicio.UnsafeNameError` naming the record."""
     return case_file(out_dir, method, case_id)
 
 
@@ -257,7 +261,9 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
     ``input_files``: ``{name: path}`` of files the results depend on (records file,
     reference texts); the editor's statistics file and hyper-network checkpoint are added.
     """
-    records = list(records)
+    from counterfact.records import check_record_ids
+
+    records = check_record_ids(list(records), records_source)
     folder = method_dir(out_dir, settings.method)
     folder.mkdir(parents=True, exist_ok=True)
     if input_files is None and records_source and Path(records_source).is_file():
@@ -293,6 +299,7 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
     t0 = time.perf_counter()
     for record, path, rec_sha in it:
         doc = evaluate_record(lm, editor, record, settings, references)
+        check_finite({"pre": doc["pre"], "post": doc["post"]}, f"record {record['case_id']}")
         doc["cache_key"] = key.to_json()
         doc["record_sha256"] = rec_sha
         if not is_unedited(settings.method):

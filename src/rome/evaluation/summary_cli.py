@@ -5,6 +5,7 @@ import argparse
 import json
 
 from atomicio import atomic_write_json
+from counterfact.cliargs import nonnegative_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="summary JSON to write")
     parser.add_argument("--common-records", action="store_true",
                         help="use only the records every method has (same N in every row)")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N records of each method")
+    parser.add_argument("--limit", type=nonnegative_int, default=None, help="use only the first N records of each method")
     parser.add_argument("--case-ids", default=None,
                         help="comma-separated case ids to summarise (default: those each method's run was asked for, "
                              "from its manifest.json)")

@@ -11,11 +11,12 @@ P(true) - P(new), with P = exp(-NLL).
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from atomicio import load_json
 
 from .style import styled
 
@@ -43,10 +44,7 @@ def load_results(folder: str | Path) -> list[dict]:
     """Every per-record JSON under ``folder`` (recursively), sorted by path."""
     out = []
     for path in sorted(Path(folder).rglob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: invalid JSON ({err.msg})") from None
+        data = load_json(path)  # a truncated file: CorruptFileError naming the path
         if isinstance(data, dict) and "case_id" in data and ("post" in data or "pre" in data):
             data["_path"] = str(path)
             out.append(data)

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from counterfact.cliargs import plain_name
+
 import argparse
 import json
 from pathlib import Path
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rome-dir", default=None, help="per-record ROME results for Fig. 24")
     parser.add_argument("--attn-epsilon", type=float, default=None, help="AttnEdit setting shown in Fig. 24")
     parser.add_argument("--out-dir", default="figures")
-    parser.add_argument("--prefix", default="", help="file-name prefix, e.g. the model name")
+    parser.add_argument("--prefix", default="", type=plain_name, help="file-name prefix, e.g. the model name")
     parser.add_argument("--title", default="")
 
 

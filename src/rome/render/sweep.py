@@ -7,12 +7,11 @@ Never loads a model.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
-from atomicio import atomic_write_json
+from atomicio import atomic_write_json, load_json
 
 from ..stats_util import mean_ci95
 from .style import CATEGORY_COLOURS, save_figure, styled
@@ -38,13 +37,13 @@ def aggregate(sweep_dir: str | os.PathLike) -> dict:
     for token in TOKENS:
         for layer_dir in sorted((root / token).glob("layer-*")):
             layer = int(re.sub(r"\D", "", layer_dir.name))
-            rows = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(layer_dir.glob("case-*.json"))]
+            rows = [load_json(p) for p in sorted(layer_dir.glob("case-*.json"))]
             rows = [r for r in rows if "skipped" not in r]
             if rows:
                 out["tokens"].setdefault(token, {})[layer] = {
                     m: dict(zip(("mean", "ci95"), mean_ci([r[m] for r in rows])), n=len(rows)) for m in METRICS
                 }
-    pre = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((root / "pre").glob("case-*.json"))]
+    pre = [load_json(p) for p in sorted((root / "pre").glob("case-*.json"))]
     if pre:
         out["pre"] = {m: dict(zip(("mean", "ci95"), mean_ci([r[m] for r in pre])), n=len(pre)) for m in METRICS}
     if not out["tokens"]:

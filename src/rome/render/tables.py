@@ -16,13 +16,12 @@ zsRE tables mark only the best per column.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from atomicio import atomic_write_text
+from atomicio import atomic_write_text, load_json
 from replkit.tables import Latex, csv_text, latex_escape, latex_row, markdown_row
 
 from ..layout import display_name
@@ -242,7 +241,7 @@ def to_latex(table: str, blocks: Sequence[Block]) -> str:
 def load_summary(path: str | Path) -> dict:
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"summary file not found: {path} (run `rome summarize` first)") from None
     for key in ("model", "dataset", "rows"):

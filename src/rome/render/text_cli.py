@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from .catalogue import CATALOGUE
+from counterfact.cliargs import positive_int
 
 GENERATION_FIGURES = ("fig06", "fig19", "fig20", "fig25")
 
@@ -20,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-dir", help="evaluation folder (generation figures)")
     parser.add_argument("--methods", nargs="+", default=["none", "FT", "FT+L", "KE", "MEND", "ROME"])
     parser.add_argument("--case-ids", nargs="+", type=int, help="records to show (generation figures)")
-    parser.add_argument("--first", type=int, default=None,
+    parser.add_argument("--first", type=positive_int, default=None,
                         help="instead of --case-ids: the first N records every method has results for")
-    parser.add_argument("--texts-per-method", type=int, default=1)
+    parser.add_argument("--texts-per-method", type=positive_int, default=1)
     parser.add_argument("--records", help="records file (Figs. 21, 22)")
     parser.add_argument("--case-id", type=int, default=0, help="record to show (Figs. 21, 22)")
     parser.add_argument("--title", default=None)

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Sequence
 
-from atomicio import atomic_write_text
+from atomicio import atomic_write_text, load_json
 
 from ..layout import case_file, display_name as display_method
 from .style import save_figure, styled
@@ -31,7 +31,7 @@ def load_generations(eval_dir: str | Path, methods: Sequence[str], case_id, n_te
         if not path.is_file():
             raise FileNotFoundError(f"no result file for method {m!r}, record {case_id}: {path} "
                                     "(run `rome evaluate` with this method and record first)")
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json(path)
         texts = (doc.get("post") or {}).get("text")
         if not texts:
             raise ValueError(f"{path}: no generated texts (was it run with --no-generation?)")

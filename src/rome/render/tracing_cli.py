@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from counterfact.cliargs import plain_name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a model's trace-summary folder for the multi-model Figs. 8/9 (repeat, in row order; "
                              "at least one draws <prefix>8-models-aie-heatmaps and <prefix>9-models-aie-lines)")
     parser.add_argument("--out-dir", required=True)
-    parser.add_argument("--prefix", default="fig", help="file name prefix (e.g. fig13-m for other noise rules)")
+    parser.add_argument("--prefix", default="fig", type=plain_name, help="file name prefix (e.g. fig13-m for other noise rules)")
     parser.add_argument("--title", default="")
 
 
@@ -72,14 +73,16 @@ def run(args) -> int:
         written += fig.plot_trace(TraceResult.load(path), out / f"{args.prefix}1-trace-{Path(path).stem}")
     if args.results and args.examples:
         res_dir = Path(args.results)
+        from ..tracing.batch import result_path
         for kid in [x.strip() for x in args.examples.split(",") if x.strip()]:
-            parts = [TraceResult.load(res_dir / k / f"{kid}.npz") for k in fig.KINDS if (res_dir / k / f"{kid}.npz").exists()]
+            parts = [TraceResult.load(result_path(res_dir, k, kid)) for k in fig.KINDS
+                     if result_path(res_dir, k, kid).exists()]
             if parts:
                 merged = parts[0]
                 for p in parts[1:]:
                     merged.scores.update(p.scores)
                 written += fig.plot_trace(merged, out / f"{args.prefix}10-trace-{kid}")
-            sev = res_dir / "severed" / f"{kid}.npz"
+            sev = result_path(res_dir, "severed", kid)
             if sev.exists():
                 r = TraceResult.load(sev)
                 written += fig.plot_severed({k: r.scores[k][0] - r.corrupted for k in ("single", "attn_severed", "mlp_severed")},

@@ -100,8 +100,8 @@ def save_average(avg: dict, path: str | Path) -> Path:
 
 
 def load_average(path: str | Path) -> dict:
-    import json
-    d = json.loads(Path(path).read_text())
+    from atomicio import load_json
+    d = load_json(path)
     for k in ("aie", "ci95", "n_per_category", "single", "attn_severed", "mlp_severed",
               "single_ci95", "attn_severed_ci95", "mlp_severed_ci95"):
         if k in d:

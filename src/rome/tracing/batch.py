@@ -26,9 +26,10 @@ from tqdm.auto import tqdm
 # here for the tracing CLIs (a bad file raises counterfact.errors.DataError naming file, record, field).
 from counterfact.known_facts import load_known_facts
 
-from atomicio import atomic_write_json, sha256_text
+from atomicio import atomic_write_json, safe_child, sha256_text
 from ..cache_key import (CacheKey, ReuseCounts, StaleCacheError, array_checksum, differences, item_record,
                          make_key, stored_digest)
+from ..runtime import check_finite
 from .noise import EmbeddingStats
 from .prepare import TraceSettings, prepare
 from .restore import KINDS
@@ -41,7 +42,10 @@ CORRUPT_ERRORS = (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError, T
 
 
 def result_path(out_dir: str | Path, kind: str, known_id) -> Path:
-    return Path(out_dir) / kind / f"{known_id}.npz"
+    """``<out_dir>/<kind>/<known_id>.npz``; ids and kinds must be plain tokens that stay
+    inside the folder (else :class:`atomicio.UnsafeNameError` naming the fact)."""
+    folder = safe_child(out_dir, kind, "trace kind")
+    return safe_child(folder, known_id, f"fact {known_id!r}: field known_id", suffix=".npz")
 
 
 def manifest_path(out_dir: str | Path) -> Path:
@@ -131,6 +135,7 @@ def trace_facts(
                 "cache_key": key.to_json(), "fact_sha256": fact_sha}
         if todo:
             res = trace_prepared(prep, todo, engine, **engine_options)
+            check_finite({"scores": res.scores, "clean": res.clean, "corrupted": res.corrupted}, f"fact {kid}")
             res.subject = rec["subject"]
             res.meta.update(meta)
             for k in todo:
@@ -142,6 +147,7 @@ def trace_facts(
             sev.meta.update(meta, severed_token=prep.enc.last_subject)
             for label, values in curves.items():
                 sev.scores[label] = values[None, :]
+            check_finite({"scores": sev.scores, "corrupted": sev.corrupted}, f"fact {kid} (severed)")
             sev.save(result_path(out_dir, "severed", kid))
     write_manifest(out_dir, key, [rec["known_id"] for rec in facts], kinds, severed)
     out = counts.as_json()

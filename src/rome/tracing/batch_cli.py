@@ -8,13 +8,14 @@ import sys
 from ..model_info import add_model_arguments, load_from_args
 from .cli import add_trace_settings, settings_from_args, stats_from_args
 from .restore import KINDS
+from counterfact.cliargs import nonnegative_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--facts", default=None, help="known-facts JSON (default: shared known_1000.json)")
-    parser.add_argument("--start", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="trace at most this many facts")
+    parser.add_argument("--start", type=nonnegative_int, default=0)
+    parser.add_argument("--limit", type=nonnegative_int, default=None, help="trace at most this many facts")
     parser.add_argument("--kinds", default="hidden,mlp,attn")
     parser.add_argument("--no-severed", action="store_true", help="skip the severed-path curves")
     parser.add_argument("--out-dir", required=True)
@@ -34,10 +35,13 @@ def run(args) -> int:
     if args.known_facts is None and args.facts:
         args.known_facts = args.facts
     from ..cache_key import file_checksum
+    from ..editing.base import check_fits_context
 
     facts_path = Path(args.facts) if args.facts else shared_data_dir() / "known_1000.json"
     facts = load_known_facts(facts_path)
     facts = facts[args.start: None if args.limit is None else args.start + args.limit]
+    for rec in facts:
+        check_fits_context(lm, f"{rec['prompt']} {rec['attribute']}", f"{facts_path}: record {rec['known_id']}")
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     for k in kinds:
         if k not in KINDS:

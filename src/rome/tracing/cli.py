@@ -9,16 +9,17 @@ from ..model_info import add_model_arguments, load_from_args
 from .noise import SIGMA_ESTIMATES
 from .prepare import TraceSettings
 from .restore import KINDS
+from counterfact.cliargs import nonnegative_int, positive_int
 
 
 def add_trace_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", default="s3",
                         help="noise rule: s<f>, m, t<dof>, ms, ts<dof>, u<x> or a number (default s3; "
                              "see rome.tracing.noise)")
-    parser.add_argument("--samples", type=int, default=10, help="noise samples per prompt (default 10)")
-    parser.add_argument("--window", type=int, default=10, help="MLP/attention window in layers (paper: 10)")
+    parser.add_argument("--samples", type=positive_int, default=10, help="noise samples per prompt (default 10)")
+    parser.add_argument("--window", type=positive_int, default=10, help="MLP/attention window in layers (paper: 10)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--extra-tokens", type=int, default=0, help="also corrupt N tokens after the subject")
+    parser.add_argument("--extra-tokens", type=nonnegative_int, default=0, help="also corrupt N tokens after the subject")
     parser.add_argument("--replace", action="store_true", help="replace subject embeddings by noise instead of adding")
     parser.add_argument("--severed-noise", default="same", choices=["same", "official"],
                         help="severed paths (Fig. 3): freeze states recorded under the same noise as the patched "
@@ -32,7 +33,7 @@ def add_noise_stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--known-facts", default=None,
                         help="known-facts JSON whose subjects give σ for s/ms/ts rules (default: shared known_1000.json)")
     parser.add_argument("--stats-dir", default="data/tracing/noise", help="cache folder of embedding statistics")
-    parser.add_argument("--stats-facts", type=int, default=None,
+    parser.add_argument("--stats-facts", type=positive_int, default=None,
                         help="estimate σ from the first N known facts (default: all, as the official code)")
     parser.add_argument("--sigma-estimate", default="bare", choices=list(SIGMA_ESTIMATES),
                         help="σ from each bare subject string tokenized alone (bare, official) or from the "
@@ -40,9 +41,9 @@ def add_noise_stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", default=None,
                         help="text corpus whose token embeddings give μ, Σ for rules m and t<d> "
                              "(file or wikitext-2; default: the shared WikiText-2 copy; config paths.corpus)")
-    parser.add_argument("--corpus-texts", type=int, default=1000,
+    parser.add_argument("--corpus-texts", type=positive_int, default=1000,
                         help="corpus documents sampled for μ, Σ (official: 1,000; all when fewer)")
-    parser.add_argument("--corpus-max-len", type=int, default=1024, help="tokens kept per corpus document")
+    parser.add_argument("--corpus-max-len", type=positive_int, default=1024, help="tokens kept per corpus document")
 
 
 def settings_from_args(args) -> TraceSettings:

@@ -31,7 +31,6 @@ corpus, budget); the JSON records which estimate it is.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +39,15 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from atomicio import atomic_save_npz, atomic_write_json, load_npz, stable_key
+from atomicio import atomic_save_npz, atomic_write_json, load_json, load_npz, stable_key
+from counterfact.errors import BadInputError
+
 from ..tokens import encode_with_subject
 
 SIGMA_ESTIMATES = ("bare", "in-prompt")  # first: the official estimate (the default)
 
 
-class NoiseRuleError(ValueError):
+class NoiseRuleError(BadInputError, ValueError):
     """A noise rule string that cannot be parsed or lacks the statistics it needs."""
 
 
@@ -206,7 +207,7 @@ def _cached(cache_dir, key: str, covariance: bool):
     json_path = Path(cache_dir) / f"embed-stats-{key}.json"
     npz_path = Path(cache_dir) / f"embed-stats-{key}.npz"
     if json_path.exists() and (not covariance or npz_path.exists()):
-        info = json.loads(json_path.read_text())
+        info = load_json(json_path)  # a truncated file: CorruptFileError naming the path
         stats = EmbeddingStats(float(info["sigma"]), int(info["n_tokens"]), source=info.get("source", ""),
                                info={k: info[k] for k in ("n_facts", "estimate", "corpus", "corpus_sha256",
                                                            "max_texts", "max_len", "seed", "n_texts") if k in info})

@@ -32,9 +32,17 @@ class TraceSettings:
     # the noise stream and runs the patched pass with the next draw (trace_with_repatch).
     severed_noise: str = "same"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        from .noise import NoiseRuleError  # a BadInputError and a ValueError
+
         if self.severed_noise not in SEVERED_NOISE:
-            raise ValueError(f"severed_noise must be one of {SEVERED_NOISE}, got {self.severed_noise!r}")
+            raise NoiseRuleError(f"severed_noise must be one of {SEVERED_NOISE}, got {self.severed_noise!r}")
+        for name, low, option in (("samples", 1, "--samples / config key tracing.samples"),
+                                  ("window", 1, "--window / config key tracing.window"),
+                                  ("extra_tokens", 0, "--extra-tokens")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise NoiseRuleError(f"trace setting {name} ({option}) must be an integer >= {low}, got {value!r}")
 
     def to_json(self) -> dict:
         return dict(noise=str(self.noise), samples=self.samples, window=self.window, seed=self.seed,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..model_info import add_model_arguments, load_from_args
+from counterfact.cliargs import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expected", default=None, help="answer whose probability is attributed (default: argmax)")
     parser.add_argument("--facts", default=None, help="known-facts JSON (known_1000.json format)")
     parser.add_argument("--known-id", type=int, default=None, help="the record of --facts to explain")
-    parser.add_argument("--steps", type=int, default=10, help="integration steps (alpha = 1/steps ... 1)")
+    parser.add_argument("--steps", type=positive_int, default=10, help="integration steps (alpha = 1/steps ... 1)")
     parser.add_argument("--out", required=True, help="JSON file")
 
 

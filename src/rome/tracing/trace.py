@@ -83,7 +83,8 @@ class TraceResult:
     def load(cls, path: str | Path) -> "TraceResult":
         path = Path(path)
         if path.suffix == ".json":
-            d = json.loads(path.read_text())
+            from atomicio import load_json
+            d = load_json(path)
             scores = {k: np.asarray(v) for k, v in d.pop("scores").items()}
         else:
             arr = load_npz(path)
