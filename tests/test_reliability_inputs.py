@@ -252,3 +252,13 @@ def test_check_finite_finds_nested_values():
     assert check_finite({"a": [1.0, {"b": np.ones(3)}], "c": None, "d": "nan"}, "x")
     with pytest.raises(NonFiniteError, match=r"fact 2: non-finite result inf at scores\.mlp\[1, 0\]"):
         check_finite({"scores": {"mlp": np.array([[0.0], [np.inf]])}}, "fact 2")
+
+
+@pytest.mark.gemma
+def test_real_gemma_in_float16_is_refused_before_any_score():
+    """The reproduced case: Gemma 3 270M in float16 scored NaN (answer ``<pad>``) with exit 0."""
+    from rome.models import load_model
+    from rome.runtime import SettingError
+
+    with pytest.raises(SettingError, match="dtype float16 refused for gemma-3-270m"):
+        load_model("gemma-3-270m", dtype="float16")

@@ -5,12 +5,11 @@
 """
 from __future__ import annotations
 
-from counterfact.cliargs import plain_name
-
 import argparse
 import json
 from pathlib import Path
 
+from counterfact.cliargs import plain_name
 from .baselines import (boxplot_groups, load_results, render_boxplots, render_epsilon_sweep,
                         render_layer_sweep)
 
