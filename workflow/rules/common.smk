@@ -182,18 +182,24 @@ def prov(**values):
     return json.dumps(dict(values, model=MODEL, run=RUN, seed=SEED), sort_keys=True, default=str)
 
 
-# Shell suffix of every rule: record checksums of {input} and {output} once the command succeeded.
-PROVENANCE = (" && rome provenance --rule {rule} --inputs {input:q} --outputs {output:q}"
-              " --params-json {params.prov:q} --dir {params.prov_dir:q} >> {log:q} 2>&1")
+def shell_cmd(rule_name, *parts):
+    """A rule's command: ``parts`` joined by spaces, then `rome provenance` recording the
+    checksums of {input} and {output} once the command succeeded (rome audit re-checks them).
+    Only {input}, {output}, {params.*}, {wildcards.*} and {log} appear in the text."""
+    return " ".join([
+        *parts, "&& rome provenance --rule", rule_name, "--inputs {input:q} --outputs {output:q}",
+        "--params-json {params.prov:q} --dir {params.prov_dir:q} >> {log:q} 2>&1",
+    ])
 
 
 def log_of(rule_name, *wildcards):
     """The job's log: one file per rule and wildcard combination."""
-    return f"{LOGS}/{rule_name}" + "".join(f"/{{{w}}}" for w in wildcards) + ".log"
+    return os.path.join(LOGS, rule_name, *[f"{{{w}}}" for w in wildcards]) + ".log"
 
 
 def bench_of(rule_name, *wildcards):
-    return f"{BENCH}/{rule_name}" + "".join(f"/{{{w}}}" for w in wildcards) + ".tsv"
+    """The job's benchmark TSV (workflow/scripts/rule_times.py renders the table of them)."""
+    return os.path.join(BENCH, rule_name, *[f"{{{w}}}" for w in wildcards]) + ".tsv"
 
 
 def res(kind):

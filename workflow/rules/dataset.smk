@@ -18,7 +18,10 @@ rule pararel_download:
     resources:
         **res("data"),
     shell:
-        "counterfact download --dest {output:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "pararel_download",
+            "counterfact download --dest {output:q} > {log:q} 2>&1",
+        )
 
 
 rule upstream_file:
@@ -37,7 +40,10 @@ rule upstream_file:
     resources:
         **res("data"),
     shell:
-        "counterfact fetch {wildcards.name:q} --dest-dir {params.dest:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "upstream_file",
+            "counterfact fetch {wildcards.name:q} --dest-dir {params.dest:q} > {log:q} 2>&1",
+        )
 
 
 rule zsre_split:
@@ -84,9 +90,12 @@ rule counterfact_build:
     resources:
         **res("data"),
     shell:
-        "counterfact build --pararel-dir {input.pararel:q} --corpus {input.corpus:q} --out {output.records:q}"
-        " --report {output.report:q} --seed {params.seed} --ambiguous {params.ambiguous:q} {params.relations:q}"
-        " --quiet > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "counterfact_build",
+            "counterfact build --pararel-dir {input.pararel:q} --corpus {input.corpus:q} --out"
+            " {output.records:q} --report {output.report:q} --seed {params.seed} --ambiguous"
+            " {params.ambiguous:q} {params.relations:q} --quiet > {log:q} 2>&1",
+        )
 
 
 rule counterfact_validate:
@@ -104,7 +113,10 @@ rule counterfact_validate:
     resources:
         **res("data"),
     shell:
-        "counterfact validate {input:q} --json > {output:q} 2> {log:q}" + PROVENANCE
+        shell_cmd(
+            "counterfact_validate",
+            "counterfact validate {input:q} --json > {output:q} 2> {log:q}",
+        )
 
 
 rule counterfact_stats:
@@ -122,7 +134,10 @@ rule counterfact_stats:
     resources:
         **res("data"),
     shell:
-        "counterfact stats {input:q} --json --out {output:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "counterfact_stats",
+            "counterfact stats {input:q} --json --out {output:q} > {log:q} 2>&1",
+        )
 
 
 rule counterfact_split:
@@ -144,9 +159,12 @@ rule counterfact_split:
     resources:
         **res("data"),
     shell:
-        "counterfact split --records {input:q} --out {output.split:q} --eval-fraction {params.fraction}"
-        " --seed {params.seed} --train-out {output.train:q} --eval-out {output.eval:q} > {log:q} 2>&1"
-        + PROVENANCE
+        shell_cmd(
+            "counterfact_split",
+            "counterfact split --records {input:q} --out {output.split:q} --eval-fraction"
+            " {params.fraction} --seed {params.seed} --train-out {output.train:q} --eval-out"
+            " {output.eval:q} > {log:q} 2>&1",
+        )
 
 
 rule reference_texts:
@@ -170,8 +188,11 @@ rule reference_texts:
     resources:
         **res("data"),
     shell:
-        "counterfact reference-texts --records {input.records:q} --corpus {input.corpus:q}"
-        " --out-dir {params.out_dir:q} --match {params.match:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "reference_texts",
+            "counterfact reference-texts --records {input.records:q} --corpus {input.corpus:q} --out-dir"
+            " {params.out_dir:q} --match {params.match:q} > {log:q} 2>&1",
+        )
 
 
 rule tables_2_3:
@@ -194,8 +215,11 @@ rule tables_2_3:
     resources:
         **res("render"),
     shell:
-        "counterfact tables --stats {input.stats:q} --reference-report {input.reference:q}"
-        " --out-dir {params.out_dir:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "tables_2_3",
+            "counterfact tables --stats {input.stats:q} --reference-report {input.reference:q} --out-dir"
+            " {params.out_dir:q} > {log:q} 2>&1",
+        )
 
 
 def zsre_input(part):
@@ -222,7 +246,10 @@ rule zsre_convert:
     resources:
         **res("data"),
     shell:
-        "counterfact zsre --input {input:q} --out {output:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "zsre_convert",
+            "counterfact zsre --input {input:q} --out {output:q} > {log:q} 2>&1",
+        )
 
 
 rule known_facts:
@@ -245,8 +272,12 @@ rule known_facts:
     resources:
         **res("model"),
     shell:
-        "counterfact known-facts --records {input:q} --model {params.model:q} --device {params.device:q}"
-        " --dtype {params.dtype:q} --out {output:q} --limit {params.limit} --quiet > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "known_facts",
+            "counterfact known-facts --records {input:q} --model {params.model:q} --device"
+            " {params.device:q} --dtype {params.dtype:q} --out {output:q} --limit {params.limit} --quiet"
+            " > {log:q} 2>&1",
+        )
 
 
 def known_facts_file():
@@ -273,8 +304,11 @@ rule fig21_counterfact_record:
     resources:
         **res("render"),
     shell:
-        "rome render-text --figure fig21 --records {input:q} --case-id 0 --out-dir {params.out_dir:q}"
-        " > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "fig21_counterfact_record",
+            "rome render-text --figure fig21 --records {input:q} --case-id 0 --out-dir {params.out_dir:q}"
+            " > {log:q} 2>&1",
+        )
 
 
 rule fig22_zsre_record:
@@ -294,8 +328,11 @@ rule fig22_zsre_record:
     resources:
         **res("render"),
     shell:
-        "rome render-text --figure fig22 --records {input:q} --case-id 0 --out-dir {params.out_dir:q}"
-        " > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "fig22_zsre_record",
+            "rome render-text --figure fig22 --records {input:q} --case-id 0 --out-dir {params.out_dir:q}"
+            " > {log:q} 2>&1",
+        )
 
 
 def dataset_targets():

@@ -40,9 +40,14 @@ rule rome_sweep:
     resources:
         **res("model"),
     shell:
-        "rome sweep " + LM + " --records {input.records:q} --n-records {params.n} --layers {params.layers:q} "
-        + STATS + " --templates-dir {params.templates:q} --out-dir {params.out_dir:q} > {output:q} 2> {log:q}"
-        + PROVENANCE
+        shell_cmd(
+            "rome_sweep",
+            "rome sweep",
+            LM,
+            "--records {input.records:q} --n-records {params.n} --layers {params.layers:q}",
+            STATS,
+            "--templates-dir {params.templates:q} --out-dir {params.out_dir:q} > {output:q} 2> {log:q}",
+        )
 
 
 rule fig5:
@@ -64,8 +69,11 @@ rule fig5:
     resources:
         **res("render"),
     shell:
-        "rome render-sweep --sweep-dir {params.sweep_dir:q} --out {params.stem:q} --title {params.title:q}"
-        " > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "fig5",
+            "rome render-sweep --sweep-dir {params.sweep_dir:q} --out {params.stem:q} --title"
+            " {params.title:q} > {log:q} 2>&1",
+        )
 
 
 rule train_hypernet:
@@ -93,9 +101,13 @@ rule train_hypernet:
     resources:
         **res("model"),
     shell:
-        "rome train --method {wildcards.method} --variant {wildcards.variant} " + LM + " {params.data:q}"
-        " --steps {params.steps} --batch-size {params.batch} --seed {params.seed} --out-dir {params.out_dir:q}"
-        " --no-progress > {output:q} 2> {log:q}" + PROVENANCE
+        shell_cmd(
+            "train_hypernet",
+            "rome train --method {wildcards.method} --variant {wildcards.variant}",
+            LM,
+            "{params.data:q} --steps {params.steps} --batch-size {params.batch} --seed {params.seed}"
+            " --out-dir {params.out_dir:q} --no-progress > {output:q} 2> {log:q}",
+        )
 
 
 def sweep_epsilons(method):
@@ -129,9 +141,13 @@ rule baseline_sweep:
     resources:
         **res("model"),
     shell:
-        "rome baseline-sweep --method {wildcards.method} " + LM + " --records {input.records:q}"
-        " --n-records {params.n} {params.layers:q} {params.eps:q} --out-dir {params.out_dir:q}"
-        " --no-progress > {output:q} 2> {log:q}" + PROVENANCE
+        shell_cmd(
+            "baseline_sweep",
+            "rome baseline-sweep --method {wildcards.method}",
+            LM,
+            "--records {input.records:q} --n-records {params.n} {params.layers:q} {params.eps:q}"
+            " --out-dir {params.out_dir:q} --no-progress > {output:q} 2> {log:q}",
+        )
 
 
 BASELINE_FIGS = {"fig17_ft_sweep": "fig17", "fig23_attn_sweep": "fig23", "fig24_boxplots": "fig24"}
@@ -160,8 +176,11 @@ rule render_baselines:
     resources:
         **res("render"),
     shell:
-        "rome render-baselines --sweep-dir {params.sweep_dir:q} --rome-dir {params.rome_dir:q}"
-        " --out-dir {params.out_dir:q} --title {params.title:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "render_baselines",
+            "rome render-baselines --sweep-dir {params.sweep_dir:q} --rome-dir {params.rome_dir:q}"
+            " --out-dir {params.out_dir:q} --title {params.title:q} > {log:q} 2>&1",
+        )
 
 
 def editing_targets():

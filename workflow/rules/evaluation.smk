@@ -45,11 +45,17 @@ rule evaluate_counterfact:
     resources:
         **res("model"),
     shell:
-        "rome evaluate --method {wildcards.method} " + LM + " --dataset counterfact --records {input.records:q}"
-        " --out-dir {params.out_dir:q} --limit {params.limit} --generation-tokens {params.generation_tokens}"
-        " --seed {params.seed} --reference-dir {params.reference_dir:q} " + STATS
-        + " --templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress"
-        " > {output:q} 2> {log:q}" + PROVENANCE
+        shell_cmd(
+            "evaluate_counterfact",
+            "rome evaluate --method {wildcards.method}",
+            LM,
+            "--dataset counterfact --records {input.records:q} --out-dir {params.out_dir:q} --limit"
+            " {params.limit} --generation-tokens {params.generation_tokens} --seed {params.seed}"
+            " --reference-dir {params.reference_dir:q}",
+            STATS,
+            "--templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress >"
+            " {output:q} 2> {log:q}",
+        )
 
 
 rule evaluate_zsre:
@@ -77,10 +83,16 @@ rule evaluate_zsre:
     resources:
         **res("model"),
     shell:
-        "rome evaluate --method {wildcards.method} " + LM + " --dataset zsre --records {input.records:q}"
-        " --out-dir {params.out_dir:q} --limit {params.limit} --seed {params.seed} " + STATS
-        + " --templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress"
-        " > {output:q} 2> {log:q}" + PROVENANCE
+        shell_cmd(
+            "evaluate_zsre",
+            "rome evaluate --method {wildcards.method}",
+            LM,
+            "--dataset zsre --records {input.records:q} --out-dir {params.out_dir:q} --limit"
+            " {params.limit} --seed {params.seed}",
+            STATS,
+            "--templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress >"
+            " {output:q} 2> {log:q}",
+        )
 
 
 rule summarize:
@@ -102,7 +114,10 @@ rule summarize:
     resources:
         **res("data"),
     shell:
-        "rome summarize --eval-dir {params.eval_dir:q} --out {output:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "summarize",
+            "rome summarize --eval-dir {params.eval_dir:q} --out {output:q} > {log:q} 2>&1",
+        )
 
 
 def other_summaries(dataset):
@@ -150,8 +165,11 @@ rule render_table:
     resources:
         **res("render"),
     shell:
-        "rome render-tables --table {wildcards.table} --summary {input:q} --out-dir {params.out_dir:q}"
-        " > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "render_table",
+            "rome render-tables --table {wildcards.table} --summary {input:q} --out-dir"
+            " {params.out_dir:q} > {log:q} 2>&1",
+        )
 
 
 def text_case_ids(n):
@@ -189,8 +207,11 @@ rule text_figure:
     resources:
         **res("render"),
     shell:
-        "rome render-text --figure {wildcards.figure} --eval-dir {params.eval_dir:q} --methods {params.methods:q}"
-        " {params.ids:q} --out-dir {params.out_dir:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "text_figure",
+            "rome render-text --figure {wildcards.figure} --eval-dir {params.eval_dir:q} --methods"
+            " {params.methods:q} {params.ids:q} --out-dir {params.out_dir:q} > {log:q} 2>&1",
+        )
 
 
 HUMAN_EVAL = f"{FIG}/human-eval"
@@ -220,9 +241,12 @@ rule human_eval_kit:
     resources:
         **res("render"),
     shell:
-        "rome human-eval --action export --eval-dir {params.eval_dir:q} --first {params.n}"
-        " --methods rome ft-l none --seed {params.seed} --out-dir {params.out_dir:q} > {log:q} 2>&1"
-        " && rome human-eval --action render --out-dir {params.out_dir:q} >> {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "human_eval_kit",
+            "rome human-eval --action export --eval-dir {params.eval_dir:q} --first {params.n} --methods"
+            " rome ft-l none --seed {params.seed} --out-dir {params.out_dir:q} > {log:q} 2>&1 && rome"
+            " human-eval --action render --out-dir {params.out_dir:q} >> {log:q} 2>&1",
+        )
 
 
 def evaluation_targets():

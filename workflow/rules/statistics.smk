@@ -36,7 +36,10 @@ rule key_statistics:
     resources:
         **res("model"),
     shell:
-        "rome stats --model {params.model:q} --device {params.device:q} {params.models:q}"
-        " --model-dtype {params.dtype:q} --layers {params.layers:q} --corpus {params.corpus:q}"
-        " --tokens {params.tokens} --dtype {params.stats_dtype:q} --out-dir {params.out_dir:q}"
-        " > {output:q} 2> {log:q}" + PROVENANCE
+        shell_cmd(
+            "key_statistics",
+            "rome stats --model {params.model:q} --device {params.device:q} {params.models:q}"
+            " --model-dtype {params.dtype:q} --layers {params.layers:q} --corpus {params.corpus:q}"
+            " --tokens {params.tokens} --dtype {params.stats_dtype:q} --out-dir {params.out_dir:q} >"
+            " {output:q} 2> {log:q}",
+        )

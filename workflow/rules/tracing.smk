@@ -83,10 +83,15 @@ rule trace_batch:
     resources:
         **res("model"),
     shell:
-        "rome trace-batch " + LM + " --facts {input.facts:q} --limit {params.n} --kinds {params.kinds:q}"
-        " --noise {params.noise:q} --extra-tokens {params.extra} --samples {params.samples}"
-        " --window {params.window} --seed {params.seed} --known-facts {input.facts:q} --stats-dir {params.noise_dir:q}"
-        " {params.severed:q} --out-dir {params.out_dir:q} > {output:q} 2> {log:q}" + PROVENANCE
+        shell_cmd(
+            "trace_batch",
+            "rome trace-batch",
+            LM,
+            "--facts {input.facts:q} --limit {params.n} --kinds {params.kinds:q} --noise {params.noise:q}"
+            " --extra-tokens {params.extra} --samples {params.samples} --window {params.window} --seed"
+            " {params.seed} --known-facts {input.facts:q} --stats-dir {params.noise_dir:q}"
+            " {params.severed:q} --out-dir {params.out_dir:q} > {output:q} 2> {log:q}",
+        )
 
 
 rule trace_summary:
@@ -108,8 +113,11 @@ rule trace_summary:
     resources:
         **res("data"),
     shell:
-        "rome trace-summary --results {params.results:q} --out-dir {params.out_dir:q}"
-        " --model {params.model:q} {params.all_facts:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "trace_summary",
+            "rome trace-summary --results {params.results:q} --out-dir {params.out_dir:q} --model"
+            " {params.model:q} {params.all_facts:q} > {log:q} 2>&1",
+        )
 
 
 rule render_tracing_main:
@@ -137,9 +145,12 @@ rule render_tracing_main:
     resources:
         **res("render"),
     shell:
-        "rome render-tracing --summary-dir {params.summary_dir:q} --results {params.results:q}"
-        " --examples {params.examples:q} --out-dir {params.out_dir:q} --prefix fig --title {params.title:q}"
-        " > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "render_tracing_main",
+            "rome render-tracing --summary-dir {params.summary_dir:q} --results {params.results:q}"
+            " --examples {params.examples:q} --out-dir {params.out_dir:q} --prefix fig --title"
+            " {params.title:q} > {log:q} 2>&1",
+        )
 
 
 rule render_fig1:
@@ -229,8 +240,11 @@ rule render_tracing_variant:
     resources:
         **res("render"),
     shell:
-        "rome render-tracing --summary-dir {params.summary_dir:q} --out-dir {params.out_dir:q}"
-        " --prefix {params.prefix:q} --title {params.title:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "render_tracing_variant",
+            "rome render-tracing --summary-dir {params.summary_dir:q} --out-dir {params.out_dir:q}"
+            " --prefix {params.prefix:q} --title {params.title:q} > {log:q} 2>&1",
+        )
 
 
 rule saliency:
@@ -252,8 +266,12 @@ rule saliency:
     resources:
         **res("model"),
     shell:
-        "rome saliency " + LM + " --facts {input.facts:q} --known-id {wildcards.kid}"
-        " --out {output:q} > {log:q} 2>&1" + PROVENANCE
+        shell_cmd(
+            "saliency",
+            "rome saliency",
+            LM,
+            "--facts {input.facts:q} --known-id {wildcards.kid} --out {output:q} > {log:q} 2>&1",
+        )
 
 
 rule render_saliency:
@@ -274,8 +292,11 @@ rule render_saliency:
     resources:
         **res("render"),
     shell:
-        "rome render-tracing --saliency {input:q} --out-dir {params.out_dir:q} --prefix fig > {log:q} 2>&1"
-        + PROVENANCE
+        shell_cmd(
+            "render_saliency",
+            "rome render-tracing --saliency {input:q} --out-dir {params.out_dir:q} --prefix fig > {log:q}"
+            " 2>&1",
+        )
 
 
 rule render_tracing_compare:
@@ -296,8 +317,11 @@ rule render_tracing_compare:
     resources:
         **res("render"),
     shell:
-        "rome render-tracing {params.compare:q} --out-dir {params.out_dir:q} --prefix fig > {log:q} 2>&1"
-        + PROVENANCE
+        shell_cmd(
+            "render_tracing_compare",
+            "rome render-tracing {params.compare:q} --out-dir {params.out_dir:q} --prefix fig > {log:q}"
+            " 2>&1",
+        )
 
 
 def tracing_targets():
