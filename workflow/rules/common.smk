@@ -13,6 +13,11 @@
 #   scripts of this package, installed in the environment the workflow runs in
 #   (environment.yml or the README's pip command); a per-rule conda env would install the
 #   package once per rule.
+# * "Param <x> is a prefix of input or output file but hardcoded": the commands write many
+#   per-item files (one per fact, record, setting) into a folder named beside the job's
+#   declared marker or figure; the folder is a param so that the command gets it quoted,
+#   and it is derived from the same path constants as the declared output (stats.corpus
+#   may name a `datasets` corpus, so that param is not always an input file).
 import json
 import os
 import re
