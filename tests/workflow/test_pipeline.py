@@ -51,7 +51,9 @@ def test_every_target_is_written(pipeline):
         "fig7-aie-lines.png", "fig5.pdf", "fig06.md", "fig19.png", "fig21.md", "fig22.png", "fig25.pdf",
         "fig15-extra1-7-aie-lines.png", "fig13-noise-u0p5-7-aie-lines.png", "fig16-saliency-0.pdf",
         "fig16-saliency-0.png", "baselines/fig24_boxplots.png",
-        "human-eval/sheets.csv", "human-eval/answer_key.csv", "index.html",
+        "human-eval/sheets.csv", "human-eval/answer_key.csv", "human-eval/fig26_human_eval.png", "index.html",
+        "fig1-trace.png", "fig10-trace-0.pdf", "fig14-severed-0.png", "fig11-atypical-1.pdf", "fig11-atypical-2.png",
+        "fig12-extra1-trace-0.pdf", "baselines/fig17_ft_sweep.pdf", "baselines/fig23_attn_sweep.png",
     ]
     missing = [name for name in expected if not (fig / name).is_file()]
     assert not missing, missing
