@@ -183,8 +183,10 @@ ZSRE_TRAIN_NOTE = (f"a disjoint {config['dataset']['zsre_train_fraction']:.0%} s
 # -- provenance, logs, benchmarks ----------------------------------------------------------
 
 def prov(**values):
-    """params.prov: the JSON `rome provenance` records (the rule's values, model, run, seed)."""
-    return json.dumps(dict(values, model=MODEL, run=RUN, seed=SEED), sort_keys=True, default=str)
+    """params.prov: the JSON `rome provenance` records: the values the rule uses, and only
+    those (a global such as the seed or the model in every rule's params would rerun rules
+    that do not use it)."""
+    return json.dumps(values, sort_keys=True, default=str)
 
 
 def shell_cmd(rule_name, *parts):

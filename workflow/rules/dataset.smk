@@ -58,7 +58,7 @@ rule zsre_split:
     params:
         fraction=DSET["zsre_train_fraction"],
         seed=SEED,
-        prov=prov(zsre_train_fraction=DSET["zsre_train_fraction"]),
+        prov=prov(seed=SEED, zsre_train_fraction=DSET["zsre_train_fraction"]),
         prov_dir=PROV,
     log:
         log_of("zsre_split"),
@@ -81,7 +81,7 @@ rule counterfact_build:
         relations=["--relations", ",".join(DSET["relations"])] if DSET["relations"] else [],
         ambiguous=DSET["ambiguous"],
         seed=SEED,
-        prov=prov(relations=DSET["relations"], ambiguous=DSET["ambiguous"]),
+        prov=prov(seed=SEED, relations=DSET["relations"], ambiguous=DSET["ambiguous"]),
         prov_dir=PROV,
     log:
         log_of("counterfact_build"),
@@ -150,7 +150,7 @@ rule counterfact_split:
     params:
         fraction=1.0 - DSET["train_fraction"],
         seed=SEED,
-        prov=prov(train_fraction=DSET["train_fraction"]),
+        prov=prov(seed=SEED, train_fraction=DSET["train_fraction"]),
         prov_dir=PROV,
     log:
         log_of("counterfact_split"),
@@ -262,7 +262,7 @@ rule known_facts:
         model=MODEL,
         device=DEVICE,
         dtype=DTYPE,
-        prov=prov(max_candidates=KF["max_candidates"], device=DEVICE, dtype=DTYPE),
+        prov=prov(model=MODEL, max_candidates=KF["max_candidates"], device=DEVICE, dtype=DTYPE),
         prov_dir=PROV,
     threads: 1
     log:

@@ -29,7 +29,7 @@ rule rome_sweep:
         layers=SW["layers"],
         templates=f"{D}/templates",
         out_dir=f"{D}/sweep",
-        prov=prov(n_records=SW["n_records"], layers=SW["layers"], stats_tokens=ST["tokens"], device=DEVICE,
+        prov=prov(model=MODEL, n_records=SW["n_records"], layers=SW["layers"], stats_tokens=ST["tokens"], device=DEVICE,
                   dtype=DTYPE),
         prov_dir=PROV,
     threads: 1
@@ -88,7 +88,7 @@ rule train_hypernet:
         batch=HN["batch_size"],
         seed=SEED,
         out_dir=HYPERNET_DIR,
-        prov=prov(steps=HN["steps"], batch_size=HN["batch_size"], device=DEVICE, dtype=DTYPE),
+        prov=prov(seed=SEED, model=MODEL, steps=HN["steps"], batch_size=HN["batch_size"], device=DEVICE, dtype=DTYPE),
         prov_dir=PROV,
     wildcard_constraints:
         method="ke|mend",
@@ -128,7 +128,7 @@ rule baseline_sweep:
         layers=lambda w: ["--layers", BS["ft_layers"]] if w.method in ("ft", "ft-l") else [],
         eps=lambda w: sweep_epsilons(w.method),
         out_dir=lambda w: f"{D}/baseline_sweeps/{w.method}",
-        prov=lambda w: prov(n_records=BS["n_records"], ft_layers=BS["ft_layers"], epsilons=BS["epsilons"],
+        prov=lambda w: prov(model=MODEL, n_records=BS["n_records"], ft_layers=BS["ft_layers"], epsilons=BS["epsilons"],
                             device=DEVICE, dtype=DTYPE),
         prov_dir=PROV,
     wildcard_constraints:

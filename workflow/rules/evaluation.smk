@@ -34,7 +34,7 @@ rule evaluate_counterfact:
         reference_dir=f"{DS}/reference",
         templates=f"{D}/templates",
         hypernet_dir=HYPERNET_DIR,
-        prov=prov(n_records=EV["n_records"], generation_tokens=EV["generation_tokens"], stats_tokens=ST["tokens"],
+        prov=prov(seed=SEED, model=MODEL, n_records=EV["n_records"], generation_tokens=EV["generation_tokens"], stats_tokens=ST["tokens"],
                   device=DEVICE, dtype=DTYPE),
         prov_dir=PROV,
     threads: 1
@@ -73,7 +73,7 @@ rule evaluate_zsre:
         out_dir=f"{D}/eval/zsre",
         templates=f"{D}/templates",
         hypernet_dir=HYPERNET_DIR,
-        prov=prov(zsre_records=EV["zsre_records"], stats_tokens=ST["tokens"], device=DEVICE, dtype=DTYPE),
+        prov=prov(seed=SEED, model=MODEL, zsre_records=EV["zsre_records"], stats_tokens=ST["tokens"], device=DEVICE, dtype=DTYPE),
         prov_dir=PROV,
     threads: 1
     log:
@@ -232,7 +232,7 @@ rule human_eval_kit:
         seed=SEED,
         eval_dir=f"{D}/eval/counterfact",
         out_dir=HUMAN_EVAL,
-        prov=prov(n=min(EV["n_records"], 15)),
+        prov=prov(seed=SEED, n=min(EV["n_records"], 15)),
         prov_dir=PROV,
     log:
         log_of("human_eval_kit"),

@@ -26,7 +26,7 @@ rule key_statistics:
         stats_dtype=ST["dtype"],
         corpus=STATS_CORPUS,
         out_dir=STATS_DIR,
-        prov=prov(layers=ST["layers"], tokens=ST["tokens"], dtype=ST["dtype"], model_dtype=DTYPE, device=DEVICE),
+        prov=prov(model=MODEL, layers=ST["layers"], tokens=ST["tokens"], dtype=ST["dtype"], model_dtype=DTYPE, device=DEVICE),
         prov_dir=PROV,
     threads: 1
     log:

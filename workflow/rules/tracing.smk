@@ -70,7 +70,7 @@ rule trace_batch:
         seed=SEED,
         noise_dir=f"{D}/tracing/noise",
         out_dir=lambda w: f"{D}/tracing/{w.variant}",
-        prov=lambda w: prov(variant=TRACE_VARIANTS[w.variant], kinds=TR["kinds"], samples=TR["samples"],
+        prov=lambda w: prov(seed=SEED, model=MODEL, variant=TRACE_VARIANTS[w.variant], kinds=TR["kinds"], samples=TR["samples"],
                             window=TR["window"], device=DEVICE, dtype=DTYPE),
         prov_dir=PROV,
     wildcard_constraints:
@@ -256,7 +256,7 @@ rule saliency:
         kid=r"\d+",
     params:
         **model_params(),
-        prov=prov(device=DEVICE, dtype=DTYPE),
+        prov=prov(model=MODEL, device=DEVICE, dtype=DTYPE),
         prov_dir=PROV,
     threads: 1
     log:
