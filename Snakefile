@@ -4,8 +4,11 @@
 #   snakemake --cores all                                     # embedded default (Gemma 3 270M, CPU)
 #   snakemake --cores all --configfile config/paper-gpt2-xl.yaml   # the paper (GPU)
 #   snakemake -n                                              # list what would run
+#   snakemake --report report.html                            # Snakemake's report of a finished run
 #
-# Rules only call the console scripts `counterfact` and `rome`; the science lives in src/.
+# Rules only call the console scripts `counterfact` and `rome` (or small scripts in
+# workflow/scripts/); the science lives in src/. The configuration is checked against
+# workflow/schemas/config.schema.yaml before anything runs (workflow/rules/common.smk).
 
 configfile: "config/config.yaml"
 

@@ -21,7 +21,9 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"local upstream data not found at {SHARED_DATA} (set ROME_SHARED_DATA)")
+        pytest.skip(f"local upstream data not found at {SHARED_DATA}: set ROME_SHARED_DATA to a folder holding "
+                    "pararel/, known_1000.json, zsre/ and wikitext-2/ (the workflow downloads them itself with "
+                    "paths.<key>: null and network)")
     return SHARED_DATA
 
 

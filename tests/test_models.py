@@ -93,3 +93,39 @@ def test_parallel_first_loads_convert_the_embedded_model_once(tmp_path, monkeypa
         t.join()
     assert len(calls) == 1
     assert len(set(results)) == 1 and (results[0] / "conversion.json").exists()
+
+
+def test_loading_asks_for_the_configured_device_and_dtype(tmp_path, monkeypatch, tiny_gpt2):
+    """from_pretrained gets the device (device_map) and dtype itself: the weights never pass
+    through a float32 copy on the host."""
+    import transformers
+
+    import rome.models as models
+
+    calls = []
+
+    def fake_from_pretrained(path, **kwargs):
+        calls.append((path, kwargs))
+        return tiny_gpt2.model
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", fake_from_pretrained)
+    monkeypatch.setattr(models, "load_tokenizer", lambda *a, **k: tiny_gpt2.tokenizer)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    lm = load_model(str(folder), device="cpu", dtype="bfloat16")
+    assert len(calls) == 1
+    path, kwargs = calls[0]
+    assert path == str(folder)
+    assert kwargs["dtype"] is torch.bfloat16
+    assert kwargs["device_map"] == "cpu"
+    assert lm.dtype is torch.bfloat16 and lm.device == torch.device("cpu")
+
+
+def test_unsupported_library_versions_fail_loudly():
+    from rome.models import check_versions
+
+    check_versions({"transformers": "5.24.0", "torch": "2.13.0+cpu"})
+    with pytest.raises(RuntimeError, match=r"transformers 4\.46\.0 \(needs >= 5\.0\)"):
+        check_versions({"transformers": "4.46.0", "torch": "2.13.0"})
+    with pytest.raises(RuntimeError, match=r"torch 2\.5\.1 \(needs >= 2\.6\)"):
+        check_versions({"transformers": "5.0.0", "torch": "2.5.1"})

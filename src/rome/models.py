@@ -164,6 +164,28 @@ def load_tokenizer(name: str, cache: str | os.PathLike | None = None, offline: b
     return prepare_tokenizer(tok)
 
 
+# Oldest versions whose APIs the code uses: transformers 5 (``from_pretrained(dtype=)``,
+# ``DynamicCache(config=)``, the ``cache`` forward keyword; an older transformers would
+# ignore the cache and generate garbage without an error), and torch 2.6 (transformers 5
+# refuses older torch).
+MIN_VERSIONS = {"transformers": "5.0", "torch": "2.6"}
+
+
+def check_versions(found: dict[str, str] | None = None) -> None:
+    """Fail loudly when an installed library is older than the code supports."""
+    from packaging.version import Version
+
+    if found is None:
+        import transformers
+
+        found = {"transformers": transformers.__version__, "torch": torch.__version__}
+    old = [f"{pkg} {found[pkg]} (needs >= {need})" for pkg, need in MIN_VERSIONS.items()
+           if Version(found[pkg].split("+")[0]) < Version(need)]
+    if old:
+        raise RuntimeError("unsupported library versions: " + "; ".join(old)
+                           + ". Install the versions pyproject.toml / environment.yml name.")
+
+
 def load_model(
     name: str,
     device: str | torch.device | None = "cpu",
@@ -174,6 +196,7 @@ def load_model(
     """Load a causal LM and its tokenizer by name (see the module docstring)."""
     from transformers import AutoModelForCausalLM
 
+    check_versions()
     dev, dt = resolve_device(device), resolve_dtype(dtype)
     if name.startswith(TINY_PREFIX):
         from .tiny_models import tiny_model
@@ -189,8 +212,10 @@ def load_model(
     local = Path(path).is_dir()
     tok = load_tokenizer(name, cache, offline)
     try:
+        # Straight onto the device in the configured dtype: never a float32 copy on the host
+        # first (NeoX-20B in float16 would need ~40 GB of host memory otherwise).
         model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=dt, local_files_only=local or is_offline(offline)
+            path, dtype=dt, device_map=str(dev), local_files_only=local or is_offline(offline)
         )
     except (OSError, ValueError) as err:
         raise _unavailable(name, err) from err

@@ -31,8 +31,11 @@ def test_every_paper_config_is_covered():
     assert set(CONFIGS) == set(EXPECTED)
 
 
-def _dry_run(name: str, tmp_path: Path, *config: str, flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def _dry_run(name: str, tmp_path: Path, *config: str, flags: tuple[str, ...] = (),
+             shared: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
+    if not shared:
+        env.pop("ROME_SHARED_DATA", None)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", *flags, "--cores", "2", "--configfile", f"config/{name}",
@@ -76,17 +79,16 @@ def test_compare_runs_plan_figs_8_and_9_only_with_an_existing_other_summary(tmp_
 
 
 def test_null_paths_plan_the_upstream_downloads(tmp_path):
-    """paths.<key>: null makes the DAG fetch that input (ParaRel, known facts, zsRE eval, corpus);
-    zsre_train has no public URL, so null there is an error naming the key."""
+    """Without $ROME_SHARED_DATA, paths.<key>: null (the shipped default) makes the DAG fetch
+    that input (ParaRel, known facts, zsRE eval, corpus); zsRE training records have no public
+    source, so they are a disjoint split of the downloaded zsRE eval file."""
     name = "paper-gpt2-xl.yaml"  # uses the released known facts
-    nulls = {"data": f"{tmp_path}/data", "figures": f"{tmp_path}/figures", "pararel": None,
-             "known_facts_released": None, "zsre_eval": None, "corpus": None}
-    run = _dry_run(name, tmp_path, f"paths={json.dumps(nulls)}", flags=("--printshellcmds",))
+    paths = {"data": f"{tmp_path}/data", "figures": f"{tmp_path}/figures"}
+    run = _dry_run(name, tmp_path, f"paths={json.dumps(paths)}", flags=("--printshellcmds",), shared=False)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]
     assert f"counterfact download --dest {tmp_path}/data/upstream/pararel" in out
     for file in ("known_1000.json", "zsre_mend_eval.json", "wiki.test.raw"):
         assert f"counterfact fetch {file} --dest-dir {tmp_path}/data/upstream" in out
     assert f"--pararel-dir {tmp_path}/data/upstream/pararel --corpus {tmp_path}/data/upstream/wiki.test.raw" in out
-    run = _dry_run(name, tmp_path, f"paths={json.dumps(dict(nulls, zsre_train=None))}")
-    assert run.returncode != 0 and "paths.zsre_train is null" in run.stdout + run.stderr
+    assert "rule zsre_split:" in out and f"{tmp_path}/data/dataset/seed0/zsre_train_split.json" in out

@@ -2,7 +2,9 @@
 
 It checks the plumbing, not the science: every rule runs, every figure and table of the
 configuration is written, a second run does nothing, deleting one figure re-renders only
-that figure, and the audit flags a deliberately modified intermediate file.
+that figure, a changed setting reruns exactly the jobs it affects (`--rerun-triggers
+params`), and the audit flags a deliberately modified intermediate file. The local copies
+of the inputs come from $ROME_SHARED_DATA (the shipped configuration's paths are null).
 
 The pipeline is built once per module; a test that changes a file does so inside
 :func:`restored`, which puts its bytes and modification time back afterwards, so every
@@ -15,27 +17,23 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("ROME_SHARED_DATA", REPO.parent / "shared" / "data"))
 pytestmark = pytest.mark.slow
 
 
-def _snakemake(tmp: Path, *extra: str) -> subprocess.CompletedProcess:
-    paths = {
-        "data": str(tmp / "data"), "figures": str(tmp / "figures"),
-        "pararel": str(SHARED_DATA / "pararel"), "corpus": str(SHARED_DATA / "wikitext-2" / "wiki.test.raw"),
-        "known_facts_released": str(SHARED_DATA / "known_1000.json"),
-        "zsre_eval": str(SHARED_DATA / "zsre" / "zsre_eval_1037.json"),
-        "zsre_train": str(SHARED_DATA / "zsre" / "zsre_train_1k.json"),
-    }
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+def _snakemake(tmp: Path, *extra: str, overlays: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    paths = {"data": str(tmp / "data"), "figures": str(tmp / "figures")}
+    env = dict(os.environ, HF_HUB_OFFLINE="1", ROME_SHARED_DATA=str(SHARED_DATA))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/ci-tiny.yaml",
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/ci-tiny.yaml", *overlays,
            "--config", f"paths={json.dumps(paths)}", *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
 
@@ -54,7 +52,9 @@ def restored(path: Path) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"local upstream data not found at {SHARED_DATA}")
+        pytest.skip(f"local upstream data not found at {SHARED_DATA}: set ROME_SHARED_DATA to a folder holding "
+                    "pararel/, known_1000.json, zsre/ and wikitext-2/ (the workflow itself downloads them with "
+                    "paths.<key>: null and network)")
     tmp = tmp_path_factory.mktemp("pipeline")
     run = _snakemake(tmp)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-6000:]
@@ -68,7 +68,9 @@ def test_every_target_is_written(pipeline):
         "fig7-aie-lines.png", "fig5.pdf", "fig06.md", "fig19.png", "fig21.md", "fig22.png", "fig25.pdf",
         "fig15-extra1-7-aie-lines.png", "fig13-noise-u0p5-7-aie-lines.png", "fig16-saliency-0.pdf",
         "fig16-saliency-0.png", "baselines/fig24_boxplots.png",
-        "human-eval/sheets.csv", "human-eval/answer_key.csv", "index.html",
+        "human-eval/sheets.csv", "human-eval/answer_key.csv", "human-eval/fig26_human_eval.png", "index.html",
+        "fig1-trace.png", "fig10-trace-0.pdf", "fig14-severed-0.png", "fig11-atypical-1.pdf", "fig11-atypical-2.png",
+        "fig12-extra1-trace-0.pdf", "baselines/fig17_ft_sweep.pdf", "baselines/fig23_attn_sweep.png",
     ]
     missing = [name for name in expected if not (fig / name).is_file()]
     assert not missing, missing
@@ -88,6 +90,58 @@ def test_second_run_does_nothing_and_one_deleted_figure_is_rerendered_alone(pipe
         assert "fig5" in out and "rome_sweep" not in out and "evaluate_counterfact" not in out
         assert _snakemake(pipeline).returncode == 0
         assert fig5.is_file()
+
+
+def _planned_jobs(out: str) -> Counter:
+    """{rule: jobs} from the "Job stats" table of a dry run (empty when nothing is to be done)."""
+    jobs = Counter()
+    lines = out.splitlines()
+    if "Job stats:" not in lines:
+        return jobs
+    for line in lines[lines.index("Job stats:") + 3:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+# What each change must rerun on the tiny DAG (tracing variants: main, noise-u0p5, extra1;
+# methods: none + 9 COUNTERFACT, none + 4 zsRE; KE/MEND x plain/cf/zsre), and nothing else.
+RENDER_TRACING = {"trace_summary": 3, "render_tracing_main": 1, "render_fig1": 1, "render_fig11": 1,
+                  "render_fig12": 1, "render_tracing_variant": 2}
+EVAL_RENDER = {"summarize": 2, "render_table": 2, "text_figure": 3, "human_eval_kit": 1}
+MODEL_JOBS = {"key_statistics": 1, "trace_batch": 3, "saliency": 1, "rome_sweep": 1, "train_hypernet": 6,
+              "baseline_sweep": 3, "evaluate_counterfact": 10, "evaluate_zsre": 5}
+DATASET_JOBS = {"counterfact_build": 1, "counterfact_validate": 1, "counterfact_stats": 1, "counterfact_split": 1,
+                "reference_texts": 1, "tables_2_3": 1, "zsre_convert": 1, "fig21_counterfact_record": 1,
+                "fig22_zsre_record": 1}
+FINAL = {"report": 1, "all": 1}
+RERUNS = {
+    # the model's dtype: every job that loads the model, and what is made from their outputs
+    "model.dtype": ({"model": {"dtype": "bfloat16"}},
+                    {**MODEL_JOBS, **RENDER_TRACING, **EVAL_RENDER, "render_saliency": 1, "fig5": 1,
+                     "render_baselines": 1, **FINAL}),
+    # noise samples: the tracing batches and their figures only
+    "tracing.samples": ({"tracing": {"samples": 3}}, {"trace_batch": 3, **RENDER_TRACING, **FINAL}),
+    # the seed: everything but the key statistics and the saliency maps, which use no randomness
+    "seed": ({"seed": 1}, {**DATASET_JOBS, **{k: v for k, v in MODEL_JOBS.items() if k not in ("key_statistics", "saliency")},
+                           **RENDER_TRACING, **EVAL_RENDER, "fig5": 1, "render_baselines": 1, **FINAL}),
+    # a hyper-network hyperparameter: training, the KE/MEND evaluations and the tables/figures from them
+    "hypernets.steps": ({"hypernets": {"steps": 3}},
+                        {"train_hypernet": 6, "evaluate_counterfact": 4, "evaluate_zsre": 2, **EVAL_RENDER, **FINAL}),
+}
+
+
+@pytest.mark.parametrize("key", list(RERUNS))
+def test_a_changed_setting_reruns_exactly_the_jobs_it_affects(pipeline, key, tmp_path):
+    overlay, expected = RERUNS[key]
+    extra = tmp_path / "overlay.yaml"
+    extra.write_text(yaml.safe_dump(overlay))
+    dry = _snakemake(pipeline, "-n", "--rerun-triggers", "params", overlays=(str(extra),))
+    out = dry.stdout + dry.stderr
+    assert dry.returncode == 0, out[-3000:]
+    assert _planned_jobs(out) == Counter(expected), out[-3000:]
 
 
 def test_audit_is_clean_then_flags_a_modified_intermediate(pipeline):

@@ -1,41 +1,145 @@
-# Configuration helpers shared by every rule file. No science here: only paths, the
-# model options of the command lines, and provenance recording after each rule.
+# Configuration helpers shared by every rule file. No science here: the validated
+# configuration, paths, the model options of the command lines, and provenance recording.
+#
+# Every value a rule's command uses reaches it through the rule's `params:` (quoted with
+# `:q` in the shell) or through an input file, never as a global pasted into the command:
+# `--rerun-triggers params` then reruns exactly the jobs whose values changed.
+#
+# `snakemake --lint` notes that remain, on purpose (docs/workflow.md has the full output):
+# * "Mixed rules and functions in same snakefile": the rule files define small helpers
+#   (targets, inputs of one rule) next to the rules that use them; every helper shared by
+#   several files lives here, where there is no rule.
+# * "Specify a conda environment or container for each rule": every rule runs the console
+#   scripts of this package, installed in the environment the workflow runs in
+#   (environment.yml or the README's pip command); a per-rule conda env would install the
+#   package once per rule.
+# * "Param <x> is a prefix of input or output file but hardcoded": the commands write many
+#   per-item files (one per fact, record, setting) into a folder named beside the job's
+#   declared marker or figure; the folder is a param so that the command gets it quoted,
+#   and it is derived from the same path constants as the declared output (stats.corpus
+#   may name a `datasets` corpus, so that param is not always an input file).
 import json
+import os
 import re
-import shlex
+import sys
 from pathlib import Path
 
-from counterfact.fetch import NO_UPSTREAM, UPSTREAM
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from counterfact.fetch import UPSTREAM
+
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+
+
+def _config_error(err):
+    where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return (f"config key {'.'.join(map(str, err.absolute_path)) + '.' if err.absolute_path else ''}"
+                f"{extra[0] if extra else '?'}: unknown key (typo?); known keys here: "
+                f"{sorted(err.schema.get('properties', {}))}")
+    return f"config key {where}: {err.message}"
+
+
+def validate_config(cfg):
+    """Schema check naming the offending key; then Snakemake's validation fills the defaults."""
+    with open(SCHEMA) as fh:
+        schema = yaml.safe_load(fh)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise WorkflowError("invalid configuration:\n  " + "\n  ".join(_config_error(e) for e in errors[:5]))
+    validate(cfg, "../schemas/config.schema.yaml", set_default=True)
+
+
+validate_config(config)
 
 RUN = config["run_name"]
 MODEL = config["model"]["name"]
-DEVICE = config.get("model_device") or config["model"].get("device", "cpu")
-DTYPE = config["model"].get("dtype", "float32")
-SEED = int(config.get("seed", 0))
-STAGES = set(config.get("stages", ["dataset", "tracing", "editing", "evaluation"]))
+DEVICE = config["model_device"] or config["model"]["device"]
+DTYPE = config["model"]["dtype"]
+SEED = config["seed"]
+STAGES = set(config["stages"])
 P = config["paths"]
-DATA = P.get("data", "data")
+DATA = P["data"]
 DS = f"{DATA}/dataset/seed{SEED}"          # model-independent dataset artifacts
 D = f"{DATA}/runs/{RUN}"                   # model-dependent intermediates
-FIG = f"{P.get('figures', 'figures')}/{RUN}"
+FIG = f"{P['figures']}/{RUN}"
 PROV = f"{DATA}/provenance/{RUN}"
+LOGS = f"{DATA}/logs/{RUN}"                # one log per job (per wildcard)
+BENCH = f"{DATA}/benchmarks/{RUN}"         # one benchmark TSV per job
 HYPERNET_DIR = f"{D}/hypernets"
-
-# Torch threads of each job (`threads_per_job`): on a small CPU, parallel jobs that each
-# use every core oversubscribe it; with 1 thread, `--cores N` runs N jobs side by side.
-# null leaves the libraries' default (all cores: right for one GPU job at a time).
-if config.get("threads_per_job"):
-    _t = int(config["threads_per_job"])
-    shell.prefix(f"export OMP_NUM_THREADS={_t} MKL_NUM_THREADS={_t}; ")
-
-MODEL_ARGS = f"--model {shlex.quote(MODEL)} --device {DEVICE}"
-if P.get("models"):
-    MODEL_ARGS += f" --models-dir {shlex.quote(P['models'])}"
-LM_ARGS = f"{MODEL_ARGS} --dtype {DTYPE}"   # for commands sharing rome.model_info options
+REPORT = "../report"                        # caption templates, relative to workflow/rules/
 
 
 def section(name):
-    return config.get(name) or {}
+    return config[name]
+
+
+# -- model: options of every model-using command, and a layer-count check ------------------
+
+# Layer counts of the models the configurations name (others: set model.n_layers).
+KNOWN_LAYERS = {
+    "gpt2": 12, "gpt2-medium": 24, "gpt2-large": 36, "gpt2-xl": 48,
+    "EleutherAI/gpt-j-6B": 28, "EleutherAI/gpt-neox-20b": 44, "gemma-3-270m": 18,
+}
+
+
+def model_layers():
+    if config["model"]["n_layers"]:
+        return int(config["model"]["n_layers"])
+    if MODEL.startswith("tiny-"):
+        return 4  # rome.testing.tiny_model's default
+    return KNOWN_LAYERS.get(MODEL)
+
+
+def check_layers():
+    from rome.architectures import parse_layers
+
+    n = model_layers()
+    if n is None:
+        return
+    for key, value in (("stats.layers", config["stats"]["layers"]), ("sweep.layers", config["sweep"]["layers"]),
+                       ("baseline_sweeps.ft_layers", config["baseline_sweeps"]["ft_layers"])):
+        beyond = [layer for layer in parse_layers(value) if layer >= n]
+        if beyond:
+            raise WorkflowError(f"config key {key}: layers {beyond} beyond {MODEL}'s {n} layers (0-{n - 1}); "
+                                f"set model.n_layers if the count is wrong")
+    if config["tracing"]["window"] > n:
+        raise WorkflowError(f"config key tracing.window: {config['tracing']['window']} exceeds {MODEL}'s {n} layers")
+
+
+check_layers()
+
+
+def model_params():
+    """params of every model-using rule: changing any of them reruns the rule."""
+    return dict(model=MODEL, device=DEVICE, dtype=DTYPE,
+                models=["--models-dir", P["models"]] if P["models"] else [])
+
+
+# The model options of the command lines, from the rule's params.
+LM = "--model {params.model:q} --device {params.device:q} --dtype {params.dtype:q} {params.models:q}"
+
+
+# -- inputs: local copies, $ROME_SHARED_DATA, or downloads ---------------------------------
+
+SHARED_ENV = "ROME_SHARED_DATA"
+SHARED = os.environ.get(SHARED_ENV) or None
+# where each input lies inside $ROME_SHARED_DATA
+SHARED_LAYOUT = {
+    "pararel": "pararel", "known_facts_released": "known_1000.json", "zsre_eval": "zsre/zsre_eval_1037.json",
+    "zsre_train": "zsre/zsre_train_1k.json", "corpus": "wikitext-2/wiki.test.raw",
+}
+UPSTREAM_DIR = f"{DATA}/upstream"
+UPSTREAM_FILES = "|".join(re.escape(u.file) for u in UPSTREAM.values())   # what `counterfact fetch` writes
+DOWNLOADED = {
+    "pararel": f"{UPSTREAM_DIR}/pararel",
+    **{key: f"{UPSTREAM_DIR}/{u.file}" for key, u in UPSTREAM.items()},
+    "zsre_train": f"{DS}/zsre_train_split.json",   # no public source: a disjoint split of the eval file
+}
 
 
 def unset(value):
@@ -43,34 +147,72 @@ def unset(value):
     return value is None or str(value).strip() in ("", "null", "None", "~")
 
 
-def local_or_downloaded(key, download_path):
-    """A configured local copy, or the path a download rule writes (key set to null)."""
-    value = P.get(key)
-    return download_path if unset(value) else value
+def resolve_input(key):
+    """paths.<key>: a local copy; null: the $ROME_SHARED_DATA copy when set, else the download;
+    "download": the download. A local copy that does not exist stops the run here, naming the
+    key, the variable and the download option."""
+    value = P[key]
+    if str(value).strip() == "download":
+        return DOWNLOADED[key], "download"
+    if unset(value):
+        if SHARED is None:
+            return DOWNLOADED[key], "download"
+        value, origin = f"{SHARED}/{SHARED_LAYOUT[key]}", f"${SHARED_ENV}/{SHARED_LAYOUT[key]}"
+    else:
+        origin = f"paths.{key}"
+    if not Path(value).exists():
+        raise WorkflowError(
+            f"input paths.{key} not found: {value} (from {origin}). Set paths.{key} to a local copy, set "
+            f"${SHARED_ENV} to a folder holding {SHARED_LAYOUT[key]}, or use paths.{key}: download "
+            f"(or null with ${SHARED_ENV} unset) to have the workflow download it"
+            + (" (zsRE training: a disjoint split of the zsRE eval file)" if key == "zsre_train" else ""))
+    return value, "local"
 
 
-UPSTREAM_DIR = f"{DATA}/upstream"
-UPSTREAM_FILES = "|".join(re.escape(u.file) for u in UPSTREAM.values())   # what `counterfact fetch` writes
-PARAREL = local_or_downloaded("pararel", f"{UPSTREAM_DIR}/pararel")
-KNOWN_RELEASED = local_or_downloaded("known_facts_released", f"{UPSTREAM_DIR}/{UPSTREAM['known_facts_released'].file}")
-CORPUS = local_or_downloaded("corpus", f"{UPSTREAM_DIR}/{UPSTREAM['corpus'].file}")
+INPUTS = {key: resolve_input(key) for key in SHARED_LAYOUT}
+PARAREL = INPUTS["pararel"][0]
+KNOWN_RELEASED = INPUTS["known_facts_released"][0]
+CORPUS = INPUTS["corpus"][0]
+ZSRE_EVAL_SOURCE = INPUTS["zsre_eval"][0]
+ZSRE_TRAIN_SPLIT = INPUTS["zsre_train"][1] == "download"   # train split carved out of the eval file
+ZSRE_TRAIN = INPUTS["zsre_train"][0]
+ZSRE_TRAIN_NOTE = (f"a disjoint {config['dataset']['zsre_train_fraction']:.0%} split of the zsRE eval file "
+                   "(no public source of MEND's training records)" if ZSRE_TRAIN_SPLIT else f"the local copy {ZSRE_TRAIN}")
 
 
-def zsre_file(part):
-    """The zsRE eval or train records: a local copy, or (eval only) the upstream download."""
-    if part == "eval":
-        return local_or_downloaded("zsre_eval", f"{UPSTREAM_DIR}/{UPSTREAM['zsre_eval'].file}")
-    if unset(P.get("zsre_train")):
-        raise ValueError(f"paths.zsre_train is null: {NO_UPSTREAM['zsre_train']}")
-    return P["zsre_train"]
+# -- provenance, logs, benchmarks ----------------------------------------------------------
+
+def prov(**values):
+    """params.prov: the JSON `rome provenance` records: the values the rule uses, and only
+    those (a global such as the seed or the model in every rule's params would rerun rules
+    that do not use it)."""
+    return json.dumps(values, sort_keys=True, default=str)
 
 
-def prov(rule_name, **params):
-    """Shell suffix recording checksums of {input} and {output} after the command succeeds."""
-    params = dict(params, model=MODEL, run=RUN, seed=SEED)
-    blob = shlex.quote(json.dumps(params, sort_keys=True, default=str)).replace("{", "{{").replace("}", "}}")
-    return (f" && rome provenance --rule {rule_name} --inputs {{input}} --outputs {{output}}"
-            f" --params-json {blob} --dir {PROV} > /dev/null")
+def shell_cmd(rule_name, *parts):
+    """A rule's command: ``parts`` joined by spaces, then `rome provenance` recording the
+    checksums of {input} and {output} once the command succeeded (rome audit re-checks them).
+    Only {input}, {output}, {params.*}, {wildcards.*} and {log} appear in the text."""
+    return " ".join([
+        *parts, "&& rome provenance --rule", rule_name, "--inputs {input:q} --outputs {output:q}",
+        "--params-json {params.prov:q} --dir {params.prov_dir:q} >> {log:q} 2>&1",
+    ])
+
+
+def log_of(rule_name, *wildcards):
+    """The job's log: one file per rule and wildcard combination."""
+    return os.path.join(LOGS, rule_name, *[f"{{{w}}}" for w in wildcards]) + ".log"
+
+
+def bench_of(rule_name, *wildcards):
+    """The job's benchmark TSV (workflow/scripts/rule_times.py renders the table of them)."""
+    return os.path.join(BENCH, rule_name, *[f"{{{w}}}" for w in wildcards]) + ".tsv"
+
+
+def res(kind):
+    """Resources of a job class (resources.model / data / render of the configuration)."""
+    r = config["resources"][kind]
+    return dict(mem_mb=r["mem_mb"], runtime=r["runtime"], gpu=r["gpu"])
 
 
 def method_slug(method):

@@ -8,8 +8,20 @@ KF = section("known_facts")
 rule pararel_download:
     output:
         directory(f"{UPSTREAM_DIR}/pararel"),
+    params:
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("pararel_download"),
+    benchmark:
+        bench_of("pararel_download")
+    resources:
+        **res("data"),
     shell:
-        "counterfact download --dest {output}"
+        shell_cmd(
+            "pararel_download",
+            "counterfact download --dest {output:q} > {log:q} 2>&1",
+        )
 
 
 rule upstream_file:
@@ -17,8 +29,45 @@ rule upstream_file:
         f"{UPSTREAM_DIR}/{{name}}",
     wildcard_constraints:
         name=UPSTREAM_FILES,
+    params:
+        dest=UPSTREAM_DIR,
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("upstream_file", "name"),
+    benchmark:
+        bench_of("upstream_file", "name")
+    resources:
+        **res("data"),
     shell:
-        "counterfact fetch {wildcards.name} --dest-dir {UPSTREAM_DIR} > /dev/null"
+        shell_cmd(
+            "upstream_file",
+            "counterfact fetch {wildcards.name:q} --dest-dir {params.dest:q} > {log:q} 2>&1",
+        )
+
+
+rule zsre_split:
+    # No public source of MEND's zsRE training records: when paths.zsre_train has no local
+    # copy, a seeded share (dataset.zsre_train_fraction) of the zsRE eval file is held out for
+    # hyper-network training and the rest is the evaluation set (disjoint by record).
+    input:
+        ZSRE_EVAL_SOURCE,
+    output:
+        train=f"{DS}/zsre_train_split.json",
+        eval=f"{DS}/zsre_eval_split.json",
+    params:
+        fraction=DSET["zsre_train_fraction"],
+        seed=SEED,
+        prov=prov(seed=SEED, zsre_train_fraction=DSET["zsre_train_fraction"]),
+        prov_dir=PROV,
+    log:
+        log_of("zsre_split"),
+    benchmark:
+        bench_of("zsre_split")
+    resources:
+        **res("data"),
+    script:
+        "../scripts/zsre_split.py"
 
 
 rule counterfact_build:
@@ -29,12 +78,26 @@ rule counterfact_build:
         records=f"{DS}/counterfact.json",
         report=f"{DS}/build_report.json",
     params:
-        relations=(f"--relations {','.join(DSET['relations'])}" if DSET.get("relations") else ""),
-        ambiguous=DSET.get("ambiguous", "keep-first"),
+        relations=["--relations", ",".join(DSET["relations"])] if DSET["relations"] else [],
+        ambiguous=DSET["ambiguous"],
+        neighbour_pool=DSET["neighbour_pool"],
+        seed=SEED,
+        prov=prov(seed=SEED, relations=DSET["relations"], ambiguous=DSET["ambiguous"],
+                  neighbour_pool=DSET["neighbour_pool"]),
+        prov_dir=PROV,
+    log:
+        log_of("counterfact_build"),
+    benchmark:
+        bench_of("counterfact_build")
+    resources:
+        **res("data"),
     shell:
-        "counterfact build --pararel-dir {input.pararel} --corpus {input.corpus} --out {output.records}"
-        " --report {output.report} --seed {SEED} --ambiguous {params.ambiguous} {params.relations} --quiet > /dev/null"
-        + prov("counterfact_build", relations=DSET.get("relations"))
+        shell_cmd(
+            "counterfact_build",
+            "counterfact build --pararel-dir {input.pararel:q} --corpus {input.corpus:q} --out"
+            " {output.records:q} --report {output.report:q} --seed {params.seed} --ambiguous"
+            " {params.ambiguous:q} --neighbour-pool {params.neighbour_pool} {params.relations:q} --quiet > {log:q} 2>&1",
+        )
 
 
 rule counterfact_validate:
@@ -42,8 +105,20 @@ rule counterfact_validate:
         f"{DS}/counterfact.json",
     output:
         f"{DS}/validation.json",
+    params:
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("counterfact_validate"),
+    benchmark:
+        bench_of("counterfact_validate")
+    resources:
+        **res("data"),
     shell:
-        "counterfact validate {input} --json > {output}" + prov("counterfact_validate")
+        shell_cmd(
+            "counterfact_validate",
+            "counterfact validate {input:q} --json > {output:q} 2> {log:q}",
+        )
 
 
 rule counterfact_stats:
@@ -51,8 +126,20 @@ rule counterfact_stats:
         f"{DS}/counterfact.json",
     output:
         f"{DS}/stats.json",
+    params:
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("counterfact_stats"),
+    benchmark:
+        bench_of("counterfact_stats")
+    resources:
+        **res("data"),
     shell:
-        "counterfact stats {input} --json --out {output} > /dev/null" + prov("counterfact_stats")
+        shell_cmd(
+            "counterfact_stats",
+            "counterfact stats {input:q} --json --out {output:q} > {log:q} 2>&1",
+        )
 
 
 rule counterfact_split:
@@ -63,11 +150,23 @@ rule counterfact_split:
         train=f"{DS}/counterfact_train.json",
         eval=f"{DS}/counterfact_eval.json",
     params:
-        fraction=1.0 - float(DSET.get("train_fraction", 0.5)),
+        fraction=1.0 - DSET["train_fraction"],
+        seed=SEED,
+        prov=prov(seed=SEED, train_fraction=DSET["train_fraction"]),
+        prov_dir=PROV,
+    log:
+        log_of("counterfact_split"),
+    benchmark:
+        bench_of("counterfact_split")
+    resources:
+        **res("data"),
     shell:
-        "counterfact split --records {input} --out {output.split} --eval-fraction {params.fraction}"
-        " --seed {SEED} --train-out {output.train} --eval-out {output.eval} > /dev/null"
-        + prov("counterfact_split")
+        shell_cmd(
+            "counterfact_split",
+            "counterfact split --records {input:q} --out {output.split:q} --eval-fraction"
+            " {params.fraction} --seed {params.seed} --train-out {output.train:q} --eval-out"
+            " {output.eval:q} > {log:q} 2>&1",
+        )
 
 
 rule reference_texts:
@@ -80,10 +179,22 @@ rule reference_texts:
         idf=f"{DS}/reference/tfidf_idf.npz",
         report=f"{DS}/reference/reference_report.json",
     params:
-        match=DSET.get("reference_match", "title+mention"),
+        match=DSET["reference_match"],
+        out_dir=f"{DS}/reference",
+        prov=prov(reference_match=DSET["reference_match"]),
+        prov_dir=PROV,
+    log:
+        log_of("reference_texts"),
+    benchmark:
+        bench_of("reference_texts")
+    resources:
+        **res("data"),
     shell:
-        "counterfact reference-texts --records {input.records} --corpus {input.corpus}"
-        " --out-dir {DS}/reference --match {params.match} > /dev/null" + prov("reference_texts")
+        shell_cmd(
+            "reference_texts",
+            "counterfact reference-texts --records {input.records:q} --corpus {input.corpus:q} --out-dir"
+            " {params.out_dir:q} --match {params.match:q} > {log:q} 2>&1",
+        )
 
 
 rule tables_2_3:
@@ -91,21 +202,56 @@ rule tables_2_3:
         stats=f"{DS}/stats.json",
         reference=f"{DS}/reference/reference_report.json",
     output:
-        expand(f"{FIG}/{{table}}.{{ext}}", table=["table2", "table3"], ext=["md", "csv", "tex"]),
+        report(expand(f"{FIG}/table2.{{ext}}", ext=["md", "csv", "tex"]), caption=f"{REPORT}/table2.rst",
+               category="dataset"),
+        report(expand(f"{FIG}/table3.{{ext}}", ext=["md", "csv", "tex"]), caption=f"{REPORT}/table3.rst",
+               category="dataset"),
+    params:
+        out_dir=FIG,
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("tables_2_3"),
+    benchmark:
+        bench_of("tables_2_3")
+    resources:
+        **res("render"),
     shell:
-        "counterfact tables --stats {input.stats} --reference-report {input.reference} --out-dir {FIG} > /dev/null"
-        + prov("tables_2_3")
+        shell_cmd(
+            "tables_2_3",
+            "counterfact tables --stats {input.stats:q} --reference-report {input.reference:q} --out-dir"
+            " {params.out_dir:q} > {log:q} 2>&1",
+        )
+
+
+def zsre_input(part):
+    """Raw (MEND-format) zsRE records: a local copy or download, or the two parts of the split."""
+    if ZSRE_TRAIN_SPLIT:
+        return f"{DS}/zsre_{part}_split.json"
+    return ZSRE_EVAL_SOURCE if part == "eval" else ZSRE_TRAIN
 
 
 rule zsre_convert:
     input:
-        lambda w: zsre_file(w.part),
+        lambda w: zsre_input(w.part),
     output:
         f"{DS}/zsre_{{part}}.json",
     wildcard_constraints:
         part="eval|train",
+    params:
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("zsre_convert", "part"),
+    benchmark:
+        bench_of("zsre_convert", "part")
+    resources:
+        **res("data"),
     shell:
-        "counterfact zsre --input {input} --out {output} > /dev/null" + prov("zsre_convert")
+        shell_cmd(
+            "zsre_convert",
+            "counterfact zsre --input {input:q} --out {output:q} > {log:q} 2>&1",
+        )
 
 
 rule known_facts:
@@ -114,17 +260,31 @@ rule known_facts:
     output:
         f"{D}/known_facts.json",
     params:
-        limit=int(KF.get("max_candidates", 300)),
+        limit=KF["max_candidates"],
+        model=MODEL,
+        device=DEVICE,
+        dtype=DTYPE,
+        prov=prov(model=MODEL, max_candidates=KF["max_candidates"], device=DEVICE, dtype=DTYPE),
+        prov_dir=PROV,
+    threads: 1
+    log:
+        log_of("known_facts"),
+    benchmark:
+        bench_of("known_facts")
     resources:
-        gpu=1,
+        **res("model"),
     shell:
-        "rome known-facts --records {input} --model {MODEL} --device {DEVICE} --dtype {DTYPE}"
-        " --out {output} --limit {params.limit} --quiet" + prov("known_facts", limit=KF.get("max_candidates"))
+        shell_cmd(
+            "known_facts",
+            "rome known-facts --records {input:q} --model {params.model:q} --device"
+            " {params.device:q} --dtype {params.dtype:q} --out {output:q} --limit {params.limit} --quiet"
+            " > {log:q} 2>&1",
+        )
 
 
 def known_facts_file():
     """The model's own known facts, or the released GPT-2 XL set (max_candidates: 0)."""
-    if int(KF.get("max_candidates", 300)) == 0:
+    if KF["max_candidates"] == 0:
         return KNOWN_RELEASED
     return f"{D}/known_facts.json"
 
@@ -133,20 +293,48 @@ rule fig21_counterfact_record:
     input:
         f"{DS}/counterfact.json",
     output:
-        expand(f"{FIG}/fig21.{{ext}}", ext=["md", "pdf", "png"]),
+        report(expand(f"{FIG}/fig21.{{ext}}", ext=["md", "pdf", "png"]), caption=f"{REPORT}/fig21.rst",
+               category="dataset"),
+    params:
+        out_dir=FIG,
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("fig21_counterfact_record"),
+    benchmark:
+        bench_of("fig21_counterfact_record")
+    resources:
+        **res("render"),
     shell:
-        "rome render-text --figure fig21 --records {input} --case-id 0 --out-dir {FIG} > /dev/null"
-        + prov("fig21")
+        shell_cmd(
+            "fig21_counterfact_record",
+            "rome render-text --figure fig21 --records {input:q} --case-id 0 --out-dir {params.out_dir:q}"
+            " > {log:q} 2>&1",
+        )
 
 
 rule fig22_zsre_record:
     input:
         f"{DS}/zsre_eval.json",
     output:
-        expand(f"{FIG}/fig22.{{ext}}", ext=["md", "pdf", "png"]),
+        report(expand(f"{FIG}/fig22.{{ext}}", ext=["md", "pdf", "png"]), caption=f"{REPORT}/fig22.rst",
+               category="dataset"),
+    params:
+        out_dir=FIG,
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("fig22_zsre_record"),
+    benchmark:
+        bench_of("fig22_zsre_record")
+    resources:
+        **res("render"),
     shell:
-        "rome render-text --figure fig22 --records {input} --case-id 0 --out-dir {FIG} > /dev/null"
-        + prov("fig22")
+        shell_cmd(
+            "fig22_zsre_record",
+            "rome render-text --figure fig22 --records {input:q} --case-id 0 --out-dir {params.out_dir:q}"
+            " > {log:q} 2>&1",
+        )
 
 
 def dataset_targets():

@@ -1,12 +1,11 @@
 # Editing evaluation: every configured method on COUNTERFACT's eval split and on zsRE,
-# one result file per (method, record) (resumable), summaries, Tables 1 and 4, the text
-# figures and the human-evaluation kit.
+# one result file per (method, record) (resumable), summaries, Tables 1 and 4 (and 5/6 from
+# the runs named in evaluation.compare_runs), the text figures and the human-evaluation kit.
 
 EV = section("evaluation")
 ED = section("editing")
-CF_METHODS = ["none"] + list(ED.get("methods", ["rome"]))
-ZSRE_METHODS = ["none"] + list(ED.get("zsre_methods", ["rome"]))
-GEN_TOKENS = int(EV.get("generation_tokens", 100))
+CF_METHODS = ["none"] + list(ED["methods"])
+ZSRE_METHODS = ["none"] + list(ED["zsre_methods"])
 
 
 def hypernet_input(method):
@@ -26,15 +25,37 @@ rule evaluate_counterfact:
     output:
         f"{D}/eval/counterfact/{{method}}.done",
     params:
-        limit=int(EV.get("n_records", 20)),
+        **model_params(),
+        **stats_params(),
+        limit=EV["n_records"],
+        generation_tokens=EV["generation_tokens"],
+        seed=SEED,
+        out_dir=f"{D}/eval/counterfact",
+        reference_dir=f"{DS}/reference",
+        templates=f"{D}/templates",
+        hypernet_dir=HYPERNET_DIR,
+        prov=prov(seed=SEED, model=MODEL, n_records=EV["n_records"], generation_tokens=EV["generation_tokens"], stats_tokens=ST["tokens"],
+                  device=DEVICE, dtype=DTYPE),
+        prov_dir=PROV,
+    threads: 1
+    log:
+        log_of("evaluate_counterfact", "method"),
+    benchmark:
+        bench_of("evaluate_counterfact", "method")
     resources:
-        gpu=1,
+        **res("model"),
     shell:
-        "rome evaluate --method {wildcards.method} {LM_ARGS} --dataset counterfact --records {input.records}"
-        " --out-dir {D}/eval/counterfact --limit {params.limit} --generation-tokens {GEN_TOKENS} --seed {SEED}"
-        " --reference-dir {DS}/reference {STATS_ARGS} --templates-dir {D}/templates"
-        " --hypernet-dir {HYPERNET_DIR} --no-progress > {output}"
-        + prov("evaluate_counterfact", evaluation=EV, stats=ST)
+        shell_cmd(
+            "evaluate_counterfact",
+            "rome evaluate --method {wildcards.method}",
+            LM,
+            "--dataset counterfact --records {input.records:q} --out-dir {params.out_dir:q} --limit"
+            " {params.limit} --generation-tokens {params.generation_tokens} --seed {params.seed}"
+            " --reference-dir {params.reference_dir:q}",
+            STATS,
+            "--templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress >"
+            " {output:q} 2> {log:q}",
+        )
 
 
 rule evaluate_zsre:
@@ -45,14 +66,33 @@ rule evaluate_zsre:
     output:
         f"{D}/eval/zsre/{{method}}.done",
     params:
-        limit=int(EV.get("zsre_records", 50)),
+        **model_params(),
+        **stats_params(),
+        limit=EV["zsre_records"],
+        seed=SEED,
+        out_dir=f"{D}/eval/zsre",
+        templates=f"{D}/templates",
+        hypernet_dir=HYPERNET_DIR,
+        prov=prov(seed=SEED, model=MODEL, zsre_records=EV["zsre_records"], stats_tokens=ST["tokens"], device=DEVICE, dtype=DTYPE),
+        prov_dir=PROV,
+    threads: 1
+    log:
+        log_of("evaluate_zsre", "method"),
+    benchmark:
+        bench_of("evaluate_zsre", "method")
     resources:
-        gpu=1,
+        **res("model"),
     shell:
-        "rome evaluate --method {wildcards.method} {LM_ARGS} --dataset zsre --records {input.records}"
-        " --out-dir {D}/eval/zsre --limit {params.limit} --seed {SEED} {STATS_ARGS} --templates-dir {D}/templates"
-        " --hypernet-dir {HYPERNET_DIR} --no-progress > {output}"
-        + prov("evaluate_zsre", evaluation=EV, stats=ST)
+        shell_cmd(
+            "evaluate_zsre",
+            "rome evaluate --method {wildcards.method}",
+            LM,
+            "--dataset zsre --records {input.records:q} --out-dir {params.out_dir:q} --limit"
+            " {params.limit} --seed {params.seed}",
+            STATS,
+            "--templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress >"
+            " {output:q} 2> {log:q}",
+        )
 
 
 rule summarize:
@@ -61,32 +101,81 @@ rule summarize:
                          method=CF_METHODS if w.dataset == "counterfact" else ZSRE_METHODS),
     output:
         f"{D}/eval/{{dataset}}-summary.json",
+    wildcard_constraints:
+        dataset="counterfact|zsre",
+    params:
+        eval_dir=lambda w: f"{D}/eval/{w.dataset}",
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("summarize", "dataset"),
+    benchmark:
+        bench_of("summarize", "dataset")
+    resources:
+        **res("data"),
     shell:
-        "rome summarize --eval-dir {D}/eval/{wildcards.dataset} --out {output} > /dev/null" + prov("summarize")
+        shell_cmd(
+            "summarize",
+            "rome summarize --eval-dir {params.eval_dir:q} --out {output:q} > {log:q} 2>&1",
+        )
 
 
-rule table4:
+def other_summaries(dataset):
+    """Tables 5/6: the summaries of the runs named in evaluation.compare_runs that exist when
+    the DAG is planned (others are left out with a warning, as Figs. 8/9 do)."""
+    found = []
+    for entry in EV["compare_runs"]:
+        path = entry.get(dataset)
+        if not path:
+            continue
+        if Path(path).is_file():
+            found.append(path)
+        else:
+            print(f"warning: evaluation.compare_runs: {path} does not exist yet (run the configuration of "
+                  f"{entry['name']!r} first); Table {5 if dataset == 'counterfact' else 6} leaves it out",
+                  file=sys.stderr)
+    return found
+
+
+TABLES = {  # table -> (dataset, summaries, paper item)
+    "table4": ("counterfact", [f"{D}/eval/counterfact-summary.json"]),
+    "table1": ("zsre", [f"{D}/eval/zsre-summary.json"]),
+    "table5": ("counterfact", other_summaries("counterfact")),
+    "table6": ("zsre", other_summaries("zsre")),
+}
+
+
+rule render_table:
     input:
-        f"{D}/eval/counterfact-summary.json",
+        lambda w: TABLES[w.table][1],
     output:
-        expand(f"{FIG}/table4.{{ext}}", ext=["md", "csv", "tex"]),
+        report(expand(f"{FIG}/{{{{table}}}}.{{ext}}", ext=["md", "csv", "tex"]), caption=f"{REPORT}/table.rst",
+               category="evaluation"),
+    wildcard_constraints:
+        table="table1|table4|table5|table6",
+    params:
+        out_dir=FIG,
+        zsre_train=ZSRE_TRAIN_NOTE,
+        prov=prov(),
+        prov_dir=PROV,
+    log:
+        log_of("render_table", "table"),
+    benchmark:
+        bench_of("render_table", "table")
+    resources:
+        **res("render"),
     shell:
-        "rome render-tables --table table4 --summary {input} --out-dir {FIG} > /dev/null" + prov("table4")
-
-
-rule table1:
-    input:
-        f"{D}/eval/zsre-summary.json",
-    output:
-        expand(f"{FIG}/table1.{{ext}}", ext=["md", "csv", "tex"]),
-    shell:
-        "rome render-tables --table table1 --summary {input} --out-dir {FIG} > /dev/null" + prov("table1")
+        shell_cmd(
+            "render_table",
+            "rome render-tables --table {wildcards.table} --summary {input:q} --out-dir"
+            " {params.out_dir:q} > {log:q} 2>&1",
+        )
 
 
 def text_case_ids(n):
     """Configured records, or the first n that every method has results for."""
-    ids = EV.get("text_records")
-    return f"--case-ids {' '.join(map(str, ids[:n]))}" if ids else f"--first {n}"
+    ids = EV["text_records"]
+    return ["--case-ids", *map(str, ids[:n])] if ids else ["--first", str(n)]
 
 
 TEXT_FIGURES = {
@@ -100,35 +189,74 @@ rule text_figure:
     input:
         summary=f"{D}/eval/counterfact-summary.json",
     output:
-        expand(f"{FIG}/{{{{figure}}}}.{{ext}}", ext=["md", "pdf", "png"]),
+        report(expand(f"{FIG}/{{{{figure}}}}.{{ext}}", ext=["md", "pdf", "png"]), caption=f"{REPORT}/text_figure.rst",
+               category="evaluation"),
     params:
-        methods=lambda w: " ".join(TEXT_FIGURES[w.figure]["methods"]),
+        methods=lambda w: TEXT_FIGURES[w.figure]["methods"],
         ids=lambda w: text_case_ids(TEXT_FIGURES[w.figure]["n"]),
+        eval_dir=f"{D}/eval/counterfact",
+        out_dir=FIG,
+        prov=lambda w: prov(methods=TEXT_FIGURES[w.figure]["methods"], text_records=EV["text_records"]),
+        prov_dir=PROV,
     wildcard_constraints:
         figure="fig06|fig19|fig25",
+    log:
+        log_of("text_figure", "figure"),
+    benchmark:
+        bench_of("text_figure", "figure")
+    resources:
+        **res("render"),
     shell:
-        "rome render-text --figure {wildcards.figure} --eval-dir {D}/eval/counterfact --methods {params.methods}"
-        " {params.ids} --out-dir {FIG} > /dev/null" + prov("text_figure")
+        shell_cmd(
+            "text_figure",
+            "rome render-text --figure {wildcards.figure} --eval-dir {params.eval_dir:q} --methods"
+            " {params.methods:q} {params.ids:q} --out-dir {params.out_dir:q} > {log:q} 2>&1",
+        )
+
+
+HUMAN_EVAL = f"{FIG}/human-eval"
 
 
 rule human_eval_kit:
     input:
         summary=f"{D}/eval/counterfact-summary.json",
     output:
-        directory(f"{FIG}/human-eval"),
+        report(f"{HUMAN_EVAL}/sheets.html", caption=f"{REPORT}/fig27.rst", category="evaluation"),
+        report(f"{HUMAN_EVAL}/instructions.html", caption=f"{REPORT}/fig30.rst", category="evaluation"),
+        report(_fig("human-eval/fig26_human_eval"), caption=f"{REPORT}/fig26.rst", category="evaluation"),
+        f"{HUMAN_EVAL}/sheets.csv",
+        f"{HUMAN_EVAL}/answer_key.csv",
+        f"{HUMAN_EVAL}/ratings_template.csv",
     params:
-        n=min(int(EV.get("n_records", 20)), 15),
+        n=min(EV["n_records"], 15),
+        seed=SEED,
+        eval_dir=f"{D}/eval/counterfact",
+        out_dir=HUMAN_EVAL,
+        prov=prov(seed=SEED, n=min(EV["n_records"], 15)),
+        prov_dir=PROV,
+    log:
+        log_of("human_eval_kit"),
+    benchmark:
+        bench_of("human_eval_kit")
+    resources:
+        **res("render"),
     shell:
-        "rome human-eval --action export --eval-dir {D}/eval/counterfact --first {params.n}"
-        " --methods rome ft-l none --seed {SEED} --out-dir {output} > /dev/null"
-        " && rome human-eval --action render --out-dir {output} > /dev/null" + prov("human_eval_kit")
+        shell_cmd(
+            "human_eval_kit",
+            "rome human-eval --action export --eval-dir {params.eval_dir:q} --first {params.n} --methods"
+            " rome ft-l none --seed {params.seed} --out-dir {params.out_dir:q} > {log:q} 2>&1 && rome"
+            " human-eval --action render --out-dir {params.out_dir:q} >> {log:q} 2>&1",
+        )
 
 
 def evaluation_targets():
-    t = list(rules.table4.output) + list(rules.table1.output)
+    t = expand(f"{FIG}/{{table}}.{{ext}}", table=["table4", "table1"], ext=["md", "csv", "tex"])
+    for table in ("table5", "table6"):
+        if TABLES[table][1]:
+            t += expand(f"{FIG}/{table}.{{ext}}", ext=["md", "csv", "tex"])
     for figure, spec in TEXT_FIGURES.items():
         if len(spec["methods"]) >= 2:
             t += expand(f"{FIG}/{figure}.{{ext}}", ext=["md", "pdf", "png"])
     if {"rome", "ft-l"} <= set(CF_METHODS):
-        t.append(f"{FIG}/human-eval")
+        t += list(rules.human_eval_kit.output)
     return t

@@ -3,8 +3,15 @@
 
 ST = section("stats")
 STATS_DIR = f"{D}/stats"
-STATS_CORPUS = ST.get("corpus") or CORPUS
-STATS_ARGS = f"--stats-dir {STATS_DIR} --corpus {STATS_CORPUS} --stats-tokens {int(ST.get('tokens', 100000))}"
+STATS_CORPUS = ST["corpus"] or CORPUS
+
+
+def stats_params():
+    """params of the rules that read the statistics (ROME computes any missing layer itself)."""
+    return dict(stats_dir=STATS_DIR, stats_corpus=STATS_CORPUS, stats_tokens=ST["tokens"])
+
+
+STATS = "--stats-dir {params.stats_dir:q} --corpus {params.stats_corpus:q} --stats-tokens {params.stats_tokens}"
 
 
 rule key_statistics:
@@ -13,12 +20,26 @@ rule key_statistics:
     output:
         f"{STATS_DIR}/manifest.txt",
     params:
-        layers=ST.get("layers", "0-17"),
-        tokens=int(ST.get("tokens", 100000)),
-        dtype=ST.get("dtype", "float32"),
+        **model_params(),
+        layers=ST["layers"],
+        tokens=ST["tokens"],
+        stats_dtype=ST["dtype"],
+        corpus=STATS_CORPUS,
+        out_dir=STATS_DIR,
+        prov=prov(model=MODEL, layers=ST["layers"], tokens=ST["tokens"], dtype=ST["dtype"], model_dtype=DTYPE, device=DEVICE),
+        prov_dir=PROV,
+    threads: 1
+    log:
+        log_of("key_statistics"),
+    benchmark:
+        bench_of("key_statistics")
     resources:
-        gpu=1,
+        **res("model"),
     shell:
-        "rome stats {LM_ARGS} --layers {params.layers} --corpus {STATS_CORPUS}"
-        " --tokens {params.tokens} --stats-dtype {params.dtype} --out-dir {STATS_DIR} > {output}"
-        + prov("key_statistics", layers=ST.get("layers"), tokens=ST.get("tokens"), dtype=ST.get("dtype"))
+        shell_cmd(
+            "key_statistics",
+            "rome stats --model {params.model:q} --device {params.device:q} {params.models:q}"
+            " --dtype {params.dtype:q} --layers {params.layers:q} --corpus {params.corpus:q}"
+            " --tokens {params.tokens} --stats-dtype {params.stats_dtype:q} --out-dir {params.out_dir:q} >"
+            " {output:q} 2> {log:q}",
+        )
