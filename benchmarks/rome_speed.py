@@ -23,8 +23,14 @@ import torch
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
-from rome.editing.statistics import (StatsProvider, StatsSettings, accumulate_second_moments, load_documents,
-                                     tokenize_chunks, _batches)
+from rome.editing.statistics import (
+    StatsProvider,
+    StatsSettings,
+    _batches,
+    accumulate_second_moments,
+    load_documents,
+    tokenize_chunks,
+)
 from rome.models import load_model
 
 FACTS = [EditRequest("{} plays the sport of", "LeBron James", "football"),

@@ -27,8 +27,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 
 from atomicio import atomic_write_json, stable_key
-from rome.editing.base import EditRequest
 from replkit.cli import parse_overrides
+from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider, StatsSettings

@@ -2,7 +2,11 @@ import pytest
 import torch
 
 from rome.architectures import (
-    ARCHITECTURES, UnsupportedArchitectureError, get_module, parse_layers, spec_for,
+    ARCHITECTURES,
+    UnsupportedArchitectureError,
+    get_module,
+    parse_layers,
+    spec_for,
 )
 from rome.testing import TINY_ARCHITECTURES, tiny_model
 

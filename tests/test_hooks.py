@@ -2,7 +2,13 @@ import pytest
 import torch
 
 from rome.hooks import (
-    StopForward, Trace, TraceDict, count_hooks, preserve_weights, replace_positions, stop_after,
+    StopForward,
+    Trace,
+    TraceDict,
+    count_hooks,
+    preserve_weights,
+    replace_positions,
+    stop_after,
 )
 
 

@@ -69,7 +69,6 @@ def test_context_length_comes_from_the_config(tiny_gpt2):
 def test_parallel_first_loads_convert_the_embedded_model_once(tmp_path, monkeypatch):
     """Workflow jobs starting together must not race on the first conversion."""
     import threading
-    import time
     import types
 
     from rome import models

@@ -89,8 +89,8 @@ def test_select_records_refuses_negative_range():
 @pytest.mark.parametrize("tokens", [0, -5])
 def test_non_positive_statistics_token_budget_is_refused(tokens):
     """A negative stats.tokens silently used a few hundred tokens (ΔW norm 65.6 instead of 1.2)."""
-    from rome.editing.statistics import StatsProvider, StatsSettings, StatsSettingsError
     from rome.editing.hparams import load_hparams
+    from rome.editing.statistics import StatsProvider, StatsSettings, StatsSettingsError
 
     with pytest.raises(StatsSettingsError, match=r"token budget \(stats.tokens.*must be a positive integer"):
         StatsSettings(max_tokens=tokens)

@@ -1,7 +1,10 @@
 import pytest
 
 from rome.tokens import (
-    SubjectNotFoundError, encode_text_with_subject, encode_with_subject, token_categories,
+    SubjectNotFoundError,
+    encode_text_with_subject,
+    encode_with_subject,
+    token_categories,
 )
 
 CASES = [

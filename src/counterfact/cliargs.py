@@ -25,7 +25,7 @@ import io
 import os
 import sys
 import traceback
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 
 def _int(text: str) -> int:

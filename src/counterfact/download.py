@@ -24,8 +24,8 @@ import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from atomicio import atomic_write_bytes, atomic_write_json, sha256_file
 

@@ -55,7 +55,7 @@ def read_json(path: str | os.PathLike, missing_hint: str | None = None) -> Any:
     naming the file (and the line), with ``missing_hint`` (e.g. the config key) appended."""
     path = Path(path)
     try:
-        with open(path, "r", encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except FileNotFoundError:
         raise DataError(path, "file not found" + (f" ({missing_hint})" if missing_hint else "")) from None

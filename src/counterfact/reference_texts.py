@@ -238,7 +238,7 @@ def save_tfidf(out_dir: str | os.PathLike, vocab: list[str], idf: np.ndarray) ->
 
 def load_tfidf(out_dir: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     out_dir = Path(out_dir)
-    with open(out_dir / "tfidf_vocab.json", "r", encoding="utf-8") as fh:
+    with open(out_dir / "tfidf_vocab.json", encoding="utf-8") as fh:
         vocab = json.load(fh)
     idf = load_npz(out_dir / "tfidf_idf.npz")["idf"]
     if len(vocab) != len(idf):
@@ -247,7 +247,7 @@ def load_tfidf(out_dir: str | os.PathLike) -> tuple[list[str], np.ndarray]:
 
 
 def load_reference_texts(path: str | os.PathLike) -> dict[str, list[dict]]:
-    with open(path, "r", encoding="utf-8") as fh:
+    with open(path, encoding="utf-8") as fh:
         return json.load(fh)["references"]
 
 

@@ -34,7 +34,7 @@ EXPECTED_COUNTS = {"paraphrase_prompts": 2, "neighborhood_prompts": 10,
 
 
 def object_id(relation_id: str, label: str) -> str:
-    digest = hashlib.sha256(f"{relation_id}\t{label}".encode("utf-8")).hexdigest()[:10]
+    digest = hashlib.sha256(f"{relation_id}\t{label}".encode()).hexdigest()[:10]
     return f"{relation_id}-{digest}"
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 

@@ -7,8 +7,8 @@ Add a model family by adding one :class:`ArchSpec` to :data:`ARCHITECTURES`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import torch
 

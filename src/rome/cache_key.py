@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,7 +81,7 @@ def weights_fingerprint(model: torch.nn.Module) -> str:
     h = hashlib.sha256()
     with torch.no_grad():
         for name, p in model.named_parameters():
-            h.update(f"{name}|{tuple(p.shape)}|{p.dtype}\0".encode("utf-8"))
+            h.update(f"{name}|{tuple(p.shape)}|{p.dtype}\0".encode())
             h.update(_tensor_bytes(p))
     return h.hexdigest()
 

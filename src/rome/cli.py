@@ -48,7 +48,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         epilog="Global options (anywhere on the line): --debug shows the traceback of a failure; "
                "--stdout-file FILE writes the command's output to FILE atomically when it succeeds.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_) in COMMANDS.items():
+    for name, (_module, help_) in COMMANDS.items():
         sub.add_parser(name, help=help_, add_help=False)
     return parser, COMMANDS
 

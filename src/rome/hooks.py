@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -129,7 +130,7 @@ class Trace(contextlib.AbstractContextManager):
             h.remove()
         self._handles.clear()
 
-    def __enter__(self) -> "Trace":
+    def __enter__(self) -> Trace:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -175,7 +176,7 @@ class TraceDict(OrderedDict, contextlib.AbstractContextManager):
         for t in self.values():
             t.close()
 
-    def __enter__(self) -> "TraceDict":
+    def __enter__(self) -> TraceDict:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:

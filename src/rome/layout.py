@@ -15,8 +15,8 @@ an unknown name is made folder-safe (lower case; characters other than ``a-z0-9+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 #: slug -> the paper's display name
 DISPLAY_NAMES = {

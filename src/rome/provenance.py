@@ -19,9 +19,10 @@ import argparse
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from atomicio import atomic_write_json, sha256_file, stable_key
 
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         params = json.loads(args.params_json)
     except json.JSONDecodeError as err:
-        raise SystemExit(f"rome provenance: --params-json is not valid JSON ({err})")
+        raise SystemExit(f"rome provenance: --params-json is not valid JSON ({err})") from None
     path = write_provenance(args.dir, args.rule, args.inputs, args.outputs, params, args.items)
     print(f"provenance: {path}")
     return 0

@@ -4,7 +4,8 @@ A malformed record raises :class:`RecordError`, naming the record and the field.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from counterfact.errors import BadInputError
 

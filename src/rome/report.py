@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from atomicio import atomic_write_text
+
 from .provenance import load_provenance, package_version
 from .render.catalogue import CATALOGUE, catalogue_id
 

@@ -4,11 +4,10 @@ Nothing here reads configuration at import time; callers pass the values they we
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 from pathlib import Path
-
-import math
 from typing import Any
 
 import numpy as np

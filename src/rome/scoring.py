@@ -14,8 +14,8 @@ target (COUNTERFACT, paper Table 4) and the per-token top-1 correctness under te
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -91,7 +91,7 @@ def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], bat
         token_nll = (-logp.gather(1, gold_t[:, None])[:, 0]).tolist()
         correct = (logits.argmax(dim=-1) == gold_t).long().tolist()
         k = 0
-        for i, (p, t) in zip(idx, chunk):
+        for i, (_p, t) in zip(idx, chunk):
             n = len(t)
             tn = token_nll[k:k + n]
             results[i] = TargetScore(nll=sum(tn) / n, token_nll=tn, correct=correct[k:k + n])

@@ -9,7 +9,7 @@ torch): renderers import it; the arithmetic also works elementwise on numpy arra
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 Z95 = 1.96
 CI95_CAPTION = "95% interval 1.96·σ/√N, σ the population std over the N records"

@@ -6,8 +6,8 @@ say which position's logits predict each target token.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -43,7 +43,7 @@ class TargetBatch:
     n_seqs: int
     prompt_lengths: list[int]
 
-    def to(self, device) -> "TargetBatch":
+    def to(self, device) -> TargetBatch:
         return TargetBatch(self.input_ids.to(device), self.attention_mask.to(device), self.rows.to(device),
                            self.cols.to(device), self.gold.to(device), self.n_seqs, self.prompt_lengths)
 

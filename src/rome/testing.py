@@ -1,5 +1,4 @@
 """Test helpers: the tiny random-weight models (see :mod:`rome.tiny_models`)."""
 from __future__ import annotations
 
-from .tiny_models import (FACTORIES, GPT2_FAMILY, TINY_ARCHITECTURES, gpt2_tokenizer, tiny_model,  # noqa: F401
-                          tiny_tokenizer)
+from .tiny_models import FACTORIES, GPT2_FAMILY, TINY_ARCHITECTURES, gpt2_tokenizer, tiny_model, tiny_tokenizer  # noqa: F401

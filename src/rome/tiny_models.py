@@ -10,9 +10,10 @@ Building a model leaves the caller's global torch RNG state as it was.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

@@ -9,8 +9,8 @@ reports offsets; slow tokenizers without offsets fall back to decoding prefixes.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from counterfact.errors import BadInputError
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from counterfact_testdata import CORPUS, TEMPLATE_RESOURCES, make_pararel
 
 

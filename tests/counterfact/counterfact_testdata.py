@@ -20,13 +20,13 @@ def write_jsonl(path: Path, rows) -> Path:
 
 # P1: "language"; objects: French ×6, English ×4, German ×2, Latin ×1 (singleton);
 # one ambiguous subject (two objects), one duplicate line.
-P1_FACTS = ([("Fr%d" % i, "French") for i in range(6)] + [("En%d" % i, "English") for i in range(4)]
+P1_FACTS = ([(f"Fr{i}", "French") for i in range(6)] + [(f"En{i}", "English") for i in range(4)]
             + [("De0", "German"), ("De1", "German"), ("La0", "Latin"), ("Amb", "French"), ("Amb", "English"),
                ("Fr0", "French")])
 P1_PATTERNS = ["The language of [X] is [Y].", "[X] speaks [Y] .", "[Y] is spoken by [X].",
                "[X] is a native speaker of [Y]", "In [X]'s home, people speak [Y]."]
 # P2: only one object: no counterfactual possible.
-P2_FACTS = [("Only%d" % i, "Mono") for i in range(3)]
+P2_FACTS = [(f"Only{i}", "Mono") for i in range(3)]
 P2_PATTERNS = ["[X] belongs to [Y].", "[X] is part of [Y].", "[X], part of [Y]."]
 
 CORPUS = """

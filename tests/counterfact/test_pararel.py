@@ -1,11 +1,10 @@
 import json
 
 import pytest
+from counterfact_testdata import P1_FACTS, write_jsonl
 
 from counterfact.errors import DataError
 from counterfact.pararel import load_pararel, read_facts, read_patterns, relation_sort_key
-
-from counterfact_testdata import P1_FACTS, write_jsonl
 
 
 def test_reads_facts_and_patterns(pararel_dir):

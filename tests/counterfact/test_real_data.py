@@ -1,11 +1,10 @@
 """A few checks on the real local copies (ROME_SHARED_DATA, default <repo>/../shared/data)."""
 import pytest
+from counterfact_testdata import shared_data
 
 from counterfact.config import default_relations
 from counterfact.pararel import load_pararel
 from counterfact.templates import load_template_resources, relation_templates
-
-from counterfact_testdata import shared_data
 
 DATA = shared_data()
 needs_data = pytest.mark.skipif(not (DATA / "pararel" / "facts").is_dir(),

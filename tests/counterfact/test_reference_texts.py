@@ -1,11 +1,18 @@
 import math
 
 import numpy as np
-
-from counterfact.reference_texts import (build_reference_texts, collect_reference_texts, fit_tfidf, load_tfidf,
-                                         reference_score, subjects_by_target, tfidf_cosine, wikitext_articles)
-
 from counterfact_testdata import good_record
+
+from counterfact.reference_texts import (
+    build_reference_texts,
+    collect_reference_texts,
+    fit_tfidf,
+    load_tfidf,
+    reference_score,
+    subjects_by_target,
+    tfidf_cosine,
+    wikitext_articles,
+)
 
 WIKI = """
  = Alpha Town =

@@ -1,11 +1,10 @@
 import json
 
 import pytest
+from counterfact_testdata import good_record
 
 from counterfact.cli import main
 from counterfact.splits import load_split, split_case_ids, split_records
-
-from counterfact_testdata import good_record
 
 
 def test_split_deterministic_disjoint_complete():

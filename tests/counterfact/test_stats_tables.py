@@ -1,10 +1,10 @@
 import json
 
+from counterfact_testdata import good_record
+
 from counterfact.cli import main
 from counterfact.stats import compute_stats
 from counterfact.tables import PAPER_TABLE2, table2_rows, table3_rows, to_csv, to_latex, to_markdown, write_tables
-
-from counterfact_testdata import good_record
 
 
 def records():

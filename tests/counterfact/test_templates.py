@@ -1,8 +1,7 @@
 import pytest
 
 from counterfact.errors import DataError
-from counterfact.templates import (check_template, fill, load_template_resources, pattern_to_template,
-                                   relation_templates)
+from counterfact.templates import check_template, fill, load_template_resources, pattern_to_template, relation_templates
 
 
 @pytest.mark.parametrize("pattern, expected", [

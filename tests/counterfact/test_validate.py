@@ -2,11 +2,10 @@ import copy
 import json
 
 import pytest
+from counterfact_testdata import good_record
 
 from counterfact.cli import main
 from counterfact.validate import validate_records
-
-from counterfact_testdata import good_record
 
 
 def checks(records, **kw):

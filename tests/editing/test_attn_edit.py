@@ -2,7 +2,7 @@ import pytest
 
 from rome.editing.attn_edit import make_attn_edit
 
-from ._baseline_helpers import FACTS, check_edit_contract, margin, gemma_wins
+from ._baseline_helpers import FACTS, check_edit_contract, gemma_wins
 
 TINY = {"layer": 2, "lr": 5e-2, "steps": 10, "epsilon": 1e-3, "early_stop_loss": 1e-3}
 

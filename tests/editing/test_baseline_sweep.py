@@ -5,8 +5,15 @@ import pytest
 
 from counterfact.errors import DataError
 from rome.editing.baseline_sweep import load_records, run_sweep, settings_grid
-from rome.render.baselines import (boxplot_groups, load_results, record_scores, render_boxplots,
-                                   render_epsilon_sweep, render_layer_sweep, summarise_sweep)
+from rome.render.baselines import (
+    boxplot_groups,
+    load_results,
+    record_scores,
+    render_boxplots,
+    render_epsilon_sweep,
+    render_layer_sweep,
+    summarise_sweep,
+)
 
 RECORD = {
     "case_id": 7, "pararel_idx": 0,

@@ -4,9 +4,8 @@ reduction="batchmean")). Values below are computed by hand from the definition
 D_KL(P ‖ Q) = Σ_x P(x) ln(P(x)/Q(x)), not from the package."""
 from __future__ import annotations
 
-import math
-
 import dataclasses
+import math
 
 import pytest
 import torch

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from rome.editing.context_templates import (clean_text, context_templates, new_token_count, sample_ids,
-                                            templates_file)
+from rome.editing.context_templates import clean_text, context_templates, new_token_count, sample_ids, templates_file
 from rome.editing.hparams import load_hparams
 
 

@@ -3,7 +3,7 @@ import torch
 
 from rome.editing.ft import FineTuneEditor, build_target_batch, make_ft, make_ft_l, target_nll
 
-from ._baseline_helpers import FACTS, check_edit_contract, margin, gemma_wins
+from ._baseline_helpers import FACTS, check_edit_contract, gemma_wins
 
 TINY_FT = {"layer": 1, "lr": 1e-2, "steps": 10, "epsilon": None, "early_stop_loss": 1e-3}
 

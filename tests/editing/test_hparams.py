@@ -5,8 +5,17 @@ import dataclasses
 
 import pytest
 
-from rome.editing.hparams import (HPARAMS_CLASSES, AttnEditHparams, FTLHparams, HparamsError, KNHparams,
-                                  ROMEHparams, available, hparams_class, load_hparams)
+from rome.editing.hparams import (
+    HPARAMS_CLASSES,
+    AttnEditHparams,
+    FTLHparams,
+    HparamsError,
+    KNHparams,
+    ROMEHparams,
+    available,
+    hparams_class,
+    load_hparams,
+)
 
 
 @pytest.mark.parametrize("method", sorted(HPARAMS_CLASSES))
@@ -21,7 +30,7 @@ def test_every_yaml_file_loads_into_its_class(method):
 
 def test_every_field_has_a_meaning():
     for cls in HPARAMS_CLASSES.values():
-        for name, type_, default, meaning in cls.describe():
+        for name, _type, _default, meaning in cls.describe():
             assert meaning.strip(), f"{cls.__name__}.{name} has no one-line meaning"
 
 

@@ -3,7 +3,7 @@ import torch
 
 from rome.editing.kn import KnowledgeNeuronEditor, make_kn
 
-from ._baseline_helpers import FACTS, check_edit_contract, margin, gemma_wins
+from ._baseline_helpers import FACTS, check_edit_contract, gemma_wins
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "gemma3"])
@@ -36,8 +36,8 @@ def test_ig_attribution_completeness(tiny_gpt2):
     answer = 262
     attr, acts = ed.attribute(lm, FACTS[0].text, answer)
     assert attr.shape == acts.shape == (1, lm.spec.key_dim(lm.model, 1))
-    from rome.hooks import Trace
     from rome.editing.ft import last_token_logits
+    from rome.hooks import Trace
 
     name = lm.spec.layer_name("edit", 1)
     with torch.no_grad():

@@ -6,14 +6,21 @@ import argparse
 import pytest
 import torch
 
-from rome.editing.base import EditRequest, EditRequestError, Editor
+from rome.editing.base import Editor, EditRequest, EditRequestError
 from rome.editing.context_templates import context_templates
 from rome.editing.hparams import HparamsError, load_hparams, normalise_model_name
-from rome.editing.rome import (ROMEEditor, SuffixPass, keys_at, optimise_v, rank_one_update, solve_u, template_prefix,
-                              v_rows)
+from rome.editing.rome import (
+    ROMEEditor,
+    SuffixPass,
+    keys_at,
+    optimise_v,
+    rank_one_update,
+    solve_u,
+    template_prefix,
+    v_rows,
+)
 from rome.editing.statistics import StatsProvider, StatsSettings
 from rome.hooks import count_hooks
-from rome.tokens import SubjectNotFoundError
 
 REQ = EditRequest("{} plays the sport of", "LeBron James", "football", "basketball")
 

@@ -6,8 +6,14 @@ import pytest
 import torch
 
 from rome.editing.statistics import (
-    StatisticsError, StatsProvider, StatsSettings, accumulate_second_moments, compute_statistics,
-    load_second_moment, split_wikitext, tokenize_chunks,
+    StatisticsError,
+    StatsProvider,
+    StatsSettings,
+    accumulate_second_moments,
+    compute_statistics,
+    load_second_moment,
+    split_wikitext,
+    tokenize_chunks,
 )
 from rome.hooks import Trace, count_hooks
 

@@ -6,8 +6,7 @@ import torch
 
 from rome.evaluation.generation import _never_sampled, sample_batch
 from rome.scoring import encode_prompt
-from rome.vocab_projection import head_logits
-from rome.vocab_projection import VocabProjection
+from rome.vocab_projection import VocabProjection, head_logits
 
 PROMPTS = ["The mother tongue of Danielle Darrieux is", "Hi", "Apple's iPhone was developed by the company"]
 

@@ -6,8 +6,16 @@ import math
 import pytest
 
 from rome.evaluation.fluency import generation_entropy, ngram_entropy_of_tokens, text_entropy, word_tokens
-from rome.evaluation.metrics import (counterfact_record_metrics, harmonic_mean, magnitude_new, magnitude_true,
-                                     mean_ci, success_new, success_true, token_accuracy)
+from rome.evaluation.metrics import (
+    counterfact_record_metrics,
+    harmonic_mean,
+    magnitude_new,
+    magnitude_true,
+    mean_ci,
+    success_new,
+    success_true,
+    token_accuracy,
+)
 from rome.evaluation.summary import aggregate
 
 
@@ -83,8 +91,8 @@ def test_token_accuracy():
 
 
 def test_reference_score_identical_and_disjoint():
-    from rome.evaluation.consistency import ReferenceModel, tfidf_similarity
     from counterfact.reference_texts import fit_tfidf
+    from rome.evaluation.consistency import ReferenceModel, tfidf_similarity
 
     docs = ["paris is the capital of france", "english is spoken in london", "the cat sat on the mat"]
     vocab, idf = fit_tfidf(docs)

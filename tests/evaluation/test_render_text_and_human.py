@@ -11,7 +11,6 @@ from rome.evaluation.human_eval import export_kit, tally_ratings
 from rome.render.human_eval import render_fig26
 from rome.render.text_figures import render_generations, render_record
 
-
 TAGS = {"none": "x", "ROME": "y", "FT+L": "z", "unedited": "x"}
 
 

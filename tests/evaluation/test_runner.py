@@ -9,8 +9,7 @@ import torch
 from rome.evaluation.counterfact_eval import GenerationSettings
 from rome.evaluation.editors import IdentityEditor
 from rome.evaluation.generation import generate_texts
-from rome.evaluation.runner import (EvalSettings, RestoreError, SettingsMismatchError, evaluate_records,
-                                    result_path)
+from rome.evaluation.runner import EvalSettings, RestoreError, SettingsMismatchError, evaluate_records, result_path
 from rome.evaluation.summary import summarize_run
 
 

@@ -1,13 +1,11 @@
 """Batched teacher-forced scoring agrees with a plain full forward pass, one pair at a time."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
-from rome.scoring import encode_prompt, encode_target, score_targets, score_token_ids
 from rome.evaluation.zsre_eval import score_zsre_record
+from rome.scoring import encode_prompt, encode_target, score_targets, score_token_ids
 
 
 def reference_nll(lm, prompt, target):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from rome.render.tracing_cli import add_arguments, compare_entry, compare_models, run
+from rome.tokens import TOKEN_CATEGORIES
 from rome.tracing.aggregate import save_average
 from rome.tracing.saliency_cli import prompt_from_args
-from rome.tokens import TOKEN_CATEGORIES
 
 
 def _fake_summary(folder, n_layers, kinds=("hidden", "mlp", "attn"), n_kept=3):

@@ -13,7 +13,13 @@ import torch
 
 from rome.tracing.cli import add_trace_settings, stats_from_args
 from rome.tracing.noise import (
-    EmbeddingStats, NoiseRuleError, corpus_embedding_stats, corrupt, fit_gaussian, parse_noise, sample_noise,
+    EmbeddingStats,
+    NoiseRuleError,
+    corpus_embedding_stats,
+    corrupt,
+    fit_gaussian,
+    parse_noise,
+    sample_noise,
     subject_embedding_stats,
 )
 

@@ -13,7 +13,6 @@ from rome.tracing.saliency import integrated_gradients
 from rome.tracing.summary import summarise
 from rome.tracing.trace import TraceResult
 
-
 FACTS = [
     {"known_id": 0, "subject": "Eiffel Tower", "attribute": "Paris", "prompt": "The Eiffel Tower is located in", "relation_id": "P1"},
     {"known_id": 1, "subject": "Danielle Darrieux", "attribute": "French", "prompt": "Danielle Darrieux's mother tongue is", "relation_id": "P2"},
@@ -53,8 +52,9 @@ def test_batch_resumable_summary_and_figures(tiny_gpt2, tmp_path):
     assert summary["n_loaded"] == 2 and (tmp_path / "sum" / "summary.md").exists()
     avg = load_average(tmp_path / "sum" / "aie_mlp.json")
     assert avg["aie"].shape == (6, 4)
-    from rome.render.tracing_cli import run
     import argparse
+
+    from rome.render.tracing_cli import run
     args = argparse.Namespace(summary_dir=str(tmp_path / "sum"), results=str(out), examples="0", trace=[],
                               saliency=[], out_dir=str(tmp_path / "fig"), prefix="fig", title="tiny")
     assert run(args) == 0

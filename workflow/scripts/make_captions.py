@@ -56,7 +56,7 @@ def paper_value(item: str) -> str:
     text = CATALOGUE[item]["paper"]
     rows = []
     for model in PAPER_MODEL.get(item, []):
-        for label, method, values in PAPER_TABLES[(item, model)]:
+        for _label, method, values in PAPER_TABLES[(item, model)]:
             if method == "ROME":
                 cols = ZSRE_COLUMNS if item in ("table1", "table6") else COUNTERFACT_COLUMNS
                 rows.append(f"{model} ROME " + ", ".join(f"{c} {values[c]}" for c in cols))

@@ -6,7 +6,8 @@ elsewhere) under an L-infinity bound ``epsilon``.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .ft import FineTuneEditor, attention_qkv_weights
 from .hparams import AttnEditHparams

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextvars
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -57,7 +58,7 @@ class EditRequest:
         return self.prompt.replace("{}", self.subject)
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> "EditRequest":
+    def from_record(cls, record: Mapping[str, Any]) -> EditRequest:
         """From a COUNTERFACT (or converted zsRE) record's ``requested_rewrite``."""
         try:
             rw = record["requested_rewrite"]

@@ -19,18 +19,20 @@ Scores (ES/PS/NS and magnitudes) are computed from these files by
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
-
-from counterfact.errors import BadInputError
-from counterfact.records import check_record_ids, load_records as load_counterfact
+from typing import Any
 
 from atomicio import atomic_write_json, safe_child, stable_key
+from counterfact.errors import BadInputError
+from counterfact.records import check_record_ids
+from counterfact.records import load_records as load_counterfact
+
+from ..record_prompts import record_prompts as all_record_prompts
 from ..runtime import check_finite
+from ..scoring import score_targets
 from .attn_edit import make_attn_edit
 from .base import EditRequest
-from ..record_prompts import record_prompts as all_record_prompts
-from ..scoring import score_targets
 from .ft import make_ft
 
 SWEEP_METHODS = ("ft", "ft-l", "attn")
@@ -97,9 +99,9 @@ def result_path(out_dir: str | Path, model_name: str, setting: Mapping[str, Any]
 def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mapping[str, Any]],
               out_dir: str | Path, progress: bool = True) -> list[Path]:
     """Run every (setting, record) not already cached; returns all result paths."""
-    from tqdm.auto import tqdm
-
     import sys
+
+    from tqdm.auto import tqdm
 
     from ..cache_key import ReuseCounts, json_checksum, make_key, reuse_json
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from counterfact.cliargs import positive_int
+
 from ..architectures import parse_layers
 from .baseline_sweep import SWEEP_METHODS, load_records, run_sweep, settings_grid
-from counterfact.cliargs import positive_int
 
 
 def parse_layer_selection(text: str | None) -> list[int] | None:
@@ -51,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model_info import load_from_args
     from replkit.cli import parse_overrides
 
+    from ..model_info import load_from_args
     from .hparams import load_hparams
 
     case_ids = None

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
 from atomicio import atomic_write_json, stable_key
+
 from ..runtime import repo_root
 from .statistics import model_slug
 

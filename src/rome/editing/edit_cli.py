@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from counterfact.cliargs import nonnegative_int, positive_int
 from replkit.cli import add_set_option, parse_overrides
 
 from ..model_info import add_model_arguments, load_from_args
 from .base import EditRequest
 from .registry import METHODS, make_editor
 from .rome_scoring import greedy_generation, next_token, score_pairs
-from counterfact.cliargs import nonnegative_int, positive_int
 
 
 def add_stats_arguments(parser: argparse.ArgumentParser) -> None:

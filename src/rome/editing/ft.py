@@ -17,8 +17,9 @@ a target token (Gemma's vocabulary has 262k entries).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -28,7 +29,6 @@ from ..tokens import TargetTokenError, target_token_ids
 from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, all_or_nothing, begin_edit
 from .hparams import FTHparams, FTLHparams, HparamsError
-
 
 # -- differentiable target scoring ------------------------------------------------------
 

@@ -164,7 +164,7 @@ class Hparams(Mapping):
         return out
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> "Hparams":
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> Hparams:
         """Settings from a mapping; unknown or missing keys raise :class:`HparamsError` naming the valid ones."""
         where = source or f"{cls.method} hyperparameters"
         names = cls.field_names()
@@ -185,13 +185,13 @@ class Hparams(Mapping):
         return obj
 
     @classmethod
-    def coerce(cls, value: "Hparams | Mapping[str, Any]") -> "Hparams":
+    def coerce(cls, value: Hparams | Mapping[str, Any]) -> Hparams:
         """``value`` if it already is a ``cls``, else ``cls`` built from the mapping."""
         if isinstance(value, cls):
             return value
         return cls.from_mapping(dict(value), source=getattr(value, "source", None))
 
-    def with_changes(self, **changes: Any) -> "Hparams":
+    def with_changes(self, **changes: Any) -> Hparams:
         """A copy with ``changes`` applied (checked like the YAML values)."""
         return type(self).from_mapping({**self.as_dict(), **changes}, source=self.source)
 

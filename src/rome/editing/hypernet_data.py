@@ -22,14 +22,13 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import re
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 import torch
 

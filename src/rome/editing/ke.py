@@ -21,7 +21,8 @@ learns where and how much to change. Variants: ``ke`` (generic corpus edits),
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -55,7 +56,7 @@ class KENet(nn.Module):
                 "hidden": self.hidden, "init_lr": self.init_lr}
 
     @classmethod
-    def for_model(cls, lm, hparams: KEHparams | Mapping[str, Any]) -> "KENet":
+    def for_model(cls, lm, hparams: KEHparams | Mapping[str, Any]) -> KENet:
         hp = KEHparams.coerce(hparams)
         layers = resolve_layers(lm, hp.layers)
         spec = lm.spec

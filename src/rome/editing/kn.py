@@ -22,8 +22,9 @@ Neurons are the activations that feed a layer's MLP output projection (the input
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -140,7 +141,7 @@ class KnowledgeNeuronEditor:
         result = begin_edit(model, [spec.edit_weight_name(l) for l in touched], self.name)
         unembed = get_parameter(model, f"{spec.unembed}.weight")
         with torch.no_grad():
-            for req, new_id, true_id, neurons in plans:
+            for _req, new_id, true_id, neurons in plans:
                 direction = self.edit_scale * (unembed[new_id] - unembed[true_id])
                 for layer, neuron, sign in neurons:
                     w_out_in = spec.as_out_in(spec.edit_weight(model, layer))

@@ -17,7 +17,8 @@ edits), ``mend-cf`` (COUNTERFACT train split), ``mend-zsre`` (zsRE train split).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,7 +52,7 @@ class MENDNet(nn.Module):
                 "init_lr": self.init_lr}
 
     @classmethod
-    def for_model(cls, lm, hparams: MENDHparams | Mapping[str, Any]) -> "MENDNet":
+    def for_model(cls, lm, hparams: MENDHparams | Mapping[str, Any]) -> MENDNet:
         hp = MENDHparams.coerce(hparams)
         layers = resolve_layers(lm, hp.layers)
         spec = lm.spec

@@ -16,7 +16,8 @@ Factories import their method lazily, so listing methods stays cheap.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .hparams import load_hparams
 

@@ -23,11 +23,10 @@ exactly what ΔW changes.
 """
 from __future__ import annotations
 
-import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 
@@ -355,7 +354,7 @@ class ROMEEditor:
             lm, hp.context_templates, hp.context_top_k, hp.context_seed, self.templates_dir, hp.context_template_mode,
         )
 
-    def prepare(self, lm, request: EditRequest, layer: int | None = None) -> "PreparedEdit":
+    def prepare(self, lm, request: EditRequest, layer: int | None = None) -> PreparedEdit:
         """Everything of an edit that does not depend on the statistics C: the keys of the
         templated prompts and v* (the optimisation of δ never sees C)."""
         hp = self.hparams
@@ -367,7 +366,7 @@ class ROMEEditor:
         vres = optimise_v(lm, layer, request, templates, hp)
         return PreparedEdit(layer, token, keys, vres)
 
-    def insert(self, lm, prepared: "PreparedEdit", C: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def insert(self, lm, prepared: PreparedEdit, C: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """ΔW ([out, in]) from a prepared edit and the key statistics C, and details."""
         layer, keys, vres = prepared.layer, prepared.keys, prepared.v
         k_star = keys.mean(dim=0)

@@ -24,9 +24,9 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -389,7 +389,7 @@ class StatsProvider:
         self.progress = progress
 
     @classmethod
-    def from_hparams(cls, hp: ROMEHparams, cache_dir=None, corpus=None, tokens=None, **kw) -> "StatsProvider":
+    def from_hparams(cls, hp: ROMEHparams, cache_dir=None, corpus=None, tokens=None, **kw) -> StatsProvider:
         """Settings from ROME hyperparameters, with optional command-line overrides."""
         hp = ROMEHparams.coerce(hp)
         settings = StatsSettings(

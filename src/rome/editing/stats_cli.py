@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 
+from counterfact.cliargs import positive_int
+
 from ..architectures import parse_layers
 from ..model_info import add_model_arguments, load_from_args
 from .statistics import StatsSettings, compute_statistics, load_second_moment
-from counterfact.cliargs import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
-
-from counterfact.errors import DataError
-from counterfact.records import check_record_ids, load_records as load_counterfact
+from typing import Any
 
 from atomicio import atomic_write_json, safe_child
+from counterfact.errors import DataError
+from counterfact.records import check_record_ids
+from counterfact.records import load_records as load_counterfact
+
 from ..cache_key import CacheKey, ReuseCounts, json_checksum, make_key, reuse_json
 from ..runtime import check_finite
 from ..tokens import SubjectNotFoundError
 from .base import EditRequest, EditRequestError
-from .rome import ROMEEditor, TOKEN_CHOICES
+from .rome import TOKEN_CHOICES, ROMEEditor
 from .rome_scoring import score_pairs
 
 METRICS = ("efficacy", "generalization", "specificity", "score")

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import argparse
 
+from counterfact.cliargs import positive_int
 from replkit.cli import add_set_option, parse_overrides
 
 from ..architectures import parse_layers
 from ..model_info import add_model_arguments, load_from_args
 from .edit_cli import add_stats_arguments
 from .hparams import load_hparams
-from .rome import ROMEEditor, TOKEN_CHOICES
+from .rome import TOKEN_CHOICES, ROMEEditor
 from .statistics import StatsProvider
 from .sweep import load_records, run_sweep
-from counterfact.cliargs import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

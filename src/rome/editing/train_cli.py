@@ -22,16 +22,27 @@ import io
 import json
 import random
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from atomicio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, stable_key
 from counterfact.cliargs import positive_int
+
 from .ft import build_target_batch, last_token_logits, target_nll
-from .hypernet_data import (VARIANTS, HypernetExample, added_weight_deltas, counterfact_examples,
-                            generic_examples, net_class, save_examples, save_hypernet, zsre_examples)
+from .hypernet_data import (
+    VARIANTS,
+    HypernetExample,
+    added_weight_deltas,
+    counterfact_examples,
+    generic_examples,
+    net_class,
+    save_examples,
+    save_hypernet,
+    zsre_examples,
+)
 
 
 def example_losses(lm, net, ex: HypernetExample) -> tuple[torch.Tensor, torch.Tensor]:

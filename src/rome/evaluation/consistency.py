@@ -9,9 +9,10 @@ reference text has RS ``None`` (missing, counted separately), never 0.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 @dataclass
@@ -24,7 +25,7 @@ class ReferenceModel:
     source: str = ""
 
     @classmethod
-    def load(cls, directory: str | os.PathLike) -> "ReferenceModel":
+    def load(cls, directory: str | os.PathLike) -> ReferenceModel:
         """From a folder holding ``reference_texts.json``, ``tfidf_vocab.json``, ``tfidf_idf.npz``."""
         from counterfact.reference_texts import load_reference_texts, load_tfidf
 

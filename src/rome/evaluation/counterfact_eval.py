@@ -8,13 +8,15 @@ All prompts × both targets of a record go through one or two batched forward pa
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from .fluency import generation_entropy
-from .generation import generate_texts
 from ..record_prompts import PROMPT_KINDS, RecordError, record_prompts, record_targets  # noqa: F401
 from ..scoring import score_targets
+from .fluency import generation_entropy
+from .generation import generate_texts
+
 
 @dataclass
 class GenerationSettings:

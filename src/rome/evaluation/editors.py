@@ -7,7 +7,8 @@ nothing. Every other name is built by the editing package's method registry
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..editing.base import EditRequest, EditResult
 from ..layout import is_unedited

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 NGRAM_WEIGHTS = {2: 2.0 / 3.0, 3: 4.0 / 3.0}
 

@@ -14,14 +14,14 @@ so the global random state is untouched and the same seed gives the same texts.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
 from ..hooks import Trace
-from ..vocab_projection import VocabProjection
-from ..teacher_forcing import pad_id
 from ..scoring import encode_prompt
+from ..teacher_forcing import pad_id
+from ..vocab_projection import VocabProjection
 
 
 def _never_sampled(lm) -> list[int]:

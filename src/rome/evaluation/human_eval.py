@@ -20,11 +20,12 @@ import html
 import io
 import random
 from collections import Counter
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 from atomicio import atomic_write_text, load_json
+
 from ..layout import case_file, is_unedited
 
 DEFAULT_METHODS = ("ROME", "FT+L", "none")

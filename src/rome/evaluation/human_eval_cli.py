@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
 from counterfact.cliargs import nonnegative_int, positive_int
 
 
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from atomicio import atomic_write_json
+
     from ..render.human_eval import render_fig26
     from .human_eval import export_kit, tally_ratings
 

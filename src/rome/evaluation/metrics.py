@@ -7,7 +7,7 @@ as a failure for ES/PS and also for NS (which asks P(true) > P(new)).
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..stats_util import Z95, mean_ci95
 

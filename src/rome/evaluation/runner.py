@@ -29,18 +29,20 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from atomicio import atomic_write_json, sha256_file, sha256_text
+
 from ..cache_key import CacheKey, ReuseCounts, StaleCacheError, differences, item_record, make_key, stored_digest
-from ..runtime import check_finite
 from ..editing.base import EditRequest
-from .counterfact_eval import GenerationSettings, score_record
 from ..layout import case_file, is_unedited, method_dir
+from ..runtime import check_finite
+from .counterfact_eval import GenerationSettings, score_record
 from .zsre_eval import score_zsre_record
 
 DATASETS = ("counterfact", "zsre")

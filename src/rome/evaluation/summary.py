@@ -12,12 +12,13 @@ one (with GE and RS), otherwise the ``pre`` blocks of the edited runs (scores on
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from ..cache_key import MissingItemsError, MixedKeysError, check_consistent
 from ..layout import is_unedited
 from .metrics import counterfact_record_metrics, harmonic_mean, mean_ci, zsre_record_metrics
-from ..cache_key import MissingItemsError, MixedKeysError, check_consistent
 from .runner import load_selected, manifest_path
 
 COUNTERFACT_COLUMNS = ("S", "ES", "EM", "PS", "PM", "NS", "NM", "GE", "RS")

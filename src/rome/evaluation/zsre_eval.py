@@ -13,7 +13,8 @@ Records come from :func:`counterfact.zsre.load_zsre` (MEND format converted to e
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..record_prompts import RecordError
 from ..scoring import score_targets

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from counterfact.cliargs import plain_name
-from .baselines import (boxplot_groups, load_results, render_boxplots, render_epsilon_sweep,
-                        render_layer_sweep)
+
+from .baselines import boxplot_groups, load_results, render_boxplots, render_epsilon_sweep, render_layer_sweep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from atomicio import atomic_write_bytes
 

@@ -17,16 +17,22 @@ zsRE tables mark only the best per column.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from atomicio import atomic_write_text, load_json
 from replkit.tables import Latex, csv_text, latex_escape, latex_row, markdown_row
 
 from ..layout import display_name
-from ..paper_values import (COUNTERFACT_COLUMNS, ORIENTATION_MODEL, RELATIVE_THRESHOLD_BASE, THRESHOLDS, ZSRE_COLUMNS,
-                            paper_model, paper_rows)
+from ..paper_values import (
+    COUNTERFACT_COLUMNS,
+    ORIENTATION_MODEL,
+    RELATIVE_THRESHOLD_BASE,
+    THRESHOLDS,
+    ZSRE_COLUMNS,
+    paper_rows,
+)
 from ..stats_util import CI95_CAPTION
 
 TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre"}

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .catalogue import CATALOGUE
 from counterfact.cliargs import positive_int
+
+from .catalogue import CATALOGUE
 
 GENERATION_FIGURES = ("fig06", "fig19", "fig20", "fig25")
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from atomicio import atomic_write_text, load_json
 
-from ..layout import case_file, display_name as display_method
+from ..layout import case_file
+from ..layout import display_name as display_method
 from .style import save_figure, styled
 
 WRAP = 110

@@ -6,8 +6,8 @@ Fig. 16: :func:`plot_saliency`. Multi-model figures take a list of (label, avera
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

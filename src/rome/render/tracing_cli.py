@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
 from counterfact.cliargs import plain_name
 
 

@@ -17,18 +17,27 @@ from __future__ import annotations
 import json
 import sys
 import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 from tqdm.auto import tqdm
+
+from atomicio import atomic_write_json, safe_child, sha256_text
 
 # Reading/validating known_1000.json-format files belongs to the dataset package; re-exported
 # here for the tracing CLIs (a bad file raises counterfact.errors.DataError naming file, record, field).
 from counterfact.known_facts import load_known_facts
 
-from atomicio import atomic_write_json, safe_child, sha256_text
-from ..cache_key import (CacheKey, ReuseCounts, StaleCacheError, array_checksum, differences, item_record,
-                         make_key, stored_digest)
+from ..cache_key import (
+    CacheKey,
+    ReuseCounts,
+    StaleCacheError,
+    array_checksum,
+    differences,
+    item_record,
+    make_key,
+    stored_digest,
+)
 from ..runtime import check_finite
 from .noise import EmbeddingStats
 from .prepare import TraceSettings, prepare

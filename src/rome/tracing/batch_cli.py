@@ -5,10 +5,11 @@ import argparse
 import json
 import sys
 
+from counterfact.cliargs import nonnegative_int
+
 from ..model_info import add_model_arguments, load_from_args
 from .cli import add_trace_settings, settings_from_args, stats_from_args
 from .restore import KINDS
-from counterfact.cliargs import nonnegative_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from pathlib import Path
-
-    import torch
 
     from ..runtime import shared_data_dir
     from .batch import load_known_facts, trace_facts

@@ -5,11 +5,12 @@ import argparse
 import json
 from pathlib import Path
 
+from counterfact.cliargs import nonnegative_int, positive_int
+
 from ..model_info import add_model_arguments, load_from_args
 from .noise import SIGMA_ESTIMATES
 from .prepare import TraceSettings
 from .restore import KINDS
-from counterfact.cliargs import nonnegative_int, positive_int
 
 
 def add_trace_settings(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ windows and soft-capping stay the model's business; the architecture map supplie
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -7,7 +7,7 @@ Plain and slow on purpose: the fast engine is tested against it.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

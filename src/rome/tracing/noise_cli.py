@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from .cli import stats_from_args
-    from .noise import noise_scale, parse_noise, subject_embedding_stats
+    from .noise import noise_scale, parse_noise
     lm = load_from_args(args)
     if args.facts and not args.known_facts:
         args.known_facts = args.facts

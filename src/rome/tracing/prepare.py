@@ -5,12 +5,13 @@ Both engines start from the same :class:`PreparedPrompt`, so they see the same n
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace as dc_replace
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 
 import torch
 
-from ..tokens import Encoded, encode_text_with_subject, encode_with_subject
 from ..hooks import TraceDict
+from ..tokens import Encoded, encode_text_with_subject, encode_with_subject
 from .noise import EmbeddingStats, NoiseRule, corrupt, noise_scale, parse_noise, sample_noise, sample_noise_draws
 
 PARTS = ("block", "mlp", "attn")

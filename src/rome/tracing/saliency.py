@@ -31,7 +31,7 @@ def integrated_gradients(lm, prompt: str, subject: str, expected: str | None = N
         for layer in range(L):
             box = {}
 
-            def edit(x, name):
+            def edit(x, name, box=box):
                 base = x.detach()[:1].expand(steps, -1, -1)
                 scaled = (alphas * base).requires_grad_(True)
                 box["base"], box["scaled"] = base, scaled

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..model_info import add_model_arguments, load_from_args
 from counterfact.cliargs import positive_int
+
+from ..model_info import add_model_arguments, load_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +48,7 @@ def prompt_from_args(args) -> tuple[str, str, str | None]:
 
 def run(args) -> int:
     from atomicio import atomic_write_json
+
     from .saliency import integrated_gradients
 
     prompt, subject, expected = prompt_from_args(args)

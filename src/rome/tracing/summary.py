@@ -1,11 +1,12 @@
 """The tracing summary (JSON + Markdown): ATE, probabilities, peak AIE per kind, beside the paper."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from atomicio import atomic_write_json, atomic_write_text
 from counterfact.errors import read_json
+
 from ..cache_key import MissingItemsError, MixedKeysError, check_consistent
 from .aggregate import PAPER_GPT2_XL, average_effects, peak, save_average, severed_average
 from .batch import CORRUPT_ERRORS, manifest_path, result_path

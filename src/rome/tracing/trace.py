@@ -7,13 +7,14 @@ Fig. 3 / Fig. 14 curves. Results save to and load from ``.npz`` (no pickles).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from atomicio import atomic_save_npz, load_npz
+
 from ..tokens import token_categories
 from .engine_fast import FastEngine
 from .engine_reference import ReferenceEngine
@@ -80,7 +81,7 @@ class TraceResult:
         return atomic_save_npz(path, self.to_arrays())
 
     @classmethod
-    def load(cls, path: str | Path) -> "TraceResult":
+    def load(cls, path: str | Path) -> TraceResult:
         path = Path(path)
         if path.suffix == ".json":
             from atomicio import load_json
