@@ -47,6 +47,11 @@ def with_primary(x: Any, new: torch.Tensor) -> Any:
     raise TypeError(f"cannot replace the tensor in a module output of type {type(x).__name__}")
 
 
+def mark_rome_hook(fn: Any) -> None:
+    """Tag ``fn`` as one of this package's hooks (so leftover hooks can be counted)."""
+    fn._rome_hook = True
+
+
 def _keep(t: torch.Tensor, clone: bool, detach: bool) -> torch.Tensor:
     if detach:
         t = t.detach()
@@ -108,7 +113,7 @@ class Trace(contextlib.AbstractContextManager):
                     self.input = _keep(x, clone, detach)
                 return args, kwargs
 
-            pre_hook._rome_hook = True
+            mark_rome_hook(pre_hook)
             self._handles.append(self.module.register_forward_pre_hook(pre_hook, with_kwargs=True))
 
         def hook(module, args, output):
@@ -121,7 +126,7 @@ class Trace(contextlib.AbstractContextManager):
                 raise StopForward(name)
             return result if edit_output is not None else None
 
-        hook._rome_hook = True
+        mark_rome_hook(hook)
         if retain_output or edit_output is not None or stop:
             self._handles.append(self.module.register_forward_hook(hook))
 

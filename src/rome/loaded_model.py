@@ -36,7 +36,8 @@ class LoadedModel:
     @property
     def context_length(self) -> int | None:
         """Longest sequence the model's position encoding supports (None when unbounded)."""
-        cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") else self.model.config
+        config: Any = self.model.config  # a transformers PretrainedConfig (nn.Module's stub says Tensor | Module)
+        cfg = config.get_text_config() if hasattr(config, "get_text_config") else config
         for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
             value = getattr(cfg, key, None)
             if isinstance(value, int) and value > 0:

@@ -10,13 +10,15 @@ model's own business.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
+from .hooks import mark_rome_hook
+
 
 @contextlib.contextmanager
-def replay_blocks(replacements: dict[torch.nn.Module, callable]) -> Iterator[None]:
+def replay_blocks(replacements: dict[torch.nn.Module, Callable]) -> Iterator[None]:
     """Temporarily replace modules' ``forward`` by functions (restored on exit, also on error)."""
     saved = []
     try:
@@ -41,7 +43,7 @@ def capture_raw_output(module: torch.nn.Module) -> Iterator[dict]:
     def hook(mod, args, output):
         box["output"] = output
 
-    hook._rome_hook = True
+    mark_rome_hook(hook)
     handle = module.register_forward_hook(hook)
     try:
         yield box

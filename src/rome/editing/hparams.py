@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from types import UnionType
-from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -100,6 +100,9 @@ def _check_value(name: str, value: Any, tp: Any) -> Any:
     raise TypeError(_type_name(tp))
 
 
+_H = TypeVar("_H", bound="Hparams")
+
+
 @dataclass(frozen=True)
 class Hparams(Mapping):
     """Base of the per-method hyperparameter classes.
@@ -164,7 +167,7 @@ class Hparams(Mapping):
         return out
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> Hparams:
+    def from_mapping(cls: type[_H], data: Mapping[str, Any], *, source: str | None = None) -> _H:
         """Settings from a mapping; unknown or missing keys raise :class:`HparamsError` naming the valid ones."""
         where = source or f"{cls.method} hyperparameters"
         names = cls.field_names()
@@ -185,13 +188,13 @@ class Hparams(Mapping):
         return obj
 
     @classmethod
-    def coerce(cls, value: Hparams | Mapping[str, Any]) -> Hparams:
+    def coerce(cls: type[_H], value: Hparams | Mapping[str, Any]) -> _H:
         """``value`` if it already is a ``cls``, else ``cls`` built from the mapping."""
         if isinstance(value, cls):
             return value
         return cls.from_mapping(dict(value), source=getattr(value, "source", None))
 
-    def with_changes(self, **changes: Any) -> Hparams:
+    def with_changes(self: _H, **changes: Any) -> _H:
         """A copy with ``changes`` applied (checked like the YAML values)."""
         return type(self).from_mapping({**self.as_dict(), **changes}, source=self.source)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -46,8 +46,9 @@ class KENet(nn.Module):
         for l in self.layers:
             head = nn.Sequential(nn.Linear(2 * d_model, hidden), nn.Tanh(),
                                  nn.Linear(hidden, 2 * d_out + 2 * d_in + 1))
-            nn.init.normal_(head[2].weight, std=1e-3)
-            nn.init.zeros_(head[2].bias)
+            last = cast(nn.Linear, head[2])
+            nn.init.normal_(last.weight, std=1e-3)
+            nn.init.zeros_(last.bias)
             self.heads[str(l)] = head
         self.log_lr = nn.Parameter(torch.full((len(self.layers),), math.log(init_lr)))
 

@@ -113,6 +113,9 @@ class KnowledgeNeuronEditor:
         kept = sorted((k for k, c in counts.items() if c >= need), key=lambda k: -score[k])
         if self.max_neurons is not None:
             kept = kept[: self.max_neurons]
+        if not kept:
+            return []
+        assert first_acts is not None  # some prompt was attributed, or nothing would be kept
         return [(l, n, 1.0 if float(first_acts[layers.index(l), n]) >= 0 else -1.0) for l, n in sorted(kept)]
 
     # -- editing -------------------------------------------------------------------

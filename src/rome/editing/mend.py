@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -43,8 +43,9 @@ class MENDNet(nn.Module):
         self.down = nn.ModuleDict({str(l): nn.Linear(width, rank) for l in self.layers})
         self.up = nn.ModuleDict({str(l): nn.Linear(rank, width) for l in self.layers})
         for l in self.layers:
-            nn.init.zeros_(self.up[str(l)].weight)
-            nn.init.zeros_(self.up[str(l)].bias)
+            up = cast(nn.Linear, self.up[str(l)])
+            nn.init.zeros_(up.weight)
+            nn.init.zeros_(up.bias)
         self.log_lr = nn.Parameter(torch.full((len(self.layers),), math.log(init_lr)))
 
     def config(self) -> dict:

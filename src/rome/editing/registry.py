@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .hparams import load_hparams
+from .hparams import ROMEHparams, load_hparams
 
 Factory = Callable[[Any, dict, Any], Any]
 
@@ -28,7 +28,7 @@ def _rome(lm, overrides: dict, options) -> Any:
     from .rome import ROMEEditor
     from .statistics import StatsProvider
 
-    hp = load_hparams("rome", lm.name, overrides)
+    hp = ROMEHparams.coerce(load_hparams("rome", lm.name, overrides))
     provider = StatsProvider.from_hparams(
         hp, cache_dir=getattr(options, "stats_dir", None), corpus=getattr(options, "corpus", None),
         tokens=getattr(options, "stats_tokens", None),

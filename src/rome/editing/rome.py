@@ -91,6 +91,7 @@ def keys_at(lm, layer: int, texts: Sequence[tuple[str, str, str]], token: str) -
     name = lm.layer_name("edit", layer)
     with Trace(lm.model, name, retain_output=False, retain_input=True, stop=True) as tr:
         lm.model(input_ids=ids, attention_mask=mask, use_cache=False)
+    assert tr.input is not None  # the traced module ran (retain_input)
     return tr.input[torch.arange(len(encs)), pos].float()
 
 
@@ -224,6 +225,7 @@ class SuffixPass:
                 Trace(model, spec.final_norm, stop=True) as fin:
             model(**self._inputs())
         h = fin.output
+        assert h is not None  # the final norm ran (the pass stops there)
         return h[self.lab], h[self.kl]
 
 

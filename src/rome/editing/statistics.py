@@ -24,9 +24,10 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -389,7 +390,7 @@ class StatsProvider:
         self.progress = progress
 
     @classmethod
-    def from_hparams(cls, hp: ROMEHparams, cache_dir=None, corpus=None, tokens=None, **kw) -> StatsProvider:
+    def from_hparams(cls, hp: ROMEHparams | Mapping[str, Any], cache_dir=None, corpus=None, tokens=None, **kw) -> StatsProvider:
         """Settings from ROME hyperparameters, with optional command-line overrides."""
         hp = ROMEHparams.coerce(hp)
         settings = StatsSettings(

@@ -82,7 +82,7 @@ def score_record(lm, record: Mapping[str, Any]) -> dict:
     para, neigh = list(record["paraphrase_prompts"]), list(record["neighborhood_prompts"])
     scores = score_pairs(lm, rewrite + para + neigh, new, true)
     r, p, n = scores[:1], scores[1:1 + len(para)], scores[1 + len(para):]
-    out = {
+    out: dict[str, Any] = {
         "efficacy": sum(s.p_new > s.p_true for s in r) / len(r),
         "generalization": sum(s.p_new > s.p_true for s in p) / max(1, len(p)),
         "specificity": sum(s.p_true > s.p_new for s in n) / max(1, len(n)),

@@ -15,7 +15,7 @@ from replkit.cli import add_set_option, parse_overrides
 from ..architectures import parse_layers
 from ..model_info import add_model_arguments, load_from_args
 from .edit_cli import add_stats_arguments
-from .hparams import load_hparams
+from .hparams import ROMEHparams, load_hparams
 from .rome import TOKEN_CHOICES, ROMEEditor
 from .statistics import StatsProvider
 from .sweep import load_records, run_sweep
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     records = load_records(args.records, args.n_records)
     lm = load_from_args(args)
     layers = parse_layers(args.layers) if args.layers else list(range(lm.n_layers))
-    hp = load_hparams("rome", lm.name, parse_overrides(args.set))
+    hp = ROMEHparams.coerce(load_hparams("rome", lm.name, parse_overrides(args.set)))
     provider = StatsProvider.from_hparams(hp, cache_dir=args.stats_dir, corpus=args.corpus,
                                           tokens=args.stats_tokens, prefetch_layers=layers)
     editor = ROMEEditor(hp, provider, templates_dir=args.templates_dir)

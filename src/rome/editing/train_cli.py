@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -90,6 +90,7 @@ def train_hypernet(lm, net: torch.nn.Module, examples: Sequence[HypernetExample]
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
         start = int(state["step"])
+        assert log_path is not None  # set together with ckpt (both from stem)
         if log_path.exists():
             log = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
             log = [row for row in log if row["step"] < start]
@@ -97,6 +98,7 @@ def train_hypernet(lm, net: torch.nn.Module, examples: Sequence[HypernetExample]
     def save_progress(step: int) -> None:
         if ckpt is None:
             return
+        assert log_path is not None  # set together with ckpt (both from stem)
         atomic_write_text(log_path, "".join(json.dumps(r) + "\n" for r in log))
         atomic_write_bytes(ckpt, _torch_bytes({"net": net.state_dict(), "optimizer": opt.state_dict(),
                                                "step": step}))
@@ -145,13 +147,14 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
                  exclude_case_ids: Sequence[int] = (), progress: bool = True) -> Path:
     """Train (or resume, or reuse) the hyper-network keyed by its inputs; returns the ``.pt`` path."""
     from ..runtime import seed_everything
-    from .hparams import hparams_class
+    from .hparams import _HypernetHparams, hparams_class
 
-    hparams = hparams_class(method).coerce(hparams)
+    hparams = cast(_HypernetHparams, hparams_class(method).coerce(hparams))
     out_dir = Path(out_dir)
     # a run draws at most steps x batch_size examples: generating more generic edits is waste
     n_plain = min(hparams.n_plain_examples, steps * batch_size)
-    data_sha = sha256_file(corpus if variant == "plain" else records) if (corpus or records) else None
+    data_file = corpus if variant == "plain" else records
+    data_sha = sha256_file(data_file) if data_file else None
     from ..cache_key import model_identity
 
     key = stable_key(model_identity(lm), method, variant, data_sha, dict(hparams), seed, steps, batch_size,

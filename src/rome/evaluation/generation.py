@@ -58,6 +58,7 @@ def sample_batch(lm, encoded: Sequence[Sequence[int]], new_tokens: int, top_k: i
     for _ in range(new_tokens):
         with Trace(model, spec.final_norm, stop=True) as fin:
             model(input_ids=step_ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
+        assert fin.output is not None  # the final norm ran (the pass stops there)
         logits = project(fin.output[:, -1])
         if len(banned):
             logits[:, banned] = float("-inf")

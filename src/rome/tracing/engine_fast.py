@@ -127,7 +127,7 @@ class FastEngine:
         return batches
 
     @torch.no_grad()
-    def _run_batch(self, rs: Sequence[Restoration]) -> np.ndarray:
+    def _run_batch(self, rs: Sequence[Restoration]) -> torch.Tensor:
         prep, spec, model = self.prep, self.prep.lm.spec, self.prep.lm.model
         states = self.corrupted_states()
         frozen = states if self.frozen_states is None else self.frozen_states
@@ -172,6 +172,7 @@ class FastEngine:
         with replay_blocks(replay), TraceDict(model, names, retain_output=False, edit_output=edit), \
                 Trace(model, spec.final_norm, stop=True) as final:
             model(input_ids=ids, cache=cache, use_cache=cache is not None)
+        assert final.output is not None  # the final norm ran (the pass stops there)
         return final.output[:, -1]  # [R*S, H], rows restoration-major
 
     def scores(self, restorations: Sequence[Restoration], progress: bool = False) -> np.ndarray:

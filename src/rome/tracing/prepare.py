@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..hooks import TraceDict
 from ..tokens import Encoded, encode_text_with_subject, encode_with_subject
 from .noise import EmbeddingStats, NoiseRule, corrupt, noise_scale, parse_noise, sample_noise, sample_noise_draws
+
+if TYPE_CHECKING:
+    from ..loaded_model import LoadedModel
 
 PARTS = ("block", "mlp", "attn")
 SEVERED_NOISE = ("same", "official")
@@ -52,7 +56,7 @@ class TraceSettings:
 
 @dataclass
 class PreparedPrompt:
-    lm: object
+    lm: LoadedModel
     enc: Encoded
     input_ids: torch.Tensor  # [1, T]
     corrupt_positions: list[int]
