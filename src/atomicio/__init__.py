@@ -107,7 +107,8 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2)
 def atomic_save_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
     """Save plain numpy arrays (no pickles) atomically as an ``.npz`` file."""
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    named: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}  # Any: numpy's stub types **kwds like its bool keywords
+    np.savez(buf, **named)
     return atomic_write_bytes(path, buf.getvalue())
 
 

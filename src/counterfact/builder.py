@@ -216,8 +216,8 @@ def build_counterfact(pararel: ParaRel, relations: list[str], sentences: list[st
 
     candidates.sort(key=lambda c: (c[0], c[1]))
     rng = np.random.default_rng(seed)
-    records = []
-    per_rel_records = Counter()
+    records: list[dict] = []
+    per_rel_records: Counter[str] = Counter()
     iterator = [c[2] for c in candidates]
     if progress:
         from tqdm import tqdm

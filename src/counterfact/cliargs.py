@@ -74,7 +74,7 @@ def plain_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def bad_input_types() -> tuple[type, ...]:
+def bad_input_types() -> tuple[type[Exception], ...]:
     from atomicio import CorruptFileError, UnsafeNameError
 
     from .errors import BadInputError
@@ -129,6 +129,7 @@ def run_main(prog: str, body: Callable[[], int], debug: bool = False, stdout_fil
     if buffer is not None:
         from atomicio import atomic_write_text
 
+        assert stdout_file is not None  # the buffer exists only when there is a file
         if code == 0:
             atomic_write_text(stdout_file, buffer.getvalue())
     return code

@@ -63,7 +63,7 @@ def _sentencizer():
 def split_sentences(paragraphs: list[str]) -> list[str]:
     """All sentences of the paragraphs, in order (spaCy rule-based sentencizer)."""
     nlp = _sentencizer()
-    out = []
+    out: list[str] = []
     for doc in nlp.pipe(paragraphs, batch_size=256):
         out.extend(s.text.strip() for s in doc.sents if s.text.strip())
     return out

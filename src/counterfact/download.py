@@ -97,6 +97,13 @@ def verify_pararel(directory: str | os.PathLike, manifest: str | os.PathLike = M
     return checksum_problems(found, pinned)
 
 
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """The content of a regular-file member (``extractfile`` returns None only for other kinds)."""
+    data = tar.extractfile(member)
+    assert data is not None
+    return data.read()
+
+
 def _extract(blob: bytes, url: str) -> dict[str, bytes]:
     """The wanted members of the tarball as ``{path under dest: bytes}``."""
     files = {}
@@ -106,11 +113,11 @@ def _extract(blob: bytes, url: str) -> dict[str, bytes]:
                 continue
             parts = PurePosixPath(member.name).parts[1:]  # drop "pararel-<sha>/"
             if "/".join(parts) == "LICENSE":
-                files["LICENSE"] = tar.extractfile(member).read()
+                files["LICENSE"] = _member_bytes(tar, member)
                 continue
             folder = "/".join(parts[:-1])
             if folder in _MEMBERS and parts[-1].endswith(".jsonl"):
-                files[f"{_MEMBERS[folder]}/{parts[-1]}"] = tar.extractfile(member).read()
+                files[f"{_MEMBERS[folder]}/{parts[-1]}"] = _member_bytes(tar, member)
     if not files:
         raise DownloadError(f"{url} contained none of the expected ParaRel files")
     return files

@@ -89,6 +89,7 @@ def _offline(u: Upstream, reason: str) -> DownloadError:
 def _download(u: Upstream, timeout: float) -> bytes:
     if u.url is not None:
         return fetch_url(u.url, timeout, lambda reason: _offline(u, reason))
+    assert u.dataset is not None  # an upstream names a URL or a dataset
     try:
         import datasets  # noqa: PLC0415 - only for the corpus, only when asked
         rows = datasets.load_dataset(*u.dataset[:2], split=u.dataset[2])

@@ -15,6 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 from .errors import DataError
 
@@ -86,6 +87,10 @@ def _json_lines(path: Path):
         yield lineno, obj
 
 
+@overload
+def _string_field(path: Path, lineno: int, obj: dict, name: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def _string_field(path: Path, lineno: int, obj: dict, name: str, *, required: Literal[False]) -> str | None: ...
 def _string_field(path: Path, lineno: int, obj: dict, name: str, *, required: bool = True) -> str | None:
     if name not in obj:
         if required:
@@ -103,7 +108,7 @@ def _string_field(path: Path, lineno: int, obj: dict, name: str, *, required: bo
 
 def read_patterns(path: str | os.PathLike, relation_id: str) -> list[Pattern]:
     path = Path(path)
-    out = []
+    out: list[Pattern] = []
     for lineno, obj in _json_lines(path):
         text = _string_field(path, lineno, obj, "pattern")
         if text.count("[X]") != 1 or text.count("[Y]") != 1:
@@ -115,7 +120,7 @@ def read_patterns(path: str | os.PathLike, relation_id: str) -> list[Pattern]:
 
 def read_facts(path: str | os.PathLike, relation_id: str, start_index: int = 0) -> list[Fact]:
     path = Path(path)
-    out = []
+    out: list[Fact] = []
     for lineno, obj in _json_lines(path):
         sub = _string_field(path, lineno, obj, "sub_label")
         obj_label = _string_field(path, lineno, obj, "obj_label")

@@ -132,7 +132,7 @@ def collect_reference_texts(subjects_of: dict[str, list[str]], articles,
     """
     if match not in MATCH_RULES:
         raise ValueError(f"match must be 'title' or 'title+mention', got {match!r}")
-    by_title = {}
+    by_title: dict[str, list[str]] = {}
     for title, paras in articles:
         by_title.setdefault(title, paras)
     mention_index = None
@@ -185,7 +185,7 @@ def coverage(records: list[dict], references: dict[str, list]) -> dict:
 
 def fit_tfidf(documents: list[str], min_df: int = 1) -> tuple[list[str], np.ndarray]:
     """``(vocabulary, idf)``: sorted terms with document frequency ≥ ``min_df``, and their IDF."""
-    df = Counter()
+    df: Counter[str] = Counter()
     for doc in documents:
         df.update(set(tokenize(doc)))
     vocab = sorted(t for t, c in df.items() if c >= min_df)

@@ -45,8 +45,8 @@ def _strings(rec: dict) -> dict[str, list[str]]:
 
 def compute_stats(records: list[dict]) -> dict:
     """``{"n_records", "n_relations", "rows": {row: {"total", "per_relation", "per_record"}}, "relations": {...}}``."""
-    total = {r: set() for r in ROWS}
-    per_rel = defaultdict(lambda: {r: set() for r in ROWS})
+    total: dict[str, set] = {r: set() for r in ROWS}
+    per_rel: defaultdict[str, dict[str, set]] = defaultdict(lambda: {r: set() for r in ROWS})
     per_record_sum = {r: 0 for r in ROWS}
     for rec in records:
         rel = rec["requested_rewrite"]["relation_id"]

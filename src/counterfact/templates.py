@@ -13,10 +13,10 @@ Two sources:
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import yaml
 
@@ -72,7 +72,7 @@ def check_template(template: str, where: str) -> str:
     return template
 
 
-def load_template_resources(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
+def load_template_resources(path: str | os.PathLike | None = None) -> dict[str, dict[str, list[str]]]:
     """The hand-written rewrites and generation prompts: ``{relation: {"rewrites": [...], "generation": [...]}}``."""
     if path is None:
         text = resources.files("counterfact").joinpath("resources/templates.yaml").read_text("utf-8")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .records import load_records
 from .schema import EXPECTED_COUNTS, PROMPT_LIST_KEYS, RECORD_KEYS, REWRITE_KEYS, TARGET_KEYS
@@ -46,7 +47,7 @@ class Violation:
         return {"case_id": self.case_id, "check": self.check, "message": self.message}
 
 
-def _is_int(x) -> bool:
+def _is_int(x) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 

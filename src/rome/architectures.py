@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 
@@ -72,7 +73,7 @@ class ArchSpec:
 
     # -- modules -------------------------------------------------------------------
     def n_layers(self, model: torch.nn.Module) -> int:
-        return len(get_module(model, self.layers))
+        return len(cast(torch.nn.ModuleList, get_module(model, self.layers)))
 
     def module(self, model: torch.nn.Module, part: str, layer: int | None = None) -> torch.nn.Module:
         if part in LAYER_PARTS:
@@ -108,7 +109,7 @@ class ArchSpec:
         return names
 
 
-_LLAMA_LIKE = dict(
+_LLAMA_LIKE: dict[str, Any] = dict(
     layers="model.layers",
     attn="self_attn",
     mlp="mlp",

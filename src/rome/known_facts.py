@@ -8,6 +8,7 @@ the first token of an object.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import torch
 
@@ -61,7 +62,10 @@ def first_object_token(tokenizer, obj: str) -> str:
     return tokenizer.decode(ids[:1]).strip() if ids else ""
 
 
-def model_callables(model, tokenizer, max_new_tokens: int = 10):
+TextFn = Callable[[str], str]
+
+
+def model_callables(model, tokenizer, max_new_tokens: int = 10) -> tuple[TextFn, TextFn, TextFn]:
     """``(continue_text, next_token, first_token)`` for :func:`counterfact.known_facts.select_known_facts`."""
     def continue_text(text: str) -> str:
         return tokenizer.decode(greedy_continuation(model, tokenizer, text, max_new_tokens))

@@ -108,7 +108,7 @@ def _convert_embedded_gemma(pkg, root: Path, target: Path, log) -> None:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         # A GGUF-loaded model refuses save_pretrained while it looks quantised.
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]  # nn.Module's __setattr__ stub admits only Tensor | Module
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         out = work / "model"
@@ -221,5 +221,5 @@ def load_model(
         raise _unavailable(name, err) from err
     spec = spec_for(model)
     check_dtype(spec, dt, dev, name)
-    model = prepare_model(model, dev, dt)
-    return LoadedModel(model, tok, spec, name, dev, dt)
+    prepared = prepare_model(model, dev, dt)
+    return LoadedModel(prepared, tok, spec, name, dev, dt)

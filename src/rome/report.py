@@ -53,17 +53,17 @@ def build_index(figures: Path, provenance_dir: Path, title: str = "ROME replicat
                 parts.append(f"<img src='{esc(str(rel))}' loading='lazy'>")
             elif f.suffix == ".md" and f.stat().st_size < 20000:
                 parts.append(f"<pre>{esc(f.read_text(encoding='utf-8'))}</pre>")
-            rec = by_output.get(str(f.resolve()))
-            if rec:
-                params = rec.get("params", {})
+            prov = by_output.get(str(f.resolve()))
+            if prov:
+                params = prov.get("params", {})
                 inputs = "".join(
                     f"<tr><td><code>{esc(p)}</code></td><td><code>{esc(d[:16])}</code></td></tr>"
-                    for p, d in rec.get("inputs", {}).items()
+                    for p, d in prov.get("inputs", {}).items()
                 )
                 parts.append(
-                    f"<details><summary>provenance: rule <code>{esc(rec.get('rule', '?'))}</code>, "
+                    f"<details><summary>provenance: rule <code>{esc(prov.get('rule', '?'))}</code>, "
                     f"model <code>{esc(str(params.get('model', '')))}</code>, version "
-                    f"{esc(rec.get('package_version', '?'))}</summary>"
+                    f"{esc(prov.get('package_version', '?'))}</summary>"
                     f"<pre>{esc(str(params))}</pre><table><tr><th>input</th><th>sha256</th></tr>{inputs}</table></details>"
                 )
             else:

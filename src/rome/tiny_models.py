@@ -33,7 +33,8 @@ def gpt2_tokenizer(add_bos: bool = False):
     lines = (data / "vocab.bpe").read_text(encoding="utf-8").split("\n")[1:]
     merges = [tuple(line.split()) for line in lines if line.strip()]
     # vocab_file=/merges_file= would silently build an empty tokenizer in transformers 5.
-    tok = GPT2Tokenizer(vocab=vocab, merges=merges, add_bos_token=add_bos)
+    # the stub says list[str]; transformers 5 takes (left, right) pairs too
+    tok = GPT2Tokenizer(vocab=vocab, merges=merges, add_bos_token=add_bos)  # type: ignore[arg-type]
     if len(tok) != 50257:
         raise RuntimeError(f"GPT-2 tokenizer built with {len(tok)} tokens, expected 50257")
     return tok
@@ -48,7 +49,7 @@ def _config(arch: str, vocab_size: int, n_layers: int, hidden: int, bos: int | N
     import transformers as tf
 
     heads = 4
-    common_ids = {k: v for k, v in (("bos_token_id", bos), ("eos_token_id", eos)) if v is not None}
+    common_ids: dict[str, Any] = {k: v for k, v in (("bos_token_id", bos), ("eos_token_id", eos)) if v is not None}
     if arch == "gpt2":
         return tf.GPT2Config(vocab_size=vocab_size, n_positions=256, n_embd=hidden, n_layer=n_layers,
                              n_head=heads, **common_ids)
@@ -59,7 +60,7 @@ def _config(arch: str, vocab_size: int, n_layers: int, hidden: int, bos: int | N
         return tf.GPTNeoXConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=n_layers,
                                 num_attention_heads=heads, intermediate_size=2 * hidden,
                                 max_position_embeddings=256, **common_ids)
-    llama_like = dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
+    llama_like: dict[str, Any] = dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
                       num_hidden_layers=n_layers, num_attention_heads=heads, num_key_value_heads=2,
                       max_position_embeddings=256, **common_ids)
     if arch == "llama":

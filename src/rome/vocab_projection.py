@@ -80,9 +80,9 @@ def token_probs(lm, hidden: torch.Tensor, token: int | torch.Tensor, rows: int =
             sums.append(torch.exp(z - m[:, None]).sum(-1))
             here = ((t >= lo) & (t < lo + z.shape[1])).nonzero().squeeze(1)
             target[here] = z[here, t[here] - lo]
-        maxima, sums = torch.stack(maxima), torch.stack(sums)
-        top = maxima.max(0).values
-        out.append(torch.exp(target - top) / (sums * torch.exp(maxima - top)).sum(0))
+        max_t, sum_t = torch.stack(maxima), torch.stack(sums)
+        top = max_t.max(0).values
+        out.append(torch.exp(target - top) / (sum_t * torch.exp(max_t - top)).sum(0))
     return torch.cat(out) if out else hidden.new_zeros(0, dtype=torch.float32)
 
 

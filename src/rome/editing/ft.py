@@ -172,9 +172,11 @@ class FineTuneEditor:
 
     @torch.no_grad()
     def _project(self, model, originals: Mapping[str, torch.Tensor]) -> None:
+        eps = self.epsilon
+        assert eps is not None  # only bounded edits project
         for n, w0 in originals.items():
             p = get_parameter(model, n)
-            delta = (p - w0).clamp_(-self.epsilon, self.epsilon)
+            delta = (p - w0).clamp_(-eps, eps)
             p.copy_(w0 + delta)
 
 

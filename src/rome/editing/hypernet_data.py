@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -39,6 +40,10 @@ from replkit.wikitext import is_heading
 from ..hooks import TraceDict
 from .base import all_or_nothing
 from .ft import build_target_batch, target_token_logprobs
+
+if TYPE_CHECKING:
+    from .ke import KENet
+    from .mend import MENDNet
 
 VARIANTS = ("plain", "cf", "zsre")
 
@@ -268,7 +273,7 @@ def net_class(method: str):
     return getattr(importlib.import_module(module), cls)
 
 
-def save_hypernet(path: str | os.PathLike, net: torch.nn.Module, meta: Mapping) -> None:
+def save_hypernet(path: str | os.PathLike, net: KENet | MENDNet, meta: Mapping) -> None:
     """Plain tensors + JSON-able config (loadable with ``torch.load(weights_only=True)``)."""
     import io
 

@@ -260,9 +260,8 @@ def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], h
     """
     dev = lm.device
     rows = v_rows(lm, request, templates, hp.token, hp.kl_prompts)
-    run = SuffixPass(lm, layer, rows) if hp.v_suffix_pass else None
-    if run is None or not run.ok:
-        run = FullPass(lm, layer, rows)
+    suffix = SuffixPass(lm, layer, rows) if hp.v_suffix_pass else None
+    run: SuffixPass | FullPass = suffix if suffix is not None and suffix.ok else FullPass(lm, layer, rows)
     n_rows, n_kl = len(rows.seqs), len(rows.kl_rows)
     all_rows = torch.arange(n_rows, device=dev)
     labels = torch.tensor(rows.labels, device=dev)

@@ -26,7 +26,7 @@ from ..vocab_projection import VocabProjection
 
 def _never_sampled(lm) -> list[int]:
     """End-of-sequence ids of the tokenizer and the model's generation config."""
-    ids = set()
+    ids: set[int] = set()
     for source in (lm.tokenizer.eos_token_id, getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)):
         if source is None:
             continue

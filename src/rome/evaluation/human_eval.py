@@ -60,6 +60,8 @@ def collect_items(eval_dir: str | Path, case_ids: Sequence[int], methods: Sequen
                 raise ValueError(f"{path}: has {len(gen)} generated texts, needs index {text_index}")
             texts["unedited" if is_unedited(m) else m] = gen[text_index].strip()
             rw = rw or doc.get("requested_rewrite")
+        if rw is None:
+            raise ValueError(f"{eval_dir}: no result file of record {cid} has the field 'requested_rewrite'")
         items.append({"case_id": cid, "statement": _statement(rw), "texts": texts})
     return items
 
@@ -82,7 +84,7 @@ def export_kit(eval_dir: str | Path, case_ids: Sequence[int], out_dir: str | Pat
         html_items.append(f"<section><h2>{item_id}</h2><p><i>Statement:</i> <b>{html.escape(it['statement'])}</b></p>"
                           f"{body}</section><hr>")
     out = Path(out_dir)
-    instructions = resources.files("rome").joinpath("resources", "human_eval_instructions.html").read_text(encoding="utf-8")
+    instructions = resources.files("rome").joinpath("resources/human_eval_instructions.html").read_text(encoding="utf-8")
     instructions = instructions.replace("$N_SAMPLES$", str(len(labels))).replace("$LABELS$", ", ".join(labels))
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Samples</title></head>"
             "<body style='font-family:sans-serif;max-width:46em;margin:2em auto'>" + "".join(html_items) + "</body></html>\n")
@@ -109,7 +111,7 @@ def tally_ratings(ratings_csv: str | Path, answer_key_csv: str | Path) -> dict:
     """Counts of how often each method was chosen most consistent / most fluent."""
     key = {(r["item_id"], r["label"].strip().upper()): r["method"]
            for r in _read_csv(answer_key_csv, ("item_id", "label", "method"))}
-    counts = {"consistency": Counter(), "fluency": Counter()}
+    counts: dict[str, Counter[str]] = {"consistency": Counter(), "fluency": Counter()}
     n = 0
     for i, r in enumerate(_read_csv(ratings_csv, RATING_FIELDS), start=2):
         n += 1

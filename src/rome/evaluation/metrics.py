@@ -71,8 +71,8 @@ def zsre_record_metrics(block: Mapping) -> dict[str, float | None]:
     }
 
 
-def mean_ci(values: Iterable[float], z: float = Z95) -> tuple[float, float, int]:
-    """``(mean, z · std / sqrt(N), N)`` with the population std (:mod:`rome.stats_util`)."""
+def mean_ci(values: Iterable[float | None], z: float = Z95) -> tuple[float, float, int]:
+    """``(mean, z · std / sqrt(N), N)`` with the population std (:mod:`rome.stats_util`); None values are skipped."""
     m, half, n = mean_ci95(values)
     return m, (half * z / Z95 if n else half), n
 

@@ -120,7 +120,7 @@ def _check_restored(model: torch.nn.Module, result, before: dict[str, float] | N
 
 
 def _json_info(info: Mapping[str, Any]) -> dict:
-    out = {}
+    out: dict[str, Any] = {}
     for k, v in (info or {}).items():
         if isinstance(v, (bool, int, float, str)) or v is None:
             out[k] = v

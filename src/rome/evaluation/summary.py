@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache_key import MissingItemsError, MixedKeysError, check_consistent
-from ..layout import is_unedited
+from ..layout import is_unedited, method_dir
 from .metrics import counterfact_record_metrics, harmonic_mean, mean_ci, zsre_record_metrics
 from .runner import load_selected, manifest_path
 
@@ -67,11 +67,9 @@ def _select_folders(out_dir, methods: Sequence[str] | None) -> list[Path]:
     folders = method_folders(out_dir)
     if methods is None:
         return folders
-    from .editors import find_method_folder
-
     chosen = []
     for m in methods:
-        f = find_method_folder(out_dir, m)
+        f = method_dir(out_dir, m)
         if not (f / "run.json").is_file():
             raise MissingItemsError(f"{out_dir}: no results of method {m!r} (no {f}/run.json); run rome evaluate")
         chosen.append(f)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ def _eps_label(eps) -> str:
 
 
 @styled
-def render_layer_sweep(results: list[Mapping], stem: str | Path, title: str = "") -> list[Path]:
+def render_layer_sweep(results: Sequence[Mapping], stem: str | Path, title: str = "") -> list[Path]:
     """Figs. 17/18: scores (top) and magnitudes (bottom) vs layer, one line per (method, epsilon)."""
     import matplotlib.pyplot as plt
 
@@ -100,7 +100,7 @@ def render_layer_sweep(results: list[Mapping], stem: str | Path, title: str = ""
 
 
 @styled
-def render_epsilon_sweep(results: list[Mapping], stem: str | Path, method: str = "attn",
+def render_epsilon_sweep(results: Sequence[Mapping], stem: str | Path, method: str = "attn",
                          title: str = "") -> list[Path]:
     """Fig. 23: metrics vs epsilon (log scale) for one method (AttnEdit)."""
     import matplotlib.pyplot as plt

@@ -10,9 +10,12 @@ import functools
 import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from atomicio import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +31,7 @@ METHOD_COLOURS = {
     "KE": "#8c564b", "KE-CF": "#c49c94", "MEND": "#e377c2", "MEND-CF": "#f7b6d2", "AttnEdit": "#d62728",
 }
 
-RC = {
+RC: dict[RcKeyType, Any] = {
     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
     "figure.dpi": 100, "savefig.dpi": 200, "axes.spines.top": False, "axes.spines.right": False,
     "pdf.fonttype": 42, "svg.hashsalt": "rome", "path.simplify": False,

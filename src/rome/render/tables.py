@@ -94,7 +94,7 @@ def mark(rows: Sequence[Row], columns, thresholds: dict | None) -> None:
     """Set ``row.marks`` for one group of rows: best editor per column, and below-threshold."""
     editors = [r for r in rows if r.method != "none"]
     for c in columns:
-        vals = [r.values.get(c) for r in editors if r.values.get(c) is not None and not math.isnan(r.values[c])]
+        vals = [v for r in editors if (v := r.values.get(c)) is not None and not math.isnan(v)]
         best = max(vals) if vals else None
         for r in rows:
             v = r.values.get(c)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,7 +62,7 @@ class FastEngine:
         self.skip_noops = skip_noops
         self._states: dict | None = None
         self._score: float | None = None
-        self._cache = None
+        self._cache: Any = None  # the corrupted pass's transformers Cache (when prefix_cache)
         self._template = None
 
     # -- the corrupted pass, once -------------------------------------------------------
@@ -88,10 +89,12 @@ class FastEngine:
     def corrupted_states(self) -> dict:
         if self._states is None:
             self._corrupted_pass()
+        assert self._states is not None  # set by the corrupted pass
         return self._states
 
     def corrupted_score(self) -> float:
         self.corrupted_states()
+        assert self._score is not None  # set by the corrupted pass
         return self._score
 
     def changes_nothing(self, r: Restoration) -> bool:

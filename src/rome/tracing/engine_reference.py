@@ -42,6 +42,7 @@ class ReferenceEngine:
 
     def corrupted_score(self) -> float:
         self.corrupted_states()
+        assert self._corrupted_score is not None  # set by the corrupted pass
         return self._corrupted_score
 
     @torch.no_grad()

@@ -179,12 +179,14 @@ def collect_subject_embeddings(lm, facts: Iterable[Mapping], estimate: str = "ba
 def fit_gaussian(rows: Iterable[torch.Tensor | np.ndarray]) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Mean, unbiased covariance (divisor n−1, as the official ``runningstats.Covariance``),
     count and standard deviation of all entries, of the rows of a stream of [n, hidden] blocks."""
-    n, total, outer, sq = 0, None, None, 0.0
+    n, sq = 0, 0.0
+    total: torch.Tensor | None = None
+    outer: torch.Tensor | None = None
     for block in rows:
         x = torch.as_tensor(block, dtype=torch.float64).reshape(-1, torch.as_tensor(block).shape[-1])
         if x.shape[0] == 0:
             continue
-        if total is None:
+        if total is None or outer is None:  # both unset until the first non-empty block
             total = torch.zeros(x.shape[1], dtype=torch.float64)
             outer = torch.zeros(x.shape[1], x.shape[1], dtype=torch.float64)
         n += x.shape[0]
@@ -193,6 +195,7 @@ def fit_gaussian(rows: Iterable[torch.Tensor | np.ndarray]) -> tuple[np.ndarray,
         sq += float((x * x).sum())
     if n < 2:
         raise NoiseRuleError(f"need at least 2 embedding rows to fit a Gaussian, got {n}")
+    assert total is not None and outer is not None  # set by the first non-empty block
     mean = total / n
     cov = (outer - n * torch.outer(mean, mean)) / (n - 1)
     entries = n * len(mean)
@@ -222,6 +225,7 @@ def _save(lm, stats: EmbeddingStats, json_path, npz_path, covariance: bool) -> N
     if json_path is None:
         return
     if covariance:
+        assert stats.mean is not None and stats.cov is not None  # fitted whenever covariance is asked for
         atomic_save_npz(npz_path, {"mean": stats.mean, "cov": stats.cov})
     atomic_write_json(json_path, {"model": lm.name, "fingerprint": model_fingerprint(lm), **stats.to_json()})
 

@@ -7,6 +7,8 @@ All α steps of one state run as one batch.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -29,7 +31,7 @@ def integrated_gradients(lm, prompt: str, subject: str, expected: str | None = N
     scores = {KIND_OF_PART[p]: np.zeros((T, L)) for p in parts}
     for part in parts:
         for layer in range(L):
-            box = {}
+            box: dict[str, Any] = {}
 
             def edit(x, name, box=box):
                 base = x.detach()[:1].expand(steps, -1, -1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from atomicio import atomic_write_json, atomic_write_text
 from counterfact.errors import read_json
@@ -78,7 +79,7 @@ def summarise(results_dir: str | Path, out_dir: str | Path, model: str = "", onl
     if model and key_model and model != key_model:
         raise MixedKeysError(f"{results_dir}: the per-fact files were traced with model {key_model!r}, "
                              f"not {model!r}; rerun rome trace-batch with this model")
-    summary = {"model": model or key_model or "", "results_dir": str(results_dir), "kinds": {},
+    summary: dict[str, Any] = {"model": model or key_model or "", "results_dir": str(results_dir), "kinds": {},
                "paper_gpt2_xl": PAPER_GPT2_XL, "cache_key": (key or {}).get("digest")}
     for kind in KINDS:
         results = by_kind.get(kind)

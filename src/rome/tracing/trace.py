@@ -146,7 +146,7 @@ SEVERED_LABELS = (("single", None), ("attn_severed", "attn"), ("mlp_severed", "m
 
 
 def severed_scores(prep: PreparedPrompt, token: int, engine: str = "fast", eng=None,
-                   **engine_options) -> tuple[object, dict[str, np.ndarray]]:
+                   **engine_options) -> tuple[FastEngine | ReferenceEngine, dict[str, np.ndarray]]:
     """Fig. 3 curves at ``token``: h_token^(l) restored for each l alone, with the token's
     attention or MLP outputs frozen at all layers. Returns the engine of the prompt's own
     noise (its corrupted score is the one reported) and ``{label: [L] scores}``.
