@@ -117,7 +117,7 @@ rule counterfact_validate:
     shell:
         shell_cmd(
             "counterfact_validate",
-            "counterfact validate {input:q} --json > {output:q} 2> {log:q}",
+            "counterfact validate {input:q} --json --stdout-file {output:q} 2> {log:q}",
         )
 
 

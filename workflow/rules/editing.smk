@@ -46,7 +46,7 @@ rule rome_sweep:
             LM,
             "--records {input.records:q} --n-records {params.n} --layers {params.layers:q}",
             STATS,
-            "--templates-dir {params.templates:q} --out-dir {params.out_dir:q} > {output:q} 2> {log:q}",
+            "--templates-dir {params.templates:q} --out-dir {params.out_dir:q} --stdout-file {output:q} 2> {log:q}",
         )
 
 
@@ -106,7 +106,7 @@ rule train_hypernet:
             "rome train --method {wildcards.method} --variant {wildcards.variant}",
             LM,
             "{params.data:q} --steps {params.steps} --batch-size {params.batch} --seed {params.seed}"
-            " --out-dir {params.out_dir:q} --no-progress > {output:q} 2> {log:q}",
+            " --out-dir {params.out_dir:q} --no-progress --stdout-file {output:q} 2> {log:q}",
         )
 
 
@@ -146,7 +146,7 @@ rule baseline_sweep:
             "rome baseline-sweep --method {wildcards.method}",
             LM,
             "--records {input.records:q} --n-records {params.n} {params.layers:q} {params.eps:q}"
-            " --out-dir {params.out_dir:q} --no-progress > {output:q} 2> {log:q}",
+            " --out-dir {params.out_dir:q} --no-progress --stdout-file {output:q} 2> {log:q}",
         )
 
 

@@ -53,8 +53,8 @@ rule evaluate_counterfact:
             " {params.limit} --generation-tokens {params.generation_tokens} --seed {params.seed}"
             " --reference-dir {params.reference_dir:q}",
             STATS,
-            "--templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress >"
-            " {output:q} 2> {log:q}",
+            "--templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress"
+            " --stdout-file {output:q} 2> {log:q}",
         )
 
 
@@ -90,8 +90,8 @@ rule evaluate_zsre:
             "--dataset zsre --records {input.records:q} --out-dir {params.out_dir:q} --limit"
             " {params.limit} --seed {params.seed}",
             STATS,
-            "--templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress >"
-            " {output:q} 2> {log:q}",
+            "--templates-dir {params.templates:q} --hypernet-dir {params.hypernet_dir:q} --no-progress"
+            " --stdout-file {output:q} 2> {log:q}",
         )
 
 

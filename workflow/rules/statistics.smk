@@ -40,6 +40,6 @@ rule key_statistics:
             "key_statistics",
             "rome stats --model {params.model:q} --device {params.device:q} {params.models:q}"
             " --dtype {params.dtype:q} --layers {params.layers:q} --corpus {params.corpus:q}"
-            " --tokens {params.tokens} --stats-dtype {params.stats_dtype:q} --out-dir {params.out_dir:q} >"
-            " {output:q} 2> {log:q}",
+            " --tokens {params.tokens} --stats-dtype {params.stats_dtype:q} --out-dir {params.out_dir:q}"
+            " --stdout-file {output:q} 2> {log:q}",
         )

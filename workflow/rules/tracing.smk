@@ -93,7 +93,7 @@ rule trace_batch:
             " --extra-tokens {params.extra} --samples {params.samples} --window {params.window} --seed"
             " {params.seed} --known-facts {input.facts:q} --stats-dir {params.noise_dir:q}"
             " --corpus {input.corpus:q} --severed-noise {params.severed_noise:q}"
-            " {params.severed:q} --out-dir {params.out_dir:q} > {output:q} 2> {log:q}",
+            " {params.severed:q} --out-dir {params.out_dir:q} --stdout-file {output:q} 2> {log:q}",
         )
 
 
