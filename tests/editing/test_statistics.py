@@ -128,3 +128,13 @@ def test_bad_corpus_and_dtype(tiny_gpt2, tmp_path):
         compute_statistics(tiny_gpt2, [0], StatsSettings(corpus=str(tmp_path / "missing.txt")), tmp_path, progress=False)
     with pytest.raises(StatisticsError, match="float32 or float64"):
         StatsSettings(dtype="float16")
+
+
+def test_rome_stats_defaults_to_the_length_rome_asks_for():
+    """`rome stats` without --max-length computes what ROME's editor will look up (its
+    mom2_max_length), so an editing job finds the workflow's cached statistics."""
+    from rome.editing.stats_cli import default_max_length
+
+    assert default_max_length("gpt2-xl") == 1024      # hparams/rome/gpt2-xl.yaml: the model's context
+    assert default_max_length("gemma-3-270m") == 512  # Gemma 3's sliding window
+    assert default_max_length("no-such-model") == 512  # no ROME hyperparameters: the statistics default

@@ -29,16 +29,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accumulation dtype of C (the model's own dtype is --dtype)")
     parser.add_argument("--out-dir", default=None, help="cache folder (default data/stats)")
     parser.add_argument("--batch-size", type=positive_int, default=8)
-    parser.add_argument("--max-length", type=positive_int, default=512, help="sequences are cut at this many tokens")
+    parser.add_argument("--max-length", type=positive_int, default=None,
+                        help="sequences are cut at this many tokens (default: the model's ROME hyperparameter "
+                             "mom2_max_length, so editing finds these statistics; 512 without ROME hyperparameters)")
     parser.add_argument("--checkpoint-every", type=positive_int, default=20, help="batches between resumable checkpoints")
     parser.add_argument("--force", action="store_true", help="recompute even when cached")
+
+
+def default_max_length(model_name: str) -> int:
+    """The sequence length ROME's editor asks its statistics for (``mom2_max_length``), else 512."""
+    from .hparams import HparamsError, ROMEHparams, load_hparams
+
+    try:
+        return ROMEHparams.coerce(load_hparams("rome", model_name)).mom2_max_length
+    except HparamsError:
+        return StatsSettings.max_length
 
 
 def run(args: argparse.Namespace) -> int:
     lm = load_from_args(args)
     layers = parse_layers(args.layers)
+    max_length = args.max_length if args.max_length is not None else default_max_length(args.model)
     settings = StatsSettings(corpus=args.corpus, max_tokens=args.tokens, max_samples=args.samples,
-                             dtype=args.stats_dtype, max_length=args.max_length, batch_size=args.batch_size)
+                             dtype=args.stats_dtype, max_length=max_length, batch_size=args.batch_size)
     files = compute_statistics(lm, layers, settings, args.out_dir, checkpoint_every=args.checkpoint_every, force=args.force)
     out = {}
     for layer, path in files.items():
