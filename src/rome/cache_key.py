@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,32 +228,75 @@ def json_checksum(obj: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def read_json_object(path: Path) -> dict:
+    """A cached JSON document (ValueError if it is not a JSON object)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def json_item_reader(item_field: str) -> Callable[[Path], tuple[Any, Any]]:
+    """A ``read`` for :func:`cache_status`: the stored key and ``item_field`` of a JSON document."""
+    def read(path: Path) -> tuple[Any, Any]:
+        doc = read_json_object(path)
+        return doc.get("cache_key"), doc.get(item_field)
+    return read
+
+
+JSON_ERRORS = (ValueError, UnicodeDecodeError, OSError)
+
+
+def cache_status(path: Path, key: CacheKey, item_sha: str | None, read: Callable[[Path], tuple[Any, Any]],
+                 corrupt_errors: tuple[type[BaseException], ...], report: Callable[[str], None], prog: str = "",
+                 refuse_stale: bool = False, stale_error: type[StaleCacheError] | None = None) -> tuple[str, str | None]:
+    """``("missing" | "ok" | "stale" | "corrupted", reason)`` for one cached per-item file.
+
+    The one rule every per-item cache follows: a file is reused only when the key it stores
+    and the checksum of its item both match; an unreadable one is reported (one line naming
+    it) and recomputed; a stale one is recomputed, or refused with ``refuse_stale``.
+    ``read(path)`` returns the stored key and item checksum and raises one of
+    ``corrupt_errors`` for an unreadable file.
+    """
+    if not path.exists():
+        return "missing", None
+    try:
+        stored, stored_item = read(path)
+    except corrupt_errors as err:
+        report(f"{prog}corrupted cache file {path} ({type(err).__name__}: {str(err)[:120]}); recomputing it")
+        return "corrupted", None
+    if stored_digest(stored) == key.digest and stored_item == item_sha:
+        return "ok", None
+    why = differences(stored, key.to_json()) if stored_digest(stored) != key.digest else "its record changed"
+    if refuse_stale:
+        raise (stale_error or StaleCacheError)(
+            f"{path}: made under other settings ({why}); rerun without --refuse-stale to recompute it, "
+            "or use another --out-dir")
+    return "stale", why
+
+
 def reuse_json(path: str | Path, key: CacheKey, item_sha: str | None, counts: ReuseCounts,
                report, refuse_stale: bool = False) -> dict | None:
     """The cached JSON document at ``path`` when it was made under ``key`` for this item, else None.
 
-    Updates ``counts`` (reused / computed / stale / corrupted); an unreadable file is
-    reported (one line naming it) and a stale one refused with ``refuse_stale``.
+    Updates ``counts`` (reused / computed / stale / corrupted) by :func:`cache_status`.
     """
     p = Path(path)
-    if not p.is_file():
-        counts.computed += 1
-        return None
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-        if not isinstance(doc, dict):
-            raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
-    except (ValueError, UnicodeDecodeError, OSError) as err:
-        report(f"corrupted cache file {p} ({type(err).__name__}: {str(err)[:120]}); recomputing it")
-        counts.corrupted += 1
-        return None
-    stored = doc.get("cache_key")
-    if stored_digest(stored) == key.digest and doc.get("item_sha256") == item_sha:
+    seen: dict[str, dict] = {}
+
+    def read(q: Path) -> tuple[Any, Any]:
+        seen["doc"] = doc = read_json_object(q)
+        return doc.get("cache_key"), doc.get("item_sha256")
+
+    status, why = cache_status(p, key, item_sha, read, JSON_ERRORS, report, refuse_stale=refuse_stale)
+    if status == "ok":
         counts.reused += 1
-        return doc
-    why = differences(stored, key.to_json()) if stored_digest(stored) != key.digest else "its record changed"
-    if refuse_stale:
-        raise StaleCacheError(f"{p}: made under other settings ({why}); rerun without --refuse-stale to recompute it")
-    counts.stale += 1
-    counts.stale_reasons.append(why)
+        return seen["doc"]
+    if status == "missing":
+        counts.computed += 1
+    elif status == "corrupted":
+        counts.corrupted += 1
+    else:
+        counts.stale += 1
+        counts.stale_reasons.append(why)
     return None

@@ -38,7 +38,16 @@ import torch
 
 from atomicio import atomic_write_json, sha256_file, sha256_text
 
-from ..cache_key import CacheKey, ReuseCounts, StaleCacheError, differences, item_record, make_key, stored_digest
+from ..cache_key import (
+    JSON_ERRORS,
+    CacheKey,
+    ReuseCounts,
+    StaleCacheError,
+    cache_status,
+    item_record,
+    json_item_reader,
+    make_key,
+)
 from ..editing.base import EditRequest
 from ..layout import case_file, is_unedited, method_dir
 from ..runtime import check_finite
@@ -233,25 +242,8 @@ def _stderr(msg: str) -> None:
 
 
 def _status(path: Path, key: CacheKey, rec_sha: str, refuse_stale: bool, report):
-    import json
-
-    if not path.exists():
-        return "missing", None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(doc, dict):
-            raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
-    except (ValueError, UnicodeDecodeError, OSError) as err:
-        report(f"rome evaluate: corrupted cache file {path} ({type(err).__name__}: {str(err)[:120]}); recomputing it")
-        return "corrupted", None
-    stored = doc.get("cache_key")
-    if stored_digest(stored) == key.digest and doc.get("record_sha256") == rec_sha:
-        return "ok", None
-    why = differences(stored, key.to_json()) if stored_digest(stored) != key.digest else "its record changed"
-    if refuse_stale:
-        raise SettingsMismatchError(f"{path}: made under other settings ({why}); rerun without --refuse-stale "
-                                    "to recompute it, or use another --out-dir")
-    return "stale", why
+    return cache_status(path, key, rec_sha, json_item_reader("record_sha256"), JSON_ERRORS, report,
+                        prog="rome evaluate: ", refuse_stale=refuse_stale, stale_error=SettingsMismatchError)
 
 
 def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: str | Path, settings: EvalSettings,

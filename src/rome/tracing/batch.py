@@ -31,12 +31,10 @@ from counterfact.known_facts import load_known_facts
 from ..cache_key import (
     CacheKey,
     ReuseCounts,
-    StaleCacheError,
     array_checksum,
-    differences,
+    cache_status,
     item_record,
     make_key,
-    stored_digest,
 )
 from ..runtime import check_finite
 from .noise import EmbeddingStats
@@ -88,20 +86,8 @@ def _stderr(msg: str) -> None:
 
 def _status(path: Path, key: CacheKey, fact_sha: str, refuse_stale: bool, report: Callable[[str], None]):
     """'missing' | 'ok' | 'stale' | 'corrupted' (and the reason) for one cached file."""
-    if not path.exists():
-        return "missing", None
-    try:
-        stored, stored_fact = read_stored_key(path)
-    except CORRUPT_ERRORS as err:
-        report(f"rome trace-batch: corrupted cache file {path} ({type(err).__name__}: {str(err)[:120]}); recomputing it")
-        return "corrupted", None
-    if stored_digest(stored) == key.digest and stored_fact == fact_sha:
-        return "ok", None
-    why = differences(stored, key.to_json()) if stored_digest(stored) != key.digest else "its fact record changed"
-    if refuse_stale:
-        raise StaleCacheError(f"{path}: made under other settings ({why}); rerun without --refuse-stale "
-                              "to recompute it, or use another --out-dir")
-    return "stale", why
+    return cache_status(path, key, fact_sha, read_stored_key, CORRUPT_ERRORS, report, prog="rome trace-batch: ",
+                        refuse_stale=refuse_stale)
 
 
 def trace_facts(
