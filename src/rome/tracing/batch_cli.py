@@ -6,6 +6,7 @@ import json
 import sys
 
 from counterfact.cliargs import nonnegative_int
+from replkit.cli import add_progress_option
 
 from ..model_info import add_model_arguments, load_from_args
 from .cli import add_trace_settings, settings_from_args, stats_from_args
@@ -14,6 +15,7 @@ from .restore import KINDS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
+    add_progress_option(parser)
     parser.add_argument("--facts", default=None, help="known-facts JSON (default: shared known_1000.json)")
     parser.add_argument("--start", type=nonnegative_int, default=0)
     parser.add_argument("--limit", type=nonnegative_int, default=None, help="trace at most this many facts")
@@ -52,7 +54,7 @@ def run(args) -> int:
               "noise_facts_used": args.stats_facts if stats is not None else None}
     counts = trace_facts(lm, facts, args.out_dir, settings_from_args(args), stats, kinds,
                          severed=not args.no_severed, engine=args.engine, inputs=inputs,
-                         refuse_stale=args.refuse_stale)
+                         refuse_stale=args.refuse_stale, progress=not args.no_progress)
     print(f"rome trace-batch: {len(facts)} facts: reused {counts['reused']}, computed {counts['computed']} new, "
           f"recomputed {counts['recomputed']} ({counts['recomputed_stale']} made under other settings, "
           f"{counts['recomputed_corrupted']} corrupted)", file=sys.stderr)

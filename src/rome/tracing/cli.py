@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from counterfact.cliargs import nonnegative_int, positive_int
+from replkit.cli import add_progress_option
 
 from ..model_info import add_model_arguments, load_from_args
 from .noise import SIGMA_ESTIMATES
@@ -74,6 +75,7 @@ def stats_from_args(lm, args, rule=None):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
+    add_progress_option(parser)
     parser.add_argument("--prompt", required=True, help="prompt text containing the subject, or a template with {}")
     parser.add_argument("--subject", required=True)
     parser.add_argument("--expected", default=None, help="expected answer (default: the clean argmax)")
@@ -99,7 +101,8 @@ def run(args) -> int:
     settings = settings_from_args(args)
     stats = stats_from_args(lm, args)
     kinds = list(KINDS) if args.kind == "all" else [args.kind]
-    res = trace_prompt(lm, args.prompt, args.subject, kinds, settings, stats, args.expected, args.engine, progress=True)
+    res = trace_prompt(lm, args.prompt, args.subject, kinds, settings, stats, args.expected, args.engine,
+                      progress=not args.no_progress)
     print(json.dumps({"prompt": res.prompt, "answer": res.answer, "clean": res.clean, "corrupted": res.corrupted,
                       "noise_nu": res.noise_nu}, ensure_ascii=False))
     for kind in kinds:
