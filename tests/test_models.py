@@ -1,3 +1,4 @@
+import copy
 import os
 import time
 
@@ -105,7 +106,7 @@ def test_loading_asks_for_the_configured_device_and_dtype(tmp_path, monkeypatch,
 
     def fake_from_pretrained(path, **kwargs):
         calls.append((path, kwargs))
-        return tiny_gpt2.model
+        return copy.deepcopy(tiny_gpt2.model)  # loading converts it: never the shared fixture's model
 
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", fake_from_pretrained)
     monkeypatch.setattr(models, "load_tokenizer", lambda *a, **k: tiny_gpt2.tokenizer)
