@@ -1,4 +1,4 @@
-"""The paper's published numbers (SPEC 9) as data: Tables 1, 4, 5, 6 and Table 4's colouring.
+"""The paper's published numbers (the paper's figures and tables) as data: Tables 1, 4, 5, 6 and Table 4's colouring.
 
 Rows are ``(label, method, values)``; ``method`` is ``"none"`` for the unedited model.
 Keys of :data:`PAPER_TABLES` are ``(table, model)`` with the model's Hugging Face id.

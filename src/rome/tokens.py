@@ -144,7 +144,7 @@ def target_token_ids(tokenizer, target: str) -> list[int]:
 
 
 def token_categories(enc: Encoded) -> list[str]:
-    """The six token categories of the paper (SPEC 4) for each position of ``enc``.
+    """The six token categories of the paper (paper section 2) for each position of ``enc``.
 
     first_subject, middle_subject, last_subject, first_subsequent, further, last;
     positions before the subject (e.g. BOS, "The") are "before". The last token wins

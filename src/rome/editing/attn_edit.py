@@ -1,4 +1,4 @@
-"""AttnEdit: FT+L on one attention layer's query/key/value weights (SPEC 7, Fig. 23).
+"""AttnEdit: FT+L on one attention layer's query/key/value weights (paper section 3.2 and its appendix on baselines, Fig. 23).
 
 The same projected fine-tuning as FT+L (:class:`rome.editing.ft.FineTuneEditor`), tuning
 ``spec.attn_weight_names(layer)`` (GPT-2's fused ``c_attn``; separate q/k/v projections

@@ -2,7 +2,7 @@
 
 A *setting* is a method (``ft``, ``ft-l``, ``attn``) with its hparams, of which the swept
 ones are the ``layer`` and the L-infinity bound ``epsilon`` (``null`` = unconstrained).
-For each setting and COUNTERFACT record (SPEC 2.1) the record's rewrite is applied, the
+For each setting and COUNTERFACT record (the released file's schema) the record's rewrite is applied, the
 teacher-forced NLLs of ``target_new`` and ``target_true`` are measured on the rewrite,
 paraphrase and neighborhood prompts, the weights are restored, and one file is written:
 

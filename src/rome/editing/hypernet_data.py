@@ -78,7 +78,7 @@ def _need_str(rec: Mapping, key: str, where: str) -> str:
 
 def counterfact_examples(path: str | os.PathLike, seed: int = 0, exclude_case_ids: Sequence[int] = (),
                          n_locality: int = 2) -> list[HypernetExample]:
-    """Examples from COUNTERFACT records (SPEC 2.1), skipping ``exclude_case_ids`` (the evaluated ones)."""
+    """Examples from COUNTERFACT records (the released file's schema), skipping ``exclude_case_ids`` (the evaluated ones)."""
     records = load_counterfact(path)
     excluded = set(int(c) for c in exclude_case_ids)
     parsed = []

@@ -1,4 +1,4 @@
-"""KN: knowledge neurons (Dai et al. 2022) as an editing baseline (SPEC 7).
+"""KN: knowledge neurons (Dai et al. 2022) as an editing baseline (paper section 3.2 and its appendix on baselines).
 
 Neurons are the activations that feed a layer's MLP output projection (the input of
 ``spec.layer_name("edit", l)``, i.e. the "keys"). For a fact:

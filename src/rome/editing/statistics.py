@@ -1,4 +1,4 @@
-"""Second-moment key statistics C = E[k kᵀ] (SPEC 5, paper section 3.1).
+"""Second-moment key statistics C = E[k kᵀ] (paper section 3.1, paper section 3.1).
 
 The key is the input of the edited MLP output projection (``spec.layer_name("edit", l)``).
 One streaming pass over a text corpus fills C for every requested layer: a pre-hook on
@@ -340,7 +340,7 @@ def compute_statistics(
     if missing:
         t0 = time.time()
         docs = load_documents(settings.corpus, settings.max_samples)
-        # sequences are cut at the model's context length (SPEC 5) when that is shorter
+        # sequences are cut at the model's context length (paper section 3.1) when that is shorter
         max_length = min(settings.max_length, getattr(lm, "context_length", None) or settings.max_length)
         chunks = tokenize_chunks(lm.tokenizer, docs, max_length, settings.max_tokens)
         ckpt = _checkpoint_file(folder, missing)

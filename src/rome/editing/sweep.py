@@ -8,7 +8,7 @@ settings and corpus checksum, code version) and its record's checksum; a rerun r
 files whose key matches (an interrupted sweep resumes; a changed setting recomputes). The
 unedited model's scores go to ``<out>/pre/case-<id>.json``.
 
-Per-record metrics (SPEC 8, as shares of prompts, in [0, 1]):
+Per-record metrics (the paper's metric definitions, section 3.4, as shares of prompts, in [0, 1]):
 efficacy = P(new) > P(true) on the rewrite prompt; generalization = the same over the
 paraphrase prompts; specificity = P(true) > P(new) over the neighborhood prompts;
 score = harmonic mean of the three. P = exp(−mean token NLL) of ``" " + target``.

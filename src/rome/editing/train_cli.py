@@ -1,4 +1,4 @@
-"""``rome train``: train the KE / MEND hyper-networks (SPEC 7), resumably.
+"""``rome train``: train the KE / MEND hyper-networks (paper section 3.2 and its appendix on baselines), resumably.
 
 Loss per training edit = edit loss (mean NLL of the new target after the edit prompt and
 its paraphrases, with the network's update applied) + ``kl_weight`` x locality loss

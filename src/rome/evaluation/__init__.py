@@ -1,4 +1,4 @@
-"""Evaluation of editing methods (SPEC 8): COUNTERFACT (Table 4) and zsRE (Table 1).
+"""Evaluation of editing methods (the paper's metric definitions, section 3.4): COUNTERFACT (Table 4) and zsRE (Table 1).
 
 Modules: :mod:`scoring` (batched teacher-forced NLL / top-1), :mod:`generation` (seeded
 top-k sampling), :mod:`fluency` (GE), :mod:`consistency` (RS), :mod:`counterfact_eval`,

@@ -1,4 +1,4 @@
-"""Reference score RS (consistency, SPEC 8).
+"""Reference score RS (consistency, the paper's metric definitions, section 3.4).
 
 TF-IDF cosine similarity between all generated texts of a record joined and all
 reference texts about subjects that truly have ``(relation, target_new)`` joined. The

@@ -1,4 +1,4 @@
-"""COUNTERFACT evaluation of the current model state on one record (SPEC 8, Table 4).
+"""COUNTERFACT evaluation of the current model state on one record (the paper's metric definitions, section 3.4, Table 4).
 
 :func:`score_record` returns the per-record block stored under ``"pre"`` / ``"post"`` in
 result files: for each prompt kind a list of ``{"target_new": nll, "target_true": nll}``

@@ -1,4 +1,4 @@
-"""zsRE evaluation of the current model state on one converted record (SPEC 8, Table 1).
+"""zsRE evaluation of the current model state on one converted record (the paper's metric definitions, section 3.4, Table 1).
 
 Token-level top-1 accuracy under teacher forcing: for each token of ``" " + answer`` the
 model sees the question plus the answer's earlier tokens and must put the token first.

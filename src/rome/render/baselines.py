@@ -4,7 +4,7 @@ of pre-edit, ROME and AttnEdit), from cached per-record result files only.
 Per-record files (written by :mod:`rome.editing.baseline_sweep` and by the evaluation
 step) hold ``pre`` and/or ``post`` dicts of
 ``{"rewrite_prompts_probs" | "paraphrase_prompts_probs" | "neighborhood_prompts_probs":
-[{"target_new": nll, "target_true": nll}, ...]}``. Per record (SPEC 8, x 100):
+[{"target_new": nll, "target_true": nll}, ...]}``. Per record (the paper's metric definitions, section 3.4, x 100):
 ES/PS = share of rewrite/paraphrase prompts with P(new) > P(true), EM/PM = mean of
 P(new) - P(true); NS = share of neighborhood prompts with P(true) > P(new), NM = mean of
 P(true) - P(new), with P = exp(-NLL).

@@ -1,4 +1,4 @@
-"""The paper's figures and tables (SPEC 9): file stems, titles and published values.
+"""The paper's figures and tables (the paper's figures and tables): file stems, titles and published values.
 
 Rendering functions name their outputs by these stems, and the report groups files by
 them, so a figure on disk can always be traced back to the paper's numbering.

@@ -1,4 +1,4 @@
-"""Tables 1, 4, 5 and 6 (SPEC 9) as Markdown, CSV and LaTeX, from summary files only.
+"""Tables 1, 4, 5 and 6 (the paper's figures and tables) as Markdown, CSV and LaTeX, from summary files only.
 
 Each input summary (``rome summarize``) is one model block. Our rows show mean ± 95%
 interval; when the model is a paper model the paper's row for the same method sits right

@@ -1,4 +1,4 @@
-"""Text figures (SPEC 9): generations after an edit (Figs. 6, 19, 20, 25) and whole records
+"""Text figures (the paper's figures and tables): generations after an edit (Figs. 6, 19, 20, 25) and whole records
 (Fig. 21: COUNTERFACT, Fig. 22: zsRE), as Markdown and as PDF/PNG (matplotlib text layout).
 
 Everything is read from cached files: per-record result files of ``rome evaluate`` and the
