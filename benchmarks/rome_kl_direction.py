@@ -29,7 +29,7 @@ from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider
-from rome.editing.sweep import load_records, score_record
+from rome.editing.sweep import load_records, score_record, score_with_delta
 from rome.models import load_model
 
 SETTINGS = {
@@ -41,17 +41,9 @@ SETTINGS = {
 
 def edit_and_score(lm, editor: ROMEEditor, provider, record: dict) -> tuple[dict, torch.Tensor]:
     layer = int(editor.hparams["layer"])
-    weight = lm.spec.edit_weight(lm.model, layer)
-    saved = weight.detach().clone()
     prepared = editor.prepare(lm, EditRequest.from_record(record), layer)
     delta_w, _ = editor.insert(lm, prepared, provider(lm, layer))
-    with torch.no_grad():
-        lm.spec.as_out_in(weight).add_(delta_w.to(weight.dtype))
-    try:
-        s = score_record(lm, record)
-    finally:
-        with torch.no_grad():
-            weight.copy_(saved)
+    s = score_with_delta(lm, layer, delta_w, record)
     out = {"ES": s["efficacy"], "PS": s["generalization"], "NS": s["specificity"],
            "steps": len(prepared.v.losses), "delta_over_v_init": float(prepared.v.delta.norm() / prepared.v.v_init.norm())}
     return out, delta_w.double().cpu()

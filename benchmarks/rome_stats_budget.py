@@ -32,7 +32,7 @@ from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider, StatsSettings
-from rome.editing.sweep import harmonic_mean, load_records, score_record
+from rome.editing.sweep import harmonic_mean, load_records, score_record, score_with_delta
 from rome.models import load_model
 
 METRICS = ("efficacy", "generalization", "specificity", "score")
@@ -63,13 +63,7 @@ def run_record(lm, editor: ROMEEditor, providers: dict, record: dict, path: Path
                     delta_over_v_init=float(prepared.v.delta.norm() / prepared.v.v_init.norm()))
     for label, provider in providers.items():
         delta_w, _ = editor.insert(lm, prepared, provider(lm, layer))
-        with torch.no_grad():
-            lm.spec.as_out_in(weight).add_(delta_w.to(weight.dtype))
-        try:
-            scores = score_record(lm, record)
-        finally:
-            with torch.no_grad():
-                weight.copy_(saved)
+        scores = score_with_delta(lm, layer, delta_w, record)
         scores["delta_w_norm"] = float(delta_w.norm())
         out["budgets"][label] = scores
     assert torch.equal(weight, saved)

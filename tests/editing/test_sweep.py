@@ -85,3 +85,17 @@ def test_load_records_file_errors_come_from_the_dataset_loader(tmp_path):
     p.write_text(json.dumps(bad))
     with pytest.raises(RecordError, match=r"record 0, field 'requested_rewrite.target_true.str'"):
         load_records(p)
+
+
+def test_score_with_delta_scores_the_edited_weight_and_restores_it_exactly(tiny_gpt2):
+    import torch
+
+    from rome.editing.sweep import score_record, score_with_delta
+
+    weight = tiny_gpt2.spec.edit_weight(tiny_gpt2.model, 1)
+    before = weight.detach().clone()
+    delta = torch.randn(tiny_gpt2.spec.as_out_in(weight).shape, generator=torch.Generator().manual_seed(0))
+    edited = score_with_delta(tiny_gpt2, 1, 10.0 * delta, RECORDS[0])
+    assert torch.equal(weight, before)                       # restored bit for bit
+    assert edited != score_record(tiny_gpt2, RECORDS[0])      # the delta was in place while scoring
+    assert score_with_delta(tiny_gpt2, 1, torch.zeros_like(delta), RECORDS[0]) == score_record(tiny_gpt2, RECORDS[0])

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from atomicio import atomic_write_json, safe_child
 from counterfact.errors import DataError
 from counterfact.records import check_record_ids
@@ -92,6 +94,20 @@ def score_record(lm, record: Mapping[str, Any]) -> dict:
     }
     out["score"] = harmonic_mean([out["efficacy"], out["generalization"], out["specificity"]])
     return out
+
+
+def score_with_delta(lm, layer: int, delta_w: torch.Tensor, record: Mapping[str, Any]) -> dict:
+    """:func:`score_record` with ``delta_w`` added to ``layer``'s edited weight, which is then
+    put back bit for bit (also when scoring fails)."""
+    weight = lm.spec.edit_weight(lm.model, layer)
+    saved = weight.detach().clone()
+    with torch.no_grad():
+        lm.spec.as_out_in(weight).add_(delta_w.to(weight.dtype))
+    try:
+        return score_record(lm, record)
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
 
 
 def result_path(out_dir: str | os.PathLike, token: str, layer: int, case_id: int) -> Path:
