@@ -41,7 +41,7 @@ _MEMBERS = {"data/pattern_data/graphs_json": "patterns", "data/trex_lms_vocab": 
 def _offline_message(reason: str) -> str:
     return (f"cannot download ParaRel from {PARAREL_URL} ({reason}). Point the configuration key "
             "paths.pararel (CLI: --pararel-dir) at a local copy with patterns/ and facts/, "
-            "e.g. ../shared/data/pararel")
+            "e.g. $ROME_SHARED_DATA/pararel")
 
 
 def fetch_url(url: str, timeout: float, offline: Callable[[str], Exception]) -> bytes:

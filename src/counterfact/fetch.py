@@ -61,7 +61,7 @@ UPSTREAM = {
     )
 }
 NO_UPSTREAM = {"zsre_train": "MEND's zsRE training split has no stable public URL; point paths.zsre_train "
-                             "at a copy in MEND's format (e.g. ../shared/data/zsre/zsre_train_1k.json)"}
+                             "at a copy in MEND's format (e.g. $ROME_SHARED_DATA/zsre/zsre_train_1k.json)"}
 
 
 def upstream_for_file(file: str) -> Upstream:
@@ -83,7 +83,7 @@ def json_content_sha256(data: bytes, where: str) -> str:
 
 def _offline(u: Upstream, reason: str) -> DownloadError:
     return DownloadError(f"cannot fetch {u.source} ({reason}). Point the configuration key paths.{u.key} "
-                         "at a local copy instead (the default configuration uses ../shared/data).")
+                         "at a local copy instead, or set $ROME_SHARED_DATA to a folder of local copies.")
 
 
 def _download(u: Upstream, timeout: float) -> bytes:

@@ -69,7 +69,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, required: bool = False
     group.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps or auto (default cpu)")
     group.add_argument("--dtype", default="float32", help="dtype the model runs in: float32, float16, bfloat16")
     if models_dir:
-        group.add_argument("--models-dir", default=None, help="cache of converted models (default data/models)")
+        group.add_argument("--models-dir", default=None, help="cache of converted models (default $ROME_MODELS_DIR, else ./data/models)")
 
 
 def add_progress_option(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_from_args(args: argparse.Namespace):
-    return load_model(args.model, device=args.device, dtype=args.dtype, cache=args.models_dir)
+    from .cli_paths import models_dir
+    return load_model(args.model, device=args.device, dtype=args.dtype, cache=models_dir(args.models_dir))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

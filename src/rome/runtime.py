@@ -1,13 +1,13 @@
-"""Devices, dtypes, seeds and well-known locations, all taken from configuration.
+"""Devices, dtypes and seeds, all taken from configuration.
 
 Nothing here reads configuration at import time; callers pass the values they were given.
+Folders and files are not decided here either: the library takes them from its caller,
+and the command lines' defaults live in :mod:`rome.cli_paths`.
 """
 from __future__ import annotations
 
 import math
-import os
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -127,28 +127,3 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-def repo_root() -> Path:
-    """The repository root when running from a checkout (for default data locations)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "Snakefile").exists() and (parent / "src").is_dir():
-            return parent
-    return Path.cwd()
-
-
-def models_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """Where converted model copies are cached: argument, ``$ROME_MODELS_DIR``, or ``data/models``."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("ROME_MODELS_DIR")
-    if env:
-        return Path(env)
-    return repo_root() / "data" / "models"
-
-
-def shared_data_dir() -> Path:
-    """Local copies of upstream data: ``$ROME_SHARED_DATA`` or ``<repo>/../shared/data``."""
-    env = os.environ.get("ROME_SHARED_DATA")
-    return Path(env) if env else repo_root().parent / "shared" / "data"

@@ -16,7 +16,8 @@ start token (GPT-2's ``<|endoftext|>``, Gemma's BOS). Two readings of ``length``
   replaced by spaces, text stripped (this package's earlier reading of the paper's text).
 
 Sampling is seeded (a forked RNG, so the caller's global RNG is untouched) and the result
-is cached as a JSON file keyed by model, seed and every setting above.
+is cached as a JSON file, keyed by model, seed and every setting above, in the folder the
+caller gives (``cache_dir``; the command lines' default is in :mod:`rome.cli_paths`).
 """
 from __future__ import annotations
 
@@ -29,14 +30,9 @@ import torch
 
 from atomicio import atomic_write_json, stable_key
 
-from ..runtime import repo_root
 from .statistics import model_slug
 
 TEMPLATE_MODES = ("official", "new_tokens")
-
-
-def default_templates_dir() -> Path:
-    return repo_root() / "data" / "context_templates"
 
 
 def check_mode(mode: str) -> str:
@@ -55,7 +51,10 @@ def new_token_count(length: int, mode: str) -> int:
 
 def templates_file(lm, lengths: Sequence[Sequence[int]], top_k: int, seed: int, cache_dir=None,
                    mode: str = "official") -> Path:
-    root = Path(cache_dir) if cache_dir else default_templates_dir()
+    if not cache_dir:
+        raise ValueError("context templates need a cache folder and none was given: pass cache_dir "
+                         "(ROMEEditor: templates_dir; command line: --templates-dir)")
+    root = Path(cache_dir)
     key = stable_key([list(map(int, x)) for x in lengths], int(top_k), int(seed), check_mode(mode), length=10)
     return root / f"{model_slug(lm)}-seed{seed}-{key}.json"
 

@@ -15,6 +15,7 @@ import json
 from counterfact.cliargs import nonnegative_int, positive_int
 from replkit.cli import add_set_option, parse_overrides
 
+from ..cli_paths import resolve_editing_paths
 from ..model_info import add_model_arguments, load_from_args
 from .base import EditRequest
 from .registry import METHODS, make_editor
@@ -22,10 +23,12 @@ from .rome_scoring import greedy_generation, next_token, score_pairs
 
 
 def add_stats_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stats-dir", default=None, help="cache of key statistics (default data/stats)")
-    parser.add_argument("--corpus", default=None, help="statistics corpus: text file or name (default: the method's hparams; offline the local WikiText-2)")
+    parser.add_argument("--stats-dir", default=None, help="cache of key statistics (default ./data/stats)")
+    parser.add_argument("--corpus", default=None,
+                        help="statistics corpus: text file or name (default: the method's hparams; wikitext-2 = "
+                             "$ROME_SHARED_DATA/wikitext-2/wiki.test.raw)")
     parser.add_argument("--stats-tokens", type=positive_int, default=None, help="statistics token budget (default: the hparams)")
-    parser.add_argument("--templates-dir", default=None, help="cache of context templates (default data/context_templates)")
+    parser.add_argument("--templates-dir", default=None, help="cache of context templates (default ./data/context_templates)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    resolve_editing_paths(args)
     overrides = parse_overrides(args.set)
     if args.layer is not None:
         overrides["layer"] = args.layer

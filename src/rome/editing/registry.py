@@ -31,7 +31,7 @@ def _rome(lm, overrides: dict, options) -> Any:
     hp = ROMEHparams.coerce(load_hparams("rome", lm.name, overrides))
     provider = StatsProvider.from_hparams(
         hp, cache_dir=getattr(options, "stats_dir", None), corpus=getattr(options, "corpus", None),
-        tokens=getattr(options, "stats_tokens", None),
+        tokens=getattr(options, "stats_tokens", None), local_corpus=getattr(options, "local_corpus", None),
     )
     return ROMEEditor(hp, provider, templates_dir=getattr(options, "templates_dir", None))
 

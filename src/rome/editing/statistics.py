@@ -7,14 +7,15 @@ layer and batch) to a running sum, and the forward pass stops right after the la
 needed layer's edit module.
 
 Corpora (:func:`load_documents`): a local text file (WikiText raw format: split into
-articles at top-level `` = Title = `` headings; other files: at blank lines), the local
-WikiText-2 copy by name (``wikitext-2``), or a ``datasets`` corpus (``wikitext-103``,
-``wikipedia``), fetched only when asked for. Documents are tokenized and cut into
+articles at top-level `` = Title = `` headings; other files: at blank lines) or a
+``datasets`` corpus (``wikitext-103``, ``wikipedia``), fetched only when asked for. The
+caller names the file: the library knows no default location (the command lines map
+``wikitext-2`` to the local copy, see :mod:`rome.cli_paths`). Documents are tokenized and cut into
 chunks of at most ``max_length`` tokens, in corpus order; the budget takes chunks until
 it has ``max_tokens`` tokens (the last chunk is shortened to hit it exactly) or
 ``max_samples`` documents.
 
-Results are plain ``.npz`` files (``C``, ``count``) under
+Results are plain ``.npz`` files (``C``, ``count``) under the caller's
 ``<cache_dir>/<model>/<corpus sha256[:16]>/<dtype>-t<tokens>-s<samples>-len<L>/layer-<l>.npz``.
 A run checkpoints the partial sums and its position in the chunk list atomically every
 ``checkpoint_every`` batches, and a later run with the same settings resumes from there.
@@ -37,7 +38,7 @@ from counterfact.errors import BadInputError
 from replkit.wikitext import article_title, is_heading
 
 from ..hooks import TraceDict
-from ..runtime import repo_root, resolve_dtype, shared_data_dir
+from ..runtime import resolve_dtype
 from ..teacher_forcing import right_pad
 from .hparams import ROMEHparams, normalise_model_name
 
@@ -46,23 +47,17 @@ HF_CORPORA = {
     "wikitext-103": ("wikitext", "wikitext-103-raw-v1", "train"),
     "wikipedia": ("wikimedia/wikipedia", "20231101.en", "train"),
 }
-LOCAL_CORPORA = {"wikitext-2": "wikitext-2/wiki.test.raw", "local": "wikitext-2/wiki.test.raw"}
+# Corpus names (hparams ``mom2_corpus``) that mean the local WikiText-2 copy, whose file the caller gives.
+LOCAL_CORPORA = ("wikitext-2", "local")
 
 
 class StatsSettingsError(BadInputError, ValueError):
-    """A statistics setting (token budget, length, batch size) that is not a positive integer."""
+    """A statistics setting (token budget, length, batch size) that is not a positive integer,
+    or a corpus that was not given."""
 
 
 class StatisticsError(RuntimeError):
     """A corpus that cannot be read, or statistics that cannot be computed."""
-
-
-def default_stats_dir() -> Path:
-    return repo_root() / "data" / "stats"
-
-
-def default_corpus() -> str:
-    return str(shared_data_dir() / LOCAL_CORPORA["wikitext-2"])
 
 
 # -- corpus -------------------------------------------------------------------------------
@@ -92,23 +87,21 @@ def split_paragraphs(text: str) -> list[str]:
 def resolve_corpus(corpus: str | os.PathLike | None) -> tuple[str, str]:
     """``(kind, location)`` of a corpus argument: ``("file", path)`` or ``("hf", name)``."""
     if corpus is None:
-        corpus = default_corpus()
+        raise StatsSettingsError("no corpus given for the statistics: pass a text file "
+                                 "(command line: --corpus PATH or $ROME_SHARED_DATA for the local WikiText-2)")
     corpus = str(corpus)
     if corpus in LOCAL_CORPORA:
-        path = shared_data_dir() / LOCAL_CORPORA[corpus]
-        if not path.is_file():
-            raise StatisticsError(
-                f"corpus {corpus!r}: the local copy {path} does not exist (set ROME_SHARED_DATA "
-                "or pass --corpus PATH)"
-            )
-        return "file", str(path)
+        raise StatsSettingsError(
+            f"corpus {corpus!r} names the local WikiText-2 copy, whose file the caller must give "
+            "(command line: --corpus PATH or $ROME_SHARED_DATA)"
+        )
     if corpus in HF_CORPORA:
         return "hf", corpus
     if Path(corpus).is_file():
         return "file", corpus
     raise StatisticsError(
         f"corpus {corpus!r} is neither a text file nor a known corpus name "
-        f"({', '.join(sorted(LOCAL_CORPORA) + sorted(HF_CORPORA))})"
+        f"({', '.join(sorted(HF_CORPORA))})"
     )
 
 
@@ -182,7 +175,7 @@ def tokenize_chunks(
 class StatsSettings:
     """Everything that decides the value of C (besides model and layer)."""
 
-    corpus: str | None = None  # path or corpus name; None = the local WikiText-2 copy
+    corpus: str | None = None  # text file or network corpus name; must be given before use
     max_tokens: int | None = 100_000
     max_samples: int | None = None  # documents
     dtype: str = "float32"  # accumulation dtype: float32 or float64
@@ -220,9 +213,12 @@ def model_slug(lm) -> str:
     return f"{name}-{stable_key(cfg, length=8)}"
 
 
-def stats_dir(lm, settings: StatsSettings, cache_dir: str | os.PathLike | None = None) -> Path:
-    root = Path(cache_dir) if cache_dir else default_stats_dir()
-    return root / model_slug(lm) / corpus_fingerprint(settings.corpus)[:16] / settings.folder_name()
+def stats_dir(lm, settings: StatsSettings, cache_dir: str | os.PathLike) -> Path:
+    """The folder of C for ``lm`` and ``settings`` under the caller's ``cache_dir``."""
+    if not cache_dir:
+        raise StatsSettingsError("key statistics need a cache folder and none was given "
+                                 "(command line: --stats-dir)")
+    return Path(cache_dir) / model_slug(lm) / corpus_fingerprint(settings.corpus)[:16] / settings.folder_name()
 
 
 def layer_file(folder: Path, layer: int) -> Path:
@@ -325,8 +321,8 @@ def _save_checkpoint(path: Path, sums: dict[int, torch.Tensor], count: int, next
 def compute_statistics(
     lm,
     layers: Sequence[int],
-    settings: StatsSettings = StatsSettings(),
-    cache_dir: str | os.PathLike | None = None,
+    settings: StatsSettings,
+    cache_dir: str | os.PathLike,
     *,
     checkpoint_every: int = 20,
     progress: bool = True,
@@ -351,7 +347,7 @@ def compute_statistics(
         if count == 0:
             raise StatisticsError("the corpus gave no tokens")
         meta = dict(
-            model=str(lm.name), corpus=str(settings.corpus or default_corpus()),
+            model=str(lm.name), corpus=str(settings.corpus),
             corpus_sha256=corpus_fingerprint(settings.corpus), n_documents=len(docs),
             n_chunks=len(chunks), seconds=round(time.time() - t0, 2),
         )
@@ -379,8 +375,8 @@ class StatsProvider:
 
     def __init__(
         self,
-        settings: StatsSettings = StatsSettings(),
-        cache_dir: str | os.PathLike | None = None,
+        settings: StatsSettings,
+        cache_dir: str | os.PathLike,
         prefetch_layers: Sequence[int] = (),
         progress: bool = True,
     ) -> None:
@@ -390,11 +386,15 @@ class StatsProvider:
         self.progress = progress
 
     @classmethod
-    def from_hparams(cls, hp: ROMEHparams | Mapping[str, Any], cache_dir=None, corpus=None, tokens=None, **kw) -> StatsProvider:
-        """Settings from ROME hyperparameters, with optional command-line overrides."""
+    def from_hparams(cls, hp: ROMEHparams | Mapping[str, Any], cache_dir: str | os.PathLike, corpus=None,
+                     tokens=None, *, local_corpus: str | os.PathLike | None = None, **kw) -> StatsProvider:
+        """Settings from ROME hyperparameters, with optional command-line overrides.
+
+        The corpus is ``corpus`` when given, else the hparams' ``mom2_corpus``; when that
+        is ``wikitext-2`` (or unset) it is the local copy's file ``local_corpus``."""
         hp = ROMEHparams.coerce(hp)
         settings = StatsSettings(
-            corpus=corpus if corpus is not None else _hparams_corpus(hp.mom2_corpus),
+            corpus=str(corpus) if corpus is not None else _hparams_corpus(hp.mom2_corpus, local_corpus),
             max_tokens=tokens if tokens is not None else hp.mom2_tokens,
             max_samples=None if tokens is not None else hp.mom2_samples,
             dtype=hp.mom2_dtype,
@@ -414,6 +414,12 @@ class StatsProvider:
         return torch.from_numpy(c).to(lm.device)
 
 
-def _hparams_corpus(name: str | None) -> str | None:
-    """An hparams corpus entry; ``wikitext-2`` maps to the local copy."""
-    return None if name in (None, "wikitext-2", "local") else name
+def _hparams_corpus(name: str | None, local_corpus: str | os.PathLike | None) -> str:
+    """An hparams corpus entry; ``wikitext-2`` (or none) is the caller's ``local_corpus`` file."""
+    if name not in (None, *LOCAL_CORPORA):
+        return str(name)
+    if local_corpus is None:
+        raise StatsSettingsError(
+            f"the ROME hyperparameters ask for the local WikiText-2 copy (mom2_corpus {name!r}) but its file "
+            "was not given (command line: --corpus PATH or $ROME_SHARED_DATA)")
+    return str(local_corpus)

@@ -177,7 +177,7 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
 
 def run_sweep(
     lm, editor: ROMEEditor, records: Sequence[Mapping[str, Any]], layers: Sequence[int],
-    tokens: Sequence[str] = TOKEN_CHOICES, out_dir: str | os.PathLike = "data/sweep", progress: bool = True,
+    tokens: Sequence[str] = TOKEN_CHOICES, *, out_dir: str | os.PathLike, progress: bool = True,
 ) -> int:
     """Run (or resume) the whole sweep; return the number of result files present."""
     bad = [t for t in tokens if t not in TOKEN_CHOICES]

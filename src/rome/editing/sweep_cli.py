@@ -13,6 +13,7 @@ from counterfact.cliargs import positive_int
 from replkit.cli import add_set_option, parse_overrides
 
 from ..architectures import parse_layers
+from ..cli_paths import resolve_editing_paths
 from ..model_info import add_model_arguments, load_from_args
 from .edit_cli import add_stats_arguments
 from .hparams import ROMEHparams, load_hparams
@@ -33,14 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    resolve_editing_paths(args)
     records = load_records(args.records, args.n_records)
     lm = load_from_args(args)
     layers = parse_layers(args.layers) if args.layers else list(range(lm.n_layers))
     hp = ROMEHparams.coerce(load_hparams("rome", lm.name, parse_overrides(args.set)))
     provider = StatsProvider.from_hparams(hp, cache_dir=args.stats_dir, corpus=args.corpus,
-                                          tokens=args.stats_tokens, prefetch_layers=layers)
+                                          tokens=args.stats_tokens, local_corpus=args.local_corpus,
+                                          prefetch_layers=layers)
     editor = ROMEEditor(hp, provider, templates_dir=args.templates_dir)
     tokens = [t.strip() for t in args.tokens.split(",") if t.strip()]
-    n = run_sweep(lm, editor, records, layers, tokens, args.out_dir)
+    n = run_sweep(lm, editor, records, layers, tokens, out_dir=args.out_dir)
     print(f"{n} sweep results under {args.out_dir}")
     return 0

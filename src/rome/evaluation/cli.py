@@ -16,6 +16,7 @@ from counterfact.cliargs import nonnegative_int, positive_int
 from counterfact.errors import BadInputError
 from replkit.cli import add_progress_option, add_set_option, parse_overrides
 
+from ..cli_paths import resolve_editing_paths
 from ..model_info import add_model_arguments, load_from_args
 
 
@@ -39,10 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
     parser.add_argument("--batch-size", type=positive_int, default=64)
     add_set_option(parser)
-    parser.add_argument("--stats-dir", default=None, help="cache folder of key statistics C (ROME; passed to the registry)")
-    parser.add_argument("--corpus", default=None, help="text corpus for key statistics (passed to the registry)")
+    parser.add_argument("--stats-dir", default=None,
+                        help="cache folder of key statistics C (ROME; passed to the registry; default ./data/stats)")
+    parser.add_argument("--corpus", default=None,
+                        help="text corpus for key statistics (passed to the registry; default: the method's hparams; "
+                             "wikitext-2 = $ROME_SHARED_DATA/wikitext-2/wiki.test.raw)")
     parser.add_argument("--stats-tokens", type=positive_int, default=None, help="token budget of key statistics (passed to the registry)")
-    parser.add_argument("--templates-dir", default=None, help="cache folder of ROME context templates (passed to the registry)")
+    parser.add_argument("--templates-dir", default=None,
+                        help="cache folder of ROME context templates (passed to the registry; default ./data/context_templates)")
     parser.add_argument("--hypernet-dir", default=None, help="folder of trained KE / MEND checkpoints (passed to the registry)")
     parser.add_argument("--hypernet-checkpoint", default=None,
                         help="one trained KE / MEND checkpoint (.pt) to use instead of the newest in --hypernet-dir")
@@ -117,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from .editors import EditorUnavailableError, build_editor
     from .runner import EvalSettings, evaluate_records
 
+    resolve_editing_paths(args)
     records = select_records(load_eval_records(args.records, args.dataset), args.start, args.limit, args.case_ids)
     overrides = parse_overrides(args.set)
     references = None

@@ -9,14 +9,14 @@ from counterfact.cliargs import nonnegative_int
 from replkit.cli import add_progress_option
 
 from ..model_info import add_model_arguments, load_from_args
-from .cli import add_trace_settings, settings_from_args, stats_from_args
+from .cli import add_trace_settings, resolve_noise_inputs, settings_from_args, stats_from_args
 from .restore import KINDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     add_progress_option(parser)
-    parser.add_argument("--facts", default=None, help="known-facts JSON (default: shared known_1000.json)")
+    parser.add_argument("--facts", default=None, help="known-facts JSON (default: $ROME_SHARED_DATA/known_1000.json)")
     parser.add_argument("--start", type=nonnegative_int, default=0)
     parser.add_argument("--limit", type=nonnegative_int, default=None, help="trace at most this many facts")
     parser.add_argument("--kinds", default="hidden,mlp,attn")
@@ -28,17 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..runtime import shared_data_dir
+    from .. import cli_paths
     from .batch import load_known_facts, trace_facts
+    facts_path = cli_paths.known_facts(args.facts, "--facts")
+    if args.known_facts is None:  # σ from the traced facts unless --known-facts names others
+        args.known_facts = str(facts_path)
+    resolve_noise_inputs(args)
     lm = load_from_args(args)
-    if args.known_facts is None and args.facts:
-        args.known_facts = args.facts
     from ..cache_key import file_checksum
     from ..editing.base import check_fits_context
 
-    facts_path = Path(args.facts) if args.facts else shared_data_dir() / "known_1000.json"
     facts = load_known_facts(facts_path)
     facts = facts[args.start: None if args.limit is None else args.start + args.limit]
     for rec in facts:
@@ -48,9 +47,8 @@ def run(args) -> int:
         if k not in KINDS:
             raise SystemExit(f"unknown kind {k!r}; expected a subset of {KINDS}")
     stats = stats_from_args(lm, args)
-    stats_source = Path(args.known_facts) if args.known_facts else shared_data_dir() / "known_1000.json"
     inputs = {"facts": file_checksum(facts_path),
-              "noise_facts": file_checksum(stats_source) if stats is not None else None,
+              "noise_facts": file_checksum(args.known_facts) if stats is not None else None,
               "noise_facts_used": args.stats_facts if stats is not None else None}
     counts = trace_facts(lm, facts, args.out_dir, settings_from_args(args), stats, kinds,
                          severed=not args.no_severed, engine=args.engine, inputs=inputs,

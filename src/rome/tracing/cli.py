@@ -8,6 +8,7 @@ from pathlib import Path
 from counterfact.cliargs import nonnegative_int, positive_int
 from replkit.cli import add_progress_option
 
+from .. import cli_paths
 from ..model_info import add_model_arguments, load_from_args
 from .noise import SIGMA_ESTIMATES
 from .prepare import TraceSettings
@@ -33,7 +34,8 @@ def add_trace_settings(parser: argparse.ArgumentParser) -> None:
 
 def add_noise_stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--known-facts", default=None,
-                        help="known-facts JSON whose subjects give σ for s/ms/ts rules (default: shared known_1000.json)")
+                        help="known-facts JSON whose subjects give σ for s/ms/ts rules "
+                             "(default: $ROME_SHARED_DATA/known_1000.json)")
     parser.add_argument("--stats-dir", default="data/tracing/noise", help="cache folder of embedding statistics")
     parser.add_argument("--stats-facts", type=positive_int, default=None,
                         help="estimate σ from the first N known facts (default: all, as the official code)")
@@ -42,7 +44,8 @@ def add_noise_stats_arguments(parser: argparse.ArgumentParser) -> None:
                              "subject's tokens inside each prompt (in-prompt)")
     parser.add_argument("--corpus", default=None,
                         help="text corpus whose token embeddings give μ, Σ for rules m and t<d> "
-                             "(file or wikitext-2; default: the shared WikiText-2 copy; config paths.corpus)")
+                             "(file or wikitext-2; default and wikitext-2: $ROME_SHARED_DATA/wikitext-2/wiki.test.raw; "
+                             "config paths.corpus)")
     parser.add_argument("--corpus-texts", type=positive_int, default=1000,
                         help="corpus documents sampled for μ, Σ (official: 1,000; all when fewer)")
     parser.add_argument("--corpus-max-len", type=positive_int, default=1024, help="tokens kept per corpus document")
@@ -54,19 +57,30 @@ def settings_from_args(args) -> TraceSettings:
                          severed_noise=getattr(args, "severed_noise", "same"))
 
 
+def resolve_noise_inputs(args, rule=None) -> None:
+    """Fill in the input the noise rule needs (``args.corpus`` or ``args.known_facts``) from
+    :mod:`rome.cli_paths`, in place; call it before loading the model so a missing input
+    stops the command at once."""
+    from .noise import parse_noise
+    rule = parse_noise(rule if rule is not None else args.noise)
+    if rule.stats_source == "corpus":
+        args.corpus = cli_paths.corpus(args.corpus)
+    elif rule.stats_source == "subjects":
+        args.known_facts = str(cli_paths.known_facts(args.known_facts))
+
+
 def stats_from_args(lm, args, rule=None):
     """The embedding statistics a noise rule needs (None for rules that need none)."""
     from .noise import corpus_embedding_stats, parse_noise, subject_embedding_stats
+    resolve_noise_inputs(args, rule)
     rule = parse_noise(rule if rule is not None else args.noise)
     if rule.stats_source == "corpus":
         return corpus_embedding_stats(lm, args.corpus, args.stats_dir, max_texts=args.corpus_texts,
                                       max_len=args.corpus_max_len)
     if rule.stats_source != "subjects":
         return None
-    from ..runtime import shared_data_dir
     from .batch import load_known_facts
-    path = Path(args.known_facts) if args.known_facts else shared_data_dir() / "known_1000.json"
-    facts = load_known_facts(path)
+    facts = load_known_facts(Path(args.known_facts))
     if args.stats_facts is not None:
         facts = facts[: args.stats_facts]
     return subject_embedding_stats(lm, facts, args.stats_dir, covariance=rule.needs_covariance,
@@ -97,6 +111,7 @@ def format_table(result, kind: str) -> str:
 
 def run(args) -> int:
     from .trace import trace_prompt
+    resolve_noise_inputs(args)
     lm = load_from_args(args)
     settings = settings_from_args(args)
     stats = stats_from_args(lm, args)

@@ -17,14 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .cli import stats_from_args
+    from .cli import resolve_noise_inputs, stats_from_args
     from .noise import noise_scale, parse_noise
-    lm = load_from_args(args)
     if args.facts and not args.known_facts:
         args.known_facts = args.facts
     rule = parse_noise(args.noise)
     if args.covariance and rule.stats_source == "subjects" and not rule.needs_covariance:
         rule = parse_noise("ms")  # same facts and estimate, with mean and covariance
+    resolve_noise_inputs(args, rule)
+    lm = load_from_args(args)
     stats = stats_from_args(lm, args, rule)
     out = {"model": args.model, "rule": args.noise}
     if stats is not None:
