@@ -14,6 +14,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ROME_SHARED_DATA", REPO.parent / "shared" / "data"))
+# the library takes its folders and files from its caller; the tests pass these
+WIKITEXT2 = str(SHARED_DATA / "wikitext-2" / "wiki.test.raw")
+MODELS_DIR = Path(os.environ.get("ROME_MODELS_DIR", REPO / "data" / "models"))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
@@ -44,14 +47,14 @@ def bos_tok():
 def gemma_tok():
     """The real Gemma 3 tokenizer (needs the embedded model's one-off conversion: mark tests gemma)."""
     from rome.models import EMBEDDED_GEMMA, load_tokenizer
-    return load_tokenizer(EMBEDDED_GEMMA)
+    return load_tokenizer(EMBEDDED_GEMMA, cache=MODELS_DIR)
 
 
 @pytest.fixture(scope="session")
 def gemma():
-    """The real embedded Gemma 3 270M (converted once into data/models, then ~3 s a load)."""
+    """The real embedded Gemma 3 270M (converted once into MODELS_DIR, then ~3 s a load)."""
     from rome.models import load_model
-    return load_model("gemma-3-270m", device="cpu", dtype="float32")
+    return load_model("gemma-3-270m", device="cpu", dtype="float32", cache=MODELS_DIR)
 
 
 @pytest.fixture(scope="session")

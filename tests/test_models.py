@@ -5,6 +5,7 @@ import time
 import pytest
 import torch
 
+from conftest import MODELS_DIR
 from rome.models import ModelUnavailableError, load_model
 from rome.runtime import resolve_device, resolve_dtype
 
@@ -51,14 +52,14 @@ def test_embedded_gemma_knows_famous_facts(gemma):
 def test_converted_copy_is_cached_and_reloaded(gemma, monkeypatch):
     import rome.models as models
     from rome.models import embedded_gemma_dir
-    d = embedded_gemma_dir()
+    d = embedded_gemma_dir(MODELS_DIR)
     assert (d / "conversion.json").exists() and (d / "config.json").exists()
 
     def no_conversion(*a, **kw):
         raise AssertionError("the cached copy was converted again")
 
     monkeypatch.setattr(models, "_convert_embedded_gemma", no_conversion)
-    again = load_model("gemma-3-270m")
+    again = load_model("gemma-3-270m", cache=MODELS_DIR)
     p0 = next(gemma.model.parameters())
     assert torch.equal(next(again.model.parameters()), p0)
 

@@ -10,6 +10,7 @@ import json
 import pytest
 import torch
 
+from conftest import MODELS_DIR
 from counterfact.errors import DataError
 
 
@@ -95,7 +96,7 @@ def test_non_positive_statistics_token_budget_is_refused(tokens):
     with pytest.raises(StatsSettingsError, match=r"token budget \(stats.tokens.*must be a positive integer"):
         StatsSettings(max_tokens=tokens)
     with pytest.raises(StatsSettingsError, match="stats.tokens"):
-        StatsProvider.from_hparams(load_hparams("rome", "tiny"), tokens=tokens)
+        StatsProvider.from_hparams(load_hparams("rome", "tiny"), "stats", corpus="corpus.txt", tokens=tokens)
 
 
 def test_set_v_steps_zero_is_refused_naming_the_option(tiny_gpt2):
@@ -261,4 +262,4 @@ def test_real_gemma_in_float16_is_refused_before_any_score():
     from rome.runtime import SettingError
 
     with pytest.raises(SettingError, match="dtype float16 refused for gemma-3-270m"):
-        load_model("gemma-3-270m", dtype="float16")
+        load_model("gemma-3-270m", dtype="float16", cache=MODELS_DIR)

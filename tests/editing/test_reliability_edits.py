@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from conftest import WIKITEXT2
 from rome.editing.base import EditRequest, PromptTooLongError
 from rome.editing.registry import METHODS, make_editor
 
@@ -74,7 +75,7 @@ def _assert_same(model, state):
 
 def _editor(method, lm, tmp_path):
     overrides = {"v_steps": 3} if method == "rome" else {}
-    options = argparse.Namespace(stats_dir=str(tmp_path / "stats"), stats_tokens=1500, corpus=None,
+    options = argparse.Namespace(stats_dir=str(tmp_path / "stats"), stats_tokens=1500, corpus=WIKITEXT2,
                                  templates_dir=str(tmp_path / "templates"), hypernet_dir=str(tmp_path / "hn"),
                                  hypernet_checkpoint=None)
     editor = make_editor(method, lm, overrides, options)

@@ -6,6 +6,7 @@ import argparse
 import pytest
 import torch
 
+from conftest import WIKITEXT2
 from rome.editing.base import Editor, EditRequest, EditRequestError
 from rome.editing.context_templates import context_templates
 from rome.editing.hparams import HparamsError, load_hparams, normalise_model_name
@@ -32,7 +33,8 @@ def stats_cache(tmp_path_factory):
 
 def editor_for(lm, cache, **overrides) -> ROMEEditor:
     hp = load_hparams("rome", lm.name, overrides)
-    provider = StatsProvider(StatsSettings(max_tokens=1500, max_length=64), cache_dir=cache, progress=False)
+    provider = StatsProvider(StatsSettings(corpus=WIKITEXT2, max_tokens=1500, max_length=64), cache_dir=cache,
+                             progress=False)
     return ROMEEditor(hp, provider, templates_dir=cache)
 
 
@@ -151,6 +153,7 @@ def test_edit_cli_runs(tiny_gpt2, stats_cache, monkeypatch, capsys):
     edit_cli.add_arguments(parser)
     args = parser.parse_args(["--prompt", "{} plays the sport of", "--subject", "LeBron James", "--target", "football",
                               "--stats-dir", str(stats_cache), "--templates-dir", str(stats_cache), "--stats-tokens", "1500",
+                              "--corpus", WIKITEXT2,
                               "--set", "v_steps=2", "--set", "mom2_max_length=64", "--max-new-tokens", "3"])
     assert edit_cli.run(args) == 0
     out = capsys.readouterr().out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from conftest import WIKITEXT2
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
@@ -38,7 +39,8 @@ FACTS = [
 def gemma_editor(gemma, tmp_path_factory, shared_data):
     cache = tmp_path_factory.mktemp("gemma-rome")
     hp = load_hparams("rome", gemma.name, {"context_templates": [[5, 3]]})
-    provider = StatsProvider(StatsSettings(max_tokens=20_000, max_length=512), cache_dir=cache, progress=False)
+    provider = StatsProvider(StatsSettings(corpus=WIKITEXT2, max_tokens=20_000, max_length=512), cache_dir=cache,
+                             progress=False)
     return ROMEEditor(hp, provider, templates_dir=cache)
 
 

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from conftest import WIKITEXT2
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider, StatsSettings
@@ -45,7 +46,7 @@ def test_harmonic_mean():
 
 def test_sweep_writes_resumes_and_renders(tiny_gpt2, tmp_path):
     hp = load_hparams("rome", tiny_gpt2.name, {"v_steps": 2, "context_templates": [[5, 1]]})
-    provider = StatsProvider(StatsSettings(max_tokens=800, max_length=64), tmp_path / "stats",
+    provider = StatsProvider(StatsSettings(corpus=WIKITEXT2, max_tokens=800, max_length=64), tmp_path / "stats",
                              prefetch_layers=[0, 1], progress=False)
     editor = ROMEEditor(hp, provider, templates_dir=tmp_path)
     out = tmp_path / "sweep"
