@@ -21,6 +21,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
+from rome import cli_paths  # noqa: E402
 from rome.editing.attn_edit import make_attn_edit  # noqa: E402
 from rome.editing.base import EditRequest  # noqa: E402
 from rome.editing.ft import build_target_batch, make_ft, make_ft_l, per_sequence_nll  # noqa: E402
@@ -29,7 +30,6 @@ from rome.editing.hypernet_data import HypernetEditor  # noqa: E402
 from rome.editing.kn import make_kn  # noqa: E402
 from rome.editing.train_cli import run_training  # noqa: E402
 from rome.models import load_model  # noqa: E402
-from rome.runtime import shared_data_dir  # noqa: E402
 
 FACTS = [
     EditRequest("The mother tongue of {} is", "Danielle Darrieux", "English", "French", case_id=0),
@@ -65,12 +65,12 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--variant", default="zsre", choices=["plain", "zsre", "cf"])
     ap.add_argument("--records", default=None, help="training records (default: shared zsRE train file)")
-    ap.add_argument("--corpus", default=None, help="corpus for --variant plain (default: shared WikiText-2)")
+    ap.add_argument("--corpus", default=None, help="corpus for --variant plain (default: $ROME_SHARED_DATA/wikitext-2/wiki.test.raw)")
     ap.add_argument("--out-dir", default="data/hypernets-bench")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    lm = load_model(args.model)
+    lm = load_model(args.model, cache=cli_paths.models_dir())
     print(f"model {args.model}, threads {args.threads}")
     print("pre-edit margins", [round(margin(lm, r), 2) for r in FACTS])
     makers = {"ft": make_ft, "ft-l": make_ft_l, "attn": make_attn_edit, "kn": make_kn}
@@ -80,9 +80,10 @@ def main(argv=None) -> int:
         if method in makers:
             report[method] = time_editor(lm, makers[method](hp))
         else:
-            data = shared_data_dir()
-            records = args.records or str(data / "zsre" / "zsre_train_1k.json")
-            corpus = args.corpus or str(data / "wikitext-2" / "wiki.test.raw")
+            if args.variant == "plain":
+                records, corpus = None, cli_paths.corpus(args.corpus)
+            else:
+                records, corpus = str(cli_paths.shared_file(args.records, "zsre/zsre_train_1k.json", "--records")), None
             t0 = time.perf_counter()
             path = run_training(lm, method, args.variant, hp, steps=args.steps, batch_size=args.batch_size,
                                 out_dir=args.out_dir, records=records if args.variant != "plain" else None,

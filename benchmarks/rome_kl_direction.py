@@ -25,6 +25,7 @@ import time
 import torch
 
 from atomicio import atomic_write_json
+from rome import cli_paths
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
@@ -81,11 +82,12 @@ def main() -> int:
     if not args.records:
         ap.error("--records is required unless --report is given")
     torch.set_num_threads(args.threads)
-    lm = load_model(args.model, device="cpu", dtype="float32")
+    lm = load_model(args.model, device="cpu", dtype="float32", cache=cli_paths.models_dir())
     records = load_records(args.records, args.n_records)
     editors = {name: ROMEEditor(load_hparams("rome", lm.name, o), None, templates_dir=args.templates_dir)
                for name, o in SETTINGS.items()}
-    provider = StatsProvider.from_hparams(editors["new"].hparams, cache_dir=args.stats_dir, tokens=args.stats_tokens)
+    provider = StatsProvider.from_hparams(editors["new"].hparams, cache_dir=args.stats_dir, tokens=args.stats_tokens,
+                                          local_corpus=cli_paths.local_corpus())
     rows = []
     for record in records:
         t0 = time.time()

@@ -20,6 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
+from rome import cli_paths
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
@@ -65,11 +66,12 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=512)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    lm = load_model(args.model, device=args.device)
+    lm = load_model(args.model, device=args.device, cache=cli_paths.models_dir())
+    corpus = cli_paths.corpus(None)
     hp = load_hparams("rome", lm.name)
     print(f"model {args.model} on {lm.device}, {torch.get_num_threads()} threads, edit layer {hp['layer']}")
 
-    chunks = tokenize_chunks(lm.tokenizer, load_documents(None), args.max_length, args.tokens)
+    chunks = tokenize_chunks(lm.tokenizer, load_documents(corpus), args.max_length, args.tokens)
     plain = plain_forward_rate(lm, chunks, args.batch_size)
     one = stats_rate(lm, [hp["layer"]], chunks, args.batch_size)
     every = stats_rate(lm, list(range(lm.n_layers)), chunks, args.batch_size)
@@ -78,7 +80,7 @@ def main() -> None:
     print(f"statistics, all {lm.n_layers} layers:   {every:9.0f} tokens/s  ratio {every / plain:.2f}")
 
     with tempfile.TemporaryDirectory() as cache:
-        provider = StatsProvider(StatsSettings(max_tokens=args.tokens, max_length=args.max_length), cache, progress=False)
+        provider = StatsProvider(StatsSettings(corpus=corpus, max_tokens=args.tokens, max_length=args.max_length), cache, progress=False)
         editor = ROMEEditor(hp, provider, templates_dir=cache)
         provider(lm, hp["layer"])  # statistics and templates are cached inputs, not part of an edit
         editor.templates(lm)

@@ -28,6 +28,7 @@ import torch
 
 from atomicio import atomic_write_json, stable_key
 from replkit.cli import parse_overrides
+from rome import cli_paths
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
@@ -144,15 +145,16 @@ def main() -> int:
         return 0
     torch.set_num_threads(args.threads)
 
-    lm = load_model(args.model, device=args.device)
+    lm = load_model(args.model, device=args.device, cache=cli_paths.models_dir())
     overrides = parse_overrides(args.set)
     overrides["context_templates"] = json.loads(args.templates)
     if args.layer is not None:
         overrides["layer"] = args.layer
     hp = load_hparams("rome", lm.name, overrides)
-    editor = ROMEEditor(hp, stats_provider=None, templates_dir=args.templates_dir)
+    editor = ROMEEditor(hp, stats_provider=None, templates_dir=cli_paths.templates_dir(args.templates_dir))
     budgets = parse_budgets(args.budgets)
-    base = StatsProvider.from_hparams(hp, cache_dir=args.stats_dir, corpus=args.corpus).settings
+    base = StatsProvider.from_hparams(hp, cache_dir=args.stats_dir, corpus=args.corpus,
+                                      local_corpus=cli_paths.local_corpus()).settings
     providers = {
         budget_label(b): StatsProvider(StatsSettings(corpus=base.corpus, max_tokens=b, dtype=base.dtype,
                                                      max_length=base.max_length), args.stats_dir)

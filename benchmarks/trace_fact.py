@@ -24,12 +24,13 @@ def prepare_fact(args, device: str = "cpu", dtype: str = "float32"):
     """``(lm, prepared prompt, restorations)`` of the benchmark fact, offline, on ``args.threads`` threads."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
+    from rome.cli_paths import models_dir
     from rome.models import load_model
     from rome.tracing.noise import EmbeddingStats
     from rome.tracing.prepare import TraceSettings, prepare
     from rome.tracing.restore import KINDS, kind_restorations
 
-    lm = load_model(args.model, device=device, dtype=dtype)
+    lm = load_model(args.model, device=device, dtype=dtype, cache=models_dir())
     prep = prepare(lm, "{} is located in the continent of", "Vinson Massif",
                    TraceSettings(noise="3.09", samples=args.samples, window=args.window), EmbeddingStats(1.03, 1),
                    expected="Antarctica")

@@ -12,11 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("ROME_SHARED_DATA", REPO.parent / "shared" / "data"))
-# the library takes its folders and files from its caller; the tests pass these
-WIKITEXT2 = str(SHARED_DATA / "wikitext-2" / "wiki.test.raw")
-MODELS_DIR = Path(os.environ.get("ROME_MODELS_DIR", REPO / "data" / "models"))
+from testpaths import MODELS_DIR, REPO, SHARED_DATA  # noqa: E402,F401 (REPO, SHARED_DATA: used by tests)
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 

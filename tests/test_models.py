@@ -5,9 +5,9 @@ import time
 import pytest
 import torch
 
-from conftest import MODELS_DIR
 from rome.models import ModelUnavailableError, load_model
 from rome.runtime import resolve_device, resolve_dtype
+from testpaths import MODELS_DIR
 
 
 def test_offline_hub_id_fails_fast_with_help():

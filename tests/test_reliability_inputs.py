@@ -10,8 +10,8 @@ import json
 import pytest
 import torch
 
-from conftest import MODELS_DIR
 from counterfact.errors import DataError
+from testpaths import MODELS_DIR
 
 
 def _record(cid, subject="Messi"):

@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from conftest import WIKITEXT2
 from rome.editing.base import EditRequest, PromptTooLongError
 from rome.editing.registry import METHODS, make_editor
+from testpaths import WIKITEXT2
 
 REQS = [
     EditRequest("{} is located in the continent of", "Japan", "Europe", "Asia", case_id=1),

@@ -6,7 +6,6 @@ import argparse
 import pytest
 import torch
 
-from conftest import WIKITEXT2
 from rome.editing.base import Editor, EditRequest, EditRequestError
 from rome.editing.context_templates import context_templates
 from rome.editing.hparams import HparamsError, load_hparams, normalise_model_name
@@ -22,6 +21,7 @@ from rome.editing.rome import (
 )
 from rome.editing.statistics import StatsProvider, StatsSettings
 from rome.hooks import count_hooks
+from testpaths import WIKITEXT2
 
 REQ = EditRequest("{} plays the sport of", "LeBron James", "football", "basketball")
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import WIKITEXT2
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.rome_scoring import score_pairs
 from rome.editing.statistics import StatsProvider, StatsSettings
+from testpaths import WIKITEXT2
 
 pytestmark = pytest.mark.gemma
 

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from conftest import WIKITEXT2
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider, StatsSettings
 from rome.editing.sweep import RecordError, harmonic_mean, load_records, result_path, run_sweep
+from testpaths import WIKITEXT2
 
 
 def record(case_id, prompt, subject, new, true):
