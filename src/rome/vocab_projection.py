@@ -1,12 +1,8 @@
-"""Vocabulary logits of final-norm states, fast for a few rows on a CPU.
+"""Vocabulary logits of final-norm states.
 
-A small model's unembedding dominates its cost (Gemma 3 270M: 262,144 x 640). On a
-CPU, ``linear(x, W)`` with a handful of rows of ``x`` is several times slower per row
-than with hundreds (measured: 10 rows take 0.45 s, 64 rows 0.49 s), while multiplying by
-a contiguous transposed copy of ``W`` in vocabulary chunks of 16k columns takes ~0.14 s
-for 10 rows. :class:`VocabProjection` keeps that copy for the life of one object: build
-it where many small projections follow (one generation, one v* optimisation), never
-as a global; it is a copy of the weight at construction time.
+:func:`head_logits` applies the model's own unembedding (and Gemma's final logit
+soft-capping) to final-norm states. A small model's unembedding dominates its cost (Gemma 3
+270M: 262,144 x 640).
 
 For many rows where only one token's probability is wanted (causal tracing scores
 thousands of states), :func:`token_probs` never holds the [rows, V] logits at all.
@@ -84,28 +80,3 @@ def token_probs(lm, hidden: torch.Tensor, token: int | torch.Tensor, rows: int =
         top = max_t.max(0).values
         out.append(torch.exp(target - top) / (sum_t * torch.exp(max_t - top)).sum(0))
     return torch.cat(out) if out else hidden.new_zeros(0, dtype=torch.float32)
-
-
-class VocabProjection:
-    """``logits = softcap(h Wᵀ + b)`` in float32, the same numbers as the model's head."""
-
-    def __init__(self, lm, chunk: int = 16384):
-        head = lm.module("unembed")
-        weight = head.weight.detach()
-        self.chunked = weight.device.type == "cpu"
-        self.weight = weight.t().contiguous() if self.chunked else weight  # [H, V] on the CPU
-        bias = getattr(head, "bias", None)
-        self.bias = bias.detach() if bias is not None else None
-        self.cap = logit_softcap(lm.model)
-        self.chunk = int(chunk)
-
-    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
-        h = hidden.to(self.weight.dtype)
-        if self.chunked:
-            v = self.weight.shape[1]
-            logits = torch.cat([h @ self.weight[:, s:s + self.chunk] for s in range(0, v, self.chunk)], dim=-1)
-        else:
-            logits = torch.nn.functional.linear(h, self.weight)
-        if self.bias is not None:
-            logits = logits + self.bias
-        return soft_cap(logits.float(), self.cap)

@@ -26,10 +26,9 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from atomicio import atomic_write_json, stable_key
 
+from ..generation import generate_ids
 from .statistics import model_slug
 
 TEMPLATE_MODES = ("official", "new_tokens")
@@ -66,24 +65,15 @@ def start_token(tok) -> int:
     return int(start)
 
 
-def sample_ids(lm, n_new: int, count: int, top_k: int, seed: int, stop_at_eos: bool = False) -> torch.Tensor:
-    """``[count, n_new]`` token ids sampled with top-k from the start token (seeded).
+def sample_ids(lm, n_new: int, count: int, top_k: int, seed: int, stop_at_eos: bool = False) -> list[list[int]]:
+    """``count`` rows of ``n_new`` token ids sampled with top-k from the start token (seeded).
 
     ``stop_at_eos`` False: end-of-text may be sampled and generation goes on (official);
     True: end-of-text is suppressed so every text has ``n_new`` real tokens.
     """
-    tok = lm.tokenizer
-    ids = torch.full((count, 1), start_token(tok), dtype=torch.long, device=lm.device)
-    devices = [lm.device.index or 0] if lm.device.type == "cuda" else []
-    extra = dict(min_new_tokens=n_new) if stop_at_eos else {}
-    with torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(seed)
-        out = lm.model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=top_k,
-            top_p=1.0, temperature=1.0, max_new_tokens=n_new, pad_token_id=tok.pad_token_id,
-            eos_token_id=None, **extra,
-        )
-    return out[:, 1:]
+    start = [start_token(lm.tokenizer)]
+    return generate_ids(lm, [start] * count, n_new, top_k=top_k, seed=seed,
+                        eos="suppress" if stop_at_eos else "continue")
 
 
 def clean_text(text: str, mode: str) -> str:

@@ -37,7 +37,9 @@ from counterfact.errors import BadInputError, read_json, read_json_list
 from counterfact.records import load_records as load_counterfact
 from replkit.wikitext import is_heading
 
+from ..generation import generate_ids
 from ..hooks import TraceDict
+from ..scoring import encode_prompt
 from .base import all_or_nothing
 from .ft import build_target_batch, target_token_logprobs
 
@@ -154,40 +156,44 @@ def corpus_prefixes(path: str | os.PathLike, n: int, seed: int = 0, min_words: i
     return [" ".join(sentences[i][: rng.randint(min_words, max_words)]) for i in picks]
 
 
-@torch.no_grad()
-def _continue(lm, prefix: str, n_tokens: int, top_k: int | None, gen: torch.Generator) -> list[int]:
-    ids = lm.tokenizer(prefix, return_tensors="pt")["input_ids"].to(lm.device)
-    out = []
-    for _ in range(n_tokens):
-        logits = lm.model(input_ids=ids, use_cache=False).logits[0, -1].float()
-        if top_k is None:
-            nxt = int(logits.argmax())
-        else:
-            vals, idx = logits.topk(top_k)
-            nxt = int(idx[torch.multinomial(torch.softmax(vals, -1).cpu(), 1, generator=gen)])
-        out.append(nxt)
-        ids = torch.cat([ids, torch.tensor([[nxt]], device=lm.device)], dim=1)
+def _continuations(lm, prompts: Sequence[list[int]], n_tokens: int, top_k: int | None, seed: int,
+                   chunk: int = 16) -> list[list[int]]:
+    """``n_tokens`` greedy (``top_k`` None) or sampled ids after each prompt (one generation path)."""
+    out: list[list[int]] = []
+    for start in range(0, len(prompts), chunk):
+        out += generate_ids(lm, prompts[start:start + chunk], n_tokens, top_k=top_k, seed=seed + start, eos="continue")
     return out
 
 
 def generic_examples(lm, corpus: str | os.PathLike, n: int, seed: int = 0, n_tokens: int = 3,
-                     top_k: int = 20, n_locality: int = 2, progress: bool = True) -> list[HypernetExample]:
-    """``plain`` examples: corpus prefix -> a sampled continuation different from the greedy one."""
+                     top_k: int = 20, n_locality: int = 2, progress: bool = True, attempts: int = 5) -> list[HypernetExample]:
+    """``plain`` examples: corpus prefix -> a sampled continuation different from the greedy one.
+
+    All prefixes are continued greedily, then sampled (top-k, seeded); prefixes whose sample
+    equals the greedy continuation are sampled again, up to ``attempts`` draws in all, and
+    dropped if every draw was the greedy one.
+    """
     from tqdm.auto import tqdm
 
     prefixes = corpus_prefixes(corpus, n + n_locality * 4, seed)
-    gen = torch.Generator().manual_seed(seed)
+    chosen = prefixes[:n]
+    enc = [encode_prompt(lm.tokenizer, p) for p in chosen]
+    greedy = _continuations(lm, enc, n_tokens, None, seed)
+    sampled = list(greedy)
+    pending = list(range(len(chosen)))
+    draw_seeds = random.Random(seed + 2)
+    for _ in tqdm(range(attempts), desc="generic edits", disable=not progress):
+        if not pending:
+            break
+        draws = _continuations(lm, [enc[i] for i in pending], n_tokens, top_k, draw_seeds.randrange(2**31))
+        for i, d in zip(pending, draws):
+            sampled[i] = d
+        pending = [i for i in pending if sampled[i] == greedy[i]]
     rng = random.Random(seed + 1)
     out = []
-    for prefix in tqdm(prefixes[:n], desc="generic edits", disable=not progress):
-        greedy = _continue(lm, prefix, n_tokens, None, gen)
-        sampled = greedy
-        for _ in range(5):
-            sampled = _continue(lm, prefix, n_tokens, top_k, gen)
-            if sampled != greedy:
-                break
-        target = lm.tokenizer.decode(sampled, skip_special_tokens=True).strip()
-        if not target or sampled == greedy:
+    for i, prefix in enumerate(chosen):
+        target = lm.tokenizer.decode(sampled[i], skip_special_tokens=True).strip()
+        if not target or sampled[i] == greedy[i]:
             continue
         loc = [p for p in rng.sample(prefixes, n_locality + 1) if p != prefix][:n_locality]
         out.append(HypernetExample(prefix, target, [], loc, "corpus"))

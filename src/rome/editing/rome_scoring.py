@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..generation import generate_ids
+from ..scoring import encode_prompt
 from ..teacher_forcing import right_pad
 from ..tokens import target_token_ids
 from ..vocab_projection import final_hidden, head_logits
@@ -66,12 +68,11 @@ def next_token(lm, prompt: str) -> str:
     return lm.tokenizer.decode([int(head_logits(lm, h[0, -1]).argmax())]).strip()
 
 
-@torch.no_grad()
 def greedy_generation(lm, prompt: str, max_new_tokens: int = 20) -> str:
-    enc = lm.tokenizer(prompt, return_tensors="pt").to(lm.device)
-    out = lm.model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens,
-                            pad_token_id=lm.tokenizer.pad_token_id)
-    return lm.tokenizer.decode(out[0], skip_special_tokens=True)
+    """The prompt and its greedy continuation (ends at end-of-sequence), decoded."""
+    ids = encode_prompt(lm.tokenizer, prompt)
+    new = generate_ids(lm, [ids], max_new_tokens, top_k=None, eos="stop")[0]
+    return lm.tokenizer.decode(ids + new, skip_special_tokens=True)
 
 
 @dataclass

@@ -156,9 +156,12 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
     data_file = corpus if variant == "plain" else records
     data_sha = sha256_file(data_file) if data_file else None
     from ..cache_key import model_identity
+    from ..generation import SAMPLER_VERSION
 
+    # the plain variant's edits are sampled from the model: the sampler is one of its inputs
+    sampler = [SAMPLER_VERSION] if variant == "plain" else []
     key = stable_key(model_identity(lm), method, variant, data_sha, dict(hparams), seed, steps, batch_size,
-                     sorted(int(c) for c in exclude_case_ids))
+                     sorted(int(c) for c in exclude_case_ids), *sampler)
     stem = out_dir / f"{method}-{variant}-{key}"
     final, meta_path = Path(f"{stem}.pt"), Path(f"{stem}.json")
     if final.exists() and meta_path.exists() and json.loads(meta_path.read_text()).get("finished"):

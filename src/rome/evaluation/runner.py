@@ -49,6 +49,7 @@ from ..cache_key import (
     make_key,
 )
 from ..editing.base import EditRequest
+from ..generation import SAMPLER_VERSION
 from ..layout import case_file, is_unedited, method_dir
 from ..runtime import check_finite
 from .counterfact_eval import GenerationSettings, score_record
@@ -88,6 +89,9 @@ class EvalSettings:
         if self.dataset == "zsre":
             d.pop("generation")
             d.pop("pre_generation")
+        else:
+            # texts from another sampling implementation are other texts (GE, RS)
+            d["generation"]["sampler"] = SAMPLER_VERSION
         return d
 
 
