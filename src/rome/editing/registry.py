@@ -24,13 +24,21 @@ from .hparams import ROMEHparams, load_hparams
 Factory = Callable[[Any, dict, Any], Any]
 
 
+def _required_folder(options, name: str, option: str) -> str:
+    """A folder the caller must give (the library guesses no workspace paths)."""
+    value = getattr(options, name, None)
+    if not value:
+        raise ValueError(f"ROME needs {option} (a folder for its cached {name.split('_')[0]})")
+    return str(value)
+
+
 def _rome(lm, overrides: dict, options) -> Any:
     from .rome import ROMEEditor
     from .statistics import StatsProvider
 
     hp = ROMEHparams.coerce(load_hparams("rome", lm.name, overrides))
     provider = StatsProvider.from_hparams(
-        hp, cache_dir=getattr(options, "stats_dir", None), corpus=getattr(options, "corpus", None),
+        hp, cache_dir=_required_folder(options, "stats_dir", "--stats-dir"), corpus=getattr(options, "corpus", None),
         tokens=getattr(options, "stats_tokens", None), local_corpus=getattr(options, "local_corpus", None),
     )
     return ROMEEditor(hp, provider, templates_dir=getattr(options, "templates_dir", None))
