@@ -75,13 +75,55 @@ def case_ids_in(folder: str | Path) -> set[int]:
     return {int(m.group(1)) for f in Path(folder).glob("case_*.json") if (m := CASE_FILE.fullmatch(f.name))}
 
 
+class StaleResultError(ValueError):
+    """A method folder's run manifest is missing, or a result file was made under other
+    settings than the run its manifest describes."""
+
+
+def _manifest(eval_dir: str | Path, method: str) -> dict:
+    path = method_dir(eval_dir, method) / "manifest.json"
+    if not path.is_file():
+        raise StaleResultError(f"{path}: no run manifest (run `rome evaluate --method {method_slug(method)}` "
+                               "first; it names the records of the run)")
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return {"case_ids": list(doc["case_ids"]), "digest": (doc.get("cache_key") or {}).get("digest")}
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise StaleResultError(f"{path}: unreadable run manifest ({exc}); rerun rome evaluate") from None
+
+
 def common_case_ids(eval_dir: str | Path, methods: Iterable[str], n: int) -> list[int]:
-    """The ``n`` smallest case ids that every method in ``methods`` has a result file for."""
+    """The first ``n`` case ids (in the first method's run order) that the current run of
+    every method in ``methods`` was asked for (each method folder's ``manifest.json``);
+    result files left from other runs do not count."""
     methods = list(methods)
-    common: set[int] | None = None
-    for m in methods:
-        ids = case_ids_in(method_dir(eval_dir, m))
-        common = ids if common is None else common & ids
+    lists = [_manifest(eval_dir, m)["case_ids"] for m in methods]
+    shared = set.intersection(*(set(ids) for ids in lists)) if lists else set()
+    common = [c for c in (lists[0] if lists else []) if c in shared]
     if not common:
-        raise FileNotFoundError(f"no record has results for every method of {methods} in {eval_dir}")
-    return sorted(common)[:n]
+        raise FileNotFoundError(f"no record was evaluated in the current run of every method of {methods} "
+                                f"in {eval_dir}")
+    return common[:n]
+
+
+def load_current(eval_dir: str | Path, method: str, case_id: int | str) -> dict:
+    """One record's result document, refused (:class:`StaleResultError`, naming the file)
+    when it is missing or was made under another key than its method's current run."""
+    import json
+
+    path = case_file(eval_dir, method, case_id)
+    if not path.is_file():
+        raise FileNotFoundError(f"no result file for method {method!r}, record {case_id}: {path} "
+                                "(run `rome evaluate` with this method and record first)")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StaleResultError(f"{path}: unreadable result file ({exc}); rerun rome evaluate") from None
+    want = _manifest(eval_dir, method)["digest"]
+    got = (doc.get("cache_key") or {}).get("digest") if isinstance(doc, dict) else None
+    if want is not None and got != want:
+        raise StaleResultError(f"{path}: made under other settings than the current run of {method_slug(method)!r} "
+                               "(its cache key differs from manifest.json); rerun rome evaluate, which recomputes it")
+    return doc

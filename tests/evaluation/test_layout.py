@@ -1,12 +1,13 @@
 """Results layout: one method slug per method, whatever name a caller uses."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from rome.layout import case_file, common_case_ids, display_name, is_unedited, method_dir, method_slug
+from rome.layout import StaleResultError, case_file, common_case_ids, display_name, is_unedited, method_dir, method_slug
 
 
 @pytest.mark.parametrize("name, slug", [
@@ -30,9 +31,10 @@ def test_folders_and_common_case_ids(tmp_path):
             f = case_file(tmp_path, method, i)
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text("{}")
+        (tmp_path / method / "manifest.json").write_text(json.dumps({"case_ids": ids}))
     assert method_dir(tmp_path, "FT+L") == tmp_path / "ft-l"
     assert common_case_ids(tmp_path, ["FT+L", "ROME"], 5) == [2, 3]
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(StaleResultError, match="kn/manifest.json: no run manifest"):
         common_case_ids(tmp_path, ["FT+L", "KN"], 5)
 
 

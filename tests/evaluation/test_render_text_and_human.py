@@ -24,8 +24,33 @@ def eval_dir(tmp_path, make_record):
             folder = {"FT+L": "ft-l"}.get(m, m.lower())   # registry key spelling
             atomic_write_json(d / folder / f"case_{cid}.json", {
                 "case_id": cid, "method": m, "model": "tiny", "requested_rewrite": rec["requested_rewrite"],
+                "cache_key": {"digest": f"key-{folder}"},
                 "pre": {}, "post": {"text": [f"text of {tag} for {cid} (a)", f"text of {tag} for {cid} (b)"]}})
+        atomic_write_json(d / folder / "manifest.json", {"case_ids": [0, 1], "cache_key": {"digest": f"key-{folder}"}})
     return d
+
+
+def test_records_come_from_each_run_manifest_not_from_files_present(eval_dir, tmp_path):
+    """A result file left from another run (not in the manifest, or under another key) is
+    never picked or shown."""
+    from rome.layout import StaleResultError, common_case_ids
+
+    assert common_case_ids(eval_dir, ["none", "ROME", "FT+L"], 5) == [0, 1]
+    for folder in ("none", "rome", "ft-l"):    # record 7: files of an earlier run in every folder
+        atomic_write_json(eval_dir / folder / "case_7.json", {"case_id": 7, "cache_key": {"digest": "old"}})
+    assert common_case_ids(eval_dir, ["none", "ROME", "FT+L"], 5) == [0, 1]
+    atomic_write_json(eval_dir / "rome" / "manifest.json", {"case_ids": [1, 0], "cache_key": {"digest": "key-rome"}})
+    assert common_case_ids(eval_dir, ["ROME", "none"], 5) == [1, 0]   # the first method's run order
+    doc = json.loads((eval_dir / "rome" / "case_1.json").read_text())
+    doc["cache_key"] = {"digest": "made-under-other-settings"}
+    atomic_write_json(eval_dir / "rome" / "case_1.json", doc)
+    with pytest.raises(StaleResultError, match=r"rome/case_1.json: made under other settings"):
+        render_generations(eval_dir, ["none", "ROME"], [1], tmp_path / "y", "y")
+    with pytest.raises(StaleResultError, match=r"rome/case_1.json"):
+        export_kit(eval_dir, [1], tmp_path / "kit-stale", seed=1, methods=["none", "rome"])
+    (eval_dir / "ft-l" / "manifest.json").unlink()
+    with pytest.raises(StaleResultError, match=r"ft-l/manifest.json: no run manifest"):
+        common_case_ids(eval_dir, ["none", "FT+L"], 5)
 
 
 def test_generation_figure(eval_dir, tmp_path):

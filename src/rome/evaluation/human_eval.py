@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from atomicio import atomic_write_text, load_json
+from atomicio import atomic_write_text
 
-from ..layout import case_file, is_unedited
+from ..layout import case_file, is_unedited, load_current
 
 DEFAULT_METHODS = ("ROME", "FT+L", "none")
 RATING_FIELDS = ("item_id", "rater_id", "most_consistent", "most_fluent")
@@ -52,9 +52,7 @@ def collect_items(eval_dir: str | Path, case_ids: Sequence[int], methods: Sequen
         texts, rw = {}, None
         for m in methods:
             path = case_file(eval_dir, m, cid)
-            if not path.is_file():
-                raise FileNotFoundError(f"no result file for method {m!r}, record {cid}: {path}")
-            doc = load_json(path)
+            doc = load_current(eval_dir, m, cid)
             gen = (doc.get("post") or {}).get("text") or []
             if len(gen) <= text_index:
                 raise ValueError(f"{path}: has {len(gen)} generated texts, needs index {text_index}")

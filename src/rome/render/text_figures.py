@@ -11,9 +11,9 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from atomicio import atomic_write_text, load_json
+from atomicio import atomic_write_text
 
-from ..layout import case_file
+from ..layout import case_file, load_current
 from ..layout import display_name as display_method
 from .style import save_figure, styled
 
@@ -29,10 +29,7 @@ def load_generations(eval_dir: str | Path, methods: Sequence[str], case_id, n_te
     sections, rewrite = [], None
     for m in methods:
         path = _result_file(Path(eval_dir), m, case_id)
-        if not path.is_file():
-            raise FileNotFoundError(f"no result file for method {m!r}, record {case_id}: {path} "
-                                    "(run `rome evaluate` with this method and record first)")
-        doc = load_json(path)
+        doc = load_current(eval_dir, m, case_id)
         texts = (doc.get("post") or {}).get("text")
         if not texts:
             raise ValueError(f"{path}: no generated texts (was it run with --no-generation?)")
