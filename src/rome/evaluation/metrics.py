@@ -16,32 +16,24 @@ def _p(nll: float) -> float:
     return math.exp(-nll)
 
 
-def success_new(pairs: Sequence[Mapping[str, float]]) -> float | None:
-    """Share of prompts with P(new) > P(true) (ES / PS); ``None`` without prompts."""
+_OTHER = {"target_new": "target_true", "target_true": "target_new"}
+
+
+def success(pairs: Sequence[Mapping[str, float]], target: str) -> float | None:
+    """Share of prompts whose ``target`` ("target_new": ES / PS, "target_true": NS) is strictly
+    more probable than the other one; ``None`` without prompts."""
+    other = _OTHER[target]
     if not pairs:
         return None
-    return sum(1.0 for d in pairs if d["target_new"] < d["target_true"]) / len(pairs)
+    return sum(1.0 for d in pairs if d[target] < d[other]) / len(pairs)
 
 
-def magnitude_new(pairs: Sequence[Mapping[str, float]]) -> float | None:
-    """Mean of P(new) − P(true) (EM / PM)."""
+def magnitude(pairs: Sequence[Mapping[str, float]], target: str) -> float | None:
+    """Mean of P(target) − P(other target) ("target_new": EM / PM, "target_true": NM)."""
+    other = _OTHER[target]
     if not pairs:
         return None
-    return sum(_p(d["target_new"]) - _p(d["target_true"]) for d in pairs) / len(pairs)
-
-
-def success_true(pairs: Sequence[Mapping[str, float]]) -> float | None:
-    """Share of prompts with P(true) > P(new) (NS)."""
-    if not pairs:
-        return None
-    return sum(1.0 for d in pairs if d["target_true"] < d["target_new"]) / len(pairs)
-
-
-def magnitude_true(pairs: Sequence[Mapping[str, float]]) -> float | None:
-    """Mean of P(true) − P(new) (NM)."""
-    if not pairs:
-        return None
-    return sum(_p(d["target_true"]) - _p(d["target_new"]) for d in pairs) / len(pairs)
+    return sum(_p(d[target]) - _p(d[other]) for d in pairs) / len(pairs)
 
 
 def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
@@ -50,9 +42,9 @@ def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
     pa = block.get("paraphrase_prompts_probs", [])
     nb = block.get("neighborhood_prompts_probs", [])
     return {
-        "ES": success_new(rw), "EM": magnitude_new(rw),
-        "PS": success_new(pa), "PM": magnitude_new(pa),
-        "NS": success_true(nb), "NM": magnitude_true(nb),
+        "ES": success(rw, "target_new"), "EM": magnitude(rw, "target_new"),
+        "PS": success(pa, "target_new"), "PM": magnitude(pa, "target_new"),
+        "NS": success(nb, "target_true"), "NM": magnitude(nb, "target_true"),
         "GE": block.get("ngram_entropy"), "RS": block.get("reference_score"),
     }
 
