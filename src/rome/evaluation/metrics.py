@@ -2,38 +2,17 @@
 
 All per-record values are fractions (0..1) or raw entropies; summaries scale by 100.
 Probabilities are ``exp(-mean NLL)``; "P(new) > P(true)" is strict, so a tie counts
-as a failure for ES/PS and also for NS (which asks P(true) > P(new)).
+as a failure for ES/PS and also for NS (which asks P(true) > P(new)). The per-prompt
+definitions (:func:`success`, :func:`magnitude`) live in :mod:`rome.prompt_metrics`, which the
+renderers share.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from ..prompt_metrics import magnitude, success
 from ..stats_util import Z95, mean_ci95
-
-
-def _p(nll: float) -> float:
-    return math.exp(-nll)
-
-
-_OTHER = {"target_new": "target_true", "target_true": "target_new"}
-
-
-def success(pairs: Sequence[Mapping[str, float]], target: str) -> float | None:
-    """Share of prompts whose ``target`` ("target_new": ES / PS, "target_true": NS) is strictly
-    more probable than the other one; ``None`` without prompts."""
-    other = _OTHER[target]
-    if not pairs:
-        return None
-    return sum(1.0 for d in pairs if d[target] < d[other]) / len(pairs)
-
-
-def magnitude(pairs: Sequence[Mapping[str, float]], target: str) -> float | None:
-    """Mean of P(target) − P(other target) ("target_new": EM / PM, "target_true": NM)."""
-    other = _OTHER[target]
-    if not pairs:
-        return None
-    return sum(_p(d[target]) - _p(d[other]) for d in pairs) / len(pairs)
 
 
 def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
