@@ -1,5 +1,8 @@
 """Per-record metrics from stored scores, and the aggregate statistics (paper Tables 1 and 4).
 
+``harmonic_mean`` (the Score column) is :func:`rome.stats_util.harmonic_mean`, shared with the
+layer sweep (:mod:`rome.editing.sweep`).
+
 All per-record values are fractions (0..1) or raw entropies; summaries scale by 100.
 Probabilities are ``exp(-mean NLL)``; "P(new) > P(true)" is strict, so a tie counts
 as a failure for ES/PS and also for NS (which asks P(true) > P(new)). The per-prompt
@@ -8,11 +11,10 @@ renderers share.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..prompt_metrics import magnitude, success
-from ..stats_util import Z95, mean_ci95
+from ..stats_util import Z95, harmonic_mean, mean_ci95
 
 
 def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
@@ -48,11 +50,5 @@ def mean_ci(values: Iterable[float | None], z: float = Z95) -> tuple[float, floa
     return m, (half * z / Z95 if n else half), n
 
 
-def harmonic_mean(values: Sequence[float]) -> float:
-    """Harmonic mean; any value ≤ 0 makes it 0 (a method failing one criterion scores 0)."""
-    vals = list(values)
-    if not vals or any(math.isnan(v) for v in vals):
-        return float("nan")
-    if any(v <= 0 for v in vals):
-        return 0.0
-    return len(vals) / sum(1.0 / v for v in vals)
+__all__ = ["counterfact_record_metrics", "harmonic_mean", "magnitude", "mean_ci", "success", "token_accuracy",
+           "zsre_record_metrics"]
