@@ -96,3 +96,21 @@ def test_preserve_weights_restores_bit_for_bit(tiny_gemma):
             raise RuntimeError("edit failed half-way")
     for n, p in lm.model.named_parameters():
         assert torch.equal(p, before[n]), n
+
+
+def test_trace_dict_gives_every_trace_the_same_options_and_stops_after_the_last(tiny_gpt2):
+    lm, ids = tiny_gpt2, _ids(tiny_gpt2)
+    names = [lm.layer_name("edit", l) for l in (0, 1)]
+    later = lm.layer_name("block", lm.n_layers - 1)
+    ran = []
+    with torch.no_grad(), Trace(lm.model, later, retain_output=False, edit_output=lambda x, n: ran.append(n) or x):
+        with TraceDict(lm.model, names, retain_output=False, retain_input=True, stop=True) as td:
+            lm.model(ids)
+    assert list(td) == names and ran == []                       # the pass ended after names[-1]
+    for l, name in zip((0, 1), names):
+        assert td[name].output is None                           # retain_output=False reached every trace
+        assert td[name].input.shape[-1] == lm.spec.key_dim(lm.model, l)
+    assert [td[n]._stop for n in names] == [False, True]         # only the last one stops the pass
+    assert count_hooks(lm.model) == 0
+    with pytest.raises(TypeError, match="retain_outputs"):       # a misspelt option, even with no modules
+        TraceDict(lm.model, [], retain_outputs=True)

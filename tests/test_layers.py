@@ -30,6 +30,7 @@ FORBIDDEN = {
     "rome.testing": ["rome.models"],
     "rome.scoring": ["rome.evaluation", "rome.editing"],
     "rome.record_prompts": ["rome.evaluation", "rome.editing", "torch"],
+    "rome.prompt_metrics": ["torch", "rome.evaluation", "rome.editing", "rome.tracing", "rome.render"],
 }
 
 _PROBE = r"""

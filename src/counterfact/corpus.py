@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from replkit.sentences import sentencizer
 from replkit.wikitext import is_heading
 
 from .errors import CorpusError
@@ -52,17 +53,9 @@ def corpus_paragraphs(path: str | os.PathLike) -> list[str]:
     return out
 
 
-def _sentencizer():
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
-
-
 def split_sentences(paragraphs: list[str]) -> list[str]:
     """All sentences of the paragraphs, in order (spaCy rule-based sentencizer)."""
-    nlp = _sentencizer()
+    nlp = sentencizer()
     out: list[str] = []
     for doc in nlp.pipe(paragraphs, batch_size=256):
         out.extend(s.text.strip() for s in doc.sents if s.text.strip())

@@ -14,11 +14,14 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 
 from .architectures import get_module, get_parameter
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack
 
 EditFn = Callable[[torch.Tensor, str], torch.Tensor]
 
@@ -60,7 +63,36 @@ def _keep(t: torch.Tensor, clone: bool, detach: bool) -> torch.Tensor:
     return t
 
 
-class Trace(contextlib.AbstractContextManager):
+class TraceOptions(TypedDict, total=False):
+    """:class:`Trace`'s keywords other than ``stop``; :class:`TraceDict` passes them to each of its traces."""
+
+    retain_output: bool
+    retain_input: bool
+    edit_output: EditFn | None
+    edit_input: EditFn | None
+    clone: bool
+    detach: bool
+
+
+class _Hooks(contextlib.AbstractContextManager):
+    """What :class:`Trace` and :class:`TraceDict` share as context managers: ``close()``
+    removes the hooks on exit, also when the body raises; the :class:`StopForward` that
+    ``stop=True`` raises ends the ``with`` body and is swallowed."""
+
+    _stop: bool = False
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.close()
+        return self._stop and exc_type is not None and issubclass(exc_type, StopForward)
+
+
+class Trace(_Hooks):
     """Hook one module by name.
 
     Args:
@@ -135,44 +167,27 @@ class Trace(contextlib.AbstractContextManager):
             h.remove()
         self._handles.clear()
 
-    def __enter__(self) -> Trace:
-        return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        self.close()
-        return self._stop and exc_type is not None and issubclass(exc_type, StopForward)
-
-
-class TraceDict(OrderedDict, contextlib.AbstractContextManager):
+class TraceDict(OrderedDict, _Hooks):
     """Hook several modules at once; ``td[name]`` is the :class:`Trace` of ``name``.
 
-    ``stop=True`` stops the forward pass after the *last* listed module to run (the
-    caller lists the modules in execution order, as layer numbers give).
+    The keywords (:class:`TraceOptions`) are :class:`Trace`'s, with its defaults, applied
+    to every module. ``stop=True`` stops the forward pass after the *last* listed module
+    to run (the caller lists the modules in execution order, as layer numbers give).
     """
 
     def __init__(
-        self,
-        model: torch.nn.Module,
-        names: Iterable[str],
-        *,
-        retain_output: bool = True,
-        retain_input: bool = False,
-        edit_output: EditFn | None = None,
-        edit_input: EditFn | None = None,
-        stop: bool = False,
-        clone: bool = False,
-        detach: bool = False,
+        self, model: torch.nn.Module, names: Iterable[str], *, stop: bool = False, **options: Unpack[TraceOptions],
     ) -> None:
         super().__init__()
+        unknown = sorted(set(options) - set(TraceOptions.__annotations__))
+        if unknown:
+            raise TypeError(f"TraceDict() got unexpected keyword argument(s) {', '.join(unknown)}")
         names = list(dict.fromkeys(names))
         self._stop = stop
         try:
             for i, name in enumerate(names):
-                self[name] = Trace(
-                    model, name, retain_output=retain_output, retain_input=retain_input,
-                    edit_output=edit_output, edit_input=edit_input,
-                    stop=stop and i == len(names) - 1, clone=clone, detach=detach,
-                )
+                self[name] = Trace(model, name, stop=stop and i == len(names) - 1, **options)
         except BaseException:
             self.close()
             raise
@@ -180,13 +195,6 @@ class TraceDict(OrderedDict, contextlib.AbstractContextManager):
     def close(self) -> None:
         for t in self.values():
             t.close()
-
-    def __enter__(self) -> TraceDict:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        self.close()
-        return self._stop and exc_type is not None and issubclass(exc_type, StopForward)
 
 
 @contextlib.contextmanager

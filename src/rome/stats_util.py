@@ -5,6 +5,7 @@ N − 1): the official code's ``experiments/summarize.py`` reports ``np.std`` (n
 default, ddof = 0) next to each mean, and the paper's tables give "95% confidence
 intervals" without naming a std, so the code's std is used. Pure Python (no numpy, no
 torch): renderers import it; the arithmetic also works elementwise on numpy arrays.
+Also the one harmonic mean (the Score of Table 1 and of the layer sweep).
 """
 from __future__ import annotations
 
@@ -30,3 +31,14 @@ def mean_ci95(values: Iterable[float | None]) -> tuple[float, float, int]:
     m = sum(vals) / n
     std = math.sqrt(sum((v - m) ** 2 for v in vals) / n)
     return m, ci95_half_width(std, n), n
+
+
+def harmonic_mean(values: Iterable[float]) -> float:
+    """Harmonic mean (the paper's Score: of efficacy, generalization and specificity); any
+    value ≤ 0 makes it 0 (a method failing one criterion scores 0); NaN for no values or a NaN."""
+    vals = list(values)
+    if not vals or any(math.isnan(v) for v in vals):
+        return float("nan")
+    if any(v <= 0 for v in vals):
+        return 0.0
+    return len(vals) / sum(1.0 / v for v in vals)

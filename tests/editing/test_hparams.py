@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -107,3 +108,18 @@ def test_rome_editor_reads_settings_as_attributes():
 
     ed = ROMEEditor({"layer": 2, "v_steps": 4}, stats_provider=lambda lm, layer: None)
     assert isinstance(ed.hparams, ROMEHparams) and ed.hparams.v_steps == 4 and ed.hparams.token == "last_subject"
+
+
+@pytest.mark.parametrize("key, value, expected", [("v_lr", True, "float"), ("v_steps", 2.0, "int"),
+                                                  ("v_suffix_pass", 1, "bool"), ("token", 3, "str"),
+                                                  ("mom2_tokens", 2.5, "int | None"), ("kl_prompts", [1], "list")])
+def test_dataclass_checks_each_field_type(key, value, expected):
+    with pytest.raises(HparamsError, match=re.escape(f"'{key}' must be {expected}, got")):
+        ROMEHparams(layer=3, **{key: value})
+
+
+def test_dataclass_widens_ints_to_floats_and_keeps_other_values():
+    hp = ROMEHparams(layer=3, v_lr=1, v_suffix_pass=False, token="last", mom2_tokens=None, kl_prompts=("{} is",))
+    assert hp.v_lr == 1.0 and type(hp.v_lr) is float
+    assert type(hp.layer) is int and hp.v_suffix_pass is False and hp.token == "last" and hp.mom2_tokens is None
+    assert hp.kl_prompts == ["{} is"]

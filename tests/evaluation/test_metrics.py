@@ -9,11 +9,9 @@ from rome.evaluation.fluency import generation_entropy, ngram_entropy_of_tokens,
 from rome.evaluation.metrics import (
     counterfact_record_metrics,
     harmonic_mean,
-    magnitude_new,
-    magnitude_true,
+    magnitude,
     mean_ci,
-    success_new,
-    success_true,
+    success,
     token_accuracy,
 )
 from rome.evaluation.summary import aggregate
@@ -27,10 +25,22 @@ def test_success_counts_ties_as_failures():
     pairs = [{"target_new": nll(0.5), "target_true": nll(0.2)},   # new wins
              {"target_new": nll(0.3), "target_true": nll(0.3)},   # tie
              {"target_new": nll(0.1), "target_true": nll(0.4)}]   # true wins
-    assert success_new(pairs) == pytest.approx(1 / 3)
-    assert success_true(pairs) == pytest.approx(1 / 3)   # the tie counts for neither
-    assert magnitude_new(pairs) == pytest.approx(((0.5 - 0.2) + 0 + (0.1 - 0.4)) / 3)
-    assert magnitude_true(pairs) == pytest.approx(-magnitude_new(pairs))
+    assert success(pairs, "target_new") == pytest.approx(1 / 3)
+    assert success(pairs, "target_true") == pytest.approx(1 / 3)   # the tie counts for neither
+    assert magnitude(pairs, "target_new") == pytest.approx(((0.5 - 0.2) + 0 + (0.1 - 0.4)) / 3)
+    assert magnitude(pairs, "target_true") == pytest.approx(((0.2 - 0.5) + 0 + (0.4 - 0.1)) / 3)
+    assert success([], "target_new") is None and magnitude([], "target_true") is None
+    with pytest.raises(KeyError):
+        success(pairs, "new")
+
+
+def test_neighborhood_metrics_ask_for_the_true_target():
+    block = {"rewrite_prompts_probs": [{"target_new": nll(0.6), "target_true": nll(0.1)}],
+             "paraphrase_prompts_probs": [{"target_new": nll(0.2), "target_true": nll(0.7)}],
+             "neighborhood_prompts_probs": [{"target_new": nll(0.3), "target_true": nll(0.5)}]}
+    m = counterfact_record_metrics(block)
+    assert (m["ES"], m["PS"], m["NS"]) == (1.0, 0.0, 1.0)
+    assert m["EM"] == pytest.approx(0.5) and m["PM"] == pytest.approx(-0.5) and m["NM"] == pytest.approx(0.2)
 
 
 def test_multi_token_targets_use_mean_per_token_nll():

@@ -1,11 +1,13 @@
-"""The shared helpers: --set parsing, option groups, table text, WikiText headings."""
+"""The shared helpers: --set parsing, option groups, table text, WikiText headings, sentences."""
 from __future__ import annotations
 
 import argparse
 
 import pytest
 
+from counterfact.corpus import split_sentences
 from replkit.cli import add_model_options, add_progress_option, add_set_option, parse_overrides, parse_set_item
+from replkit.sentences import sentencizer
 from replkit.tables import Latex, csv_text, latex_escape, latex_row, latex_tabular, markdown_table
 from replkit.wikitext import article_title, heading, is_heading
 
@@ -64,3 +66,14 @@ def test_wikitext_headings():
     assert article_title(" = 1 + 1 = 2 = ") == "1 + 1 = 2"
     for line in ["", "plain text", " = = unbalanced = ", "x = y ="]:
         assert not is_heading(line)
+
+
+def test_one_sentencizer_for_the_corpus_and_the_fluency_metric():
+    from rome.evaluation.fluency import sentences
+
+    text = "Dr. Smith moved to the U.S. in 1990. He liked it! Did he stay?"
+    expected = ["Dr. Smith moved to the U.S. in 1990.", "He liked it!", "Did he stay?"]
+    assert [s.text for s in sentencizer()(text).sents] == expected   # abbreviations stay inside
+    assert sentences(text) == expected
+    assert split_sentences([text, "Another paragraph ends here."]) == expected + ["Another paragraph ends here."]
+    assert sentencizer() is sentencizer()                                # built once

@@ -56,6 +56,28 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    """An int or a float (a bool is neither here)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return _is_real(v) and v == v and abs(v) != float("inf")
+
+
+# the values a scalar field type accepts (an int where a float is wanted is converted)
+_SCALARS: dict[Any, Any] = {
+    bool: lambda v: isinstance(v, bool),
+    int: _is_int,
+    float: _is_real,
+    str: lambda v: isinstance(v, str),
+}
+
+
 def _check_value(name: str, value: Any, tp: Any) -> Any:
     """``value`` converted to ``tp`` (int -> float where a float is wanted), or TypeError."""
     origin = get_origin(tp)
@@ -81,22 +103,10 @@ def _check_value(name: str, value: Any, tp: Any) -> Any:
         if isinstance(value, (list, tuple)):
             return list(value)
         raise TypeError("list")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise TypeError("bool")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise TypeError("int")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise TypeError("float")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise TypeError("str")
+    if tp in _SCALARS:
+        if _SCALARS[tp](value):
+            return float(value) if tp is float else value
+        raise TypeError(tp.__name__)
     raise TypeError(_type_name(tp))
 
 
@@ -376,14 +386,6 @@ _POSITIVE_INT_OR_NULL = ("mom2_tokens", "mom2_samples", "max_neurons")
 _NONNEGATIVE_INT = ("layer", "context_seed")
 _POSITIVE_FLOAT = ("v_lr", "lr", "train_lr", "init_lr", "lr_lr", "clamp_norm_factor")
 _NONNEGATIVE_FLOAT = ("kl_factor", "v_weight_decay", "weight_decay", "kl_weight", "v_loss_stop", "early_stop_loss")
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and v == v and abs(v) != float("inf")
 
 
 def range_rule(key: str, value: Any, method: str) -> str | None:

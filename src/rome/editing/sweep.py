@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from counterfact.records import load_records as load_counterfact
 
 from ..cache_key import CacheKey, ReuseCounts, json_checksum, make_key, reuse_json
 from ..runtime import check_finite
+from ..stats_util import harmonic_mean
 from ..tokens import SubjectNotFoundError
 from .base import EditRequest, EditRequestError
 from .rome import TOKEN_CHOICES, ROMEEditor
@@ -67,13 +68,6 @@ def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
             raise RecordError(path, f"missing or empty (case {r['case_id']})", index=i,
                               field="requested_rewrite.target_true.str")
     return records
-
-
-def harmonic_mean(values: Iterable[float]) -> float:
-    vals = list(values)
-    if any(v <= 0 for v in vals):
-        return 0.0
-    return len(vals) / sum(1.0 / v for v in vals)
 
 
 def score_record(lm, record: Mapping[str, Any]) -> dict:

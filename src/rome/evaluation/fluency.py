@@ -23,16 +23,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+from replkit.sentences import sentencizer
+
 NGRAM_WEIGHTS = {2: 2.0 / 3.0, 3: 4.0 / 3.0}
-
-
-@lru_cache(maxsize=1)
-def _sentencizer():
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +37,7 @@ def _word_tokenizer():
 
 def sentences(text: str) -> list[str]:
     """The sentences of ``text`` (spaCy's rule-based sentencizer), stripped, non-empty."""
-    return [s.text.strip() for s in _sentencizer()(text).sents if s.text.strip()]
+    return [s.text.strip() for s in sentencizer()(text).sents if s.text.strip()]
 
 
 def word_tokens(text: str, sentence_split: bool = True) -> list[str]:

@@ -1,47 +1,20 @@
 """Per-record metrics from stored scores, and the aggregate statistics (paper Tables 1 and 4).
 
+``harmonic_mean`` (the Score column) is :func:`rome.stats_util.harmonic_mean`, shared with the
+layer sweep (:mod:`rome.editing.sweep`).
+
 All per-record values are fractions (0..1) or raw entropies; summaries scale by 100.
 Probabilities are ``exp(-mean NLL)``; "P(new) > P(true)" is strict, so a tie counts
-as a failure for ES/PS and also for NS (which asks P(true) > P(new)).
+as a failure for ES/PS and also for NS (which asks P(true) > P(new)). The per-prompt
+definitions (:func:`success`, :func:`magnitude`) live in :mod:`rome.prompt_metrics`, which the
+renderers share.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..stats_util import Z95, mean_ci95
-
-
-def _p(nll: float) -> float:
-    return math.exp(-nll)
-
-
-def success_new(pairs: Sequence[Mapping[str, float]]) -> float | None:
-    """Share of prompts with P(new) > P(true) (ES / PS); ``None`` without prompts."""
-    if not pairs:
-        return None
-    return sum(1.0 for d in pairs if d["target_new"] < d["target_true"]) / len(pairs)
-
-
-def magnitude_new(pairs: Sequence[Mapping[str, float]]) -> float | None:
-    """Mean of P(new) − P(true) (EM / PM)."""
-    if not pairs:
-        return None
-    return sum(_p(d["target_new"]) - _p(d["target_true"]) for d in pairs) / len(pairs)
-
-
-def success_true(pairs: Sequence[Mapping[str, float]]) -> float | None:
-    """Share of prompts with P(true) > P(new) (NS)."""
-    if not pairs:
-        return None
-    return sum(1.0 for d in pairs if d["target_true"] < d["target_new"]) / len(pairs)
-
-
-def magnitude_true(pairs: Sequence[Mapping[str, float]]) -> float | None:
-    """Mean of P(true) − P(new) (NM)."""
-    if not pairs:
-        return None
-    return sum(_p(d["target_true"]) - _p(d["target_new"]) for d in pairs) / len(pairs)
+from ..prompt_metrics import magnitude, success
+from ..stats_util import Z95, harmonic_mean, mean_ci95
 
 
 def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
@@ -50,9 +23,9 @@ def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
     pa = block.get("paraphrase_prompts_probs", [])
     nb = block.get("neighborhood_prompts_probs", [])
     return {
-        "ES": success_new(rw), "EM": magnitude_new(rw),
-        "PS": success_new(pa), "PM": magnitude_new(pa),
-        "NS": success_true(nb), "NM": magnitude_true(nb),
+        "ES": success(rw, "target_new"), "EM": magnitude(rw, "target_new"),
+        "PS": success(pa, "target_new"), "PM": magnitude(pa, "target_new"),
+        "NS": success(nb, "target_true"), "NM": magnitude(nb, "target_true"),
         "GE": block.get("ngram_entropy"), "RS": block.get("reference_score"),
     }
 
@@ -77,11 +50,5 @@ def mean_ci(values: Iterable[float | None], z: float = Z95) -> tuple[float, floa
     return m, (half * z / Z95 if n else half), n
 
 
-def harmonic_mean(values: Sequence[float]) -> float:
-    """Harmonic mean; any value ≤ 0 makes it 0 (a method failing one criterion scores 0)."""
-    vals = list(values)
-    if not vals or any(math.isnan(v) for v in vals):
-        return float("nan")
-    if any(v <= 0 for v in vals):
-        return 0.0
-    return len(vals) / sum(1.0 / v for v in vals)
+__all__ = ["counterfact_record_metrics", "harmonic_mean", "magnitude", "mean_ci", "success", "token_accuracy",
+           "zsre_record_metrics"]

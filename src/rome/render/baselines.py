@@ -19,6 +19,7 @@ from typing import Any
 
 from atomicio import load_json
 
+from ..prompt_metrics import magnitude, success
 from .style import styled
 
 METRICS = ("ES", "PS", "NS", "EM", "PM", "NM")
@@ -30,14 +31,9 @@ def record_scores(probs: Mapping[str, list[Mapping[str, float]]]) -> dict[str, f
     out = {}
     for letter, key in _KINDS.items():
         rows = probs.get(key) or []
-        if not rows:
-            out[f"{letter}S"] = out[f"{letter}M"] = math.nan
-            continue
-        sign = -1.0 if letter == "N" else 1.0
-        diffs = [sign * (math.exp(-r["target_new"]) - math.exp(-r["target_true"])) for r in rows]
-        wins = [sign * (r["target_true"] - r["target_new"]) > 0 for r in rows]
-        out[f"{letter}S"] = 100.0 * sum(wins) / len(wins)
-        out[f"{letter}M"] = 100.0 * sum(diffs) / len(diffs)
+        target = "target_true" if letter == "N" else "target_new"
+        for kind, value in (("S", success(rows, target)), ("M", magnitude(rows, target))):
+            out[f"{letter}{kind}"] = math.nan if value is None else 100.0 * value
     return out
 
 
@@ -66,6 +62,15 @@ def summarise_sweep(results: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[st
     return {k: {**{m: _mean(v[m] for v in rows) for m in METRICS}, "n": len(rows)} for k, rows in groups.items()}
 
 
+def _save(fig, stem: str | Path, title: str) -> list[Path]:
+    """Give ``fig`` its title, if any, and save it (:func:`rome.render.style.save_figure`)."""
+    from .style import save_figure
+
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, stem)
+
+
 def _eps_label(eps) -> str:
     return "unconstrained" if eps is None else f"ε={eps:g}"
 
@@ -74,8 +79,6 @@ def _eps_label(eps) -> str:
 def render_layer_sweep(results: Sequence[Mapping], stem: str | Path, title: str = "") -> list[Path]:
     """Figs. 17/18: scores (top) and magnitudes (bottom) vs layer, one line per (method, epsilon)."""
     import matplotlib.pyplot as plt
-
-    from .style import save_figure
 
     summary = summarise_sweep(r for r in results if r["method"] in ("ft", "ft-l"))
     if not summary:
@@ -94,9 +97,7 @@ def render_layer_sweep(results: Sequence[Mapping], stem: str | Path, title: str 
             if row == 1:
                 ax.set_xlabel("edited layer")
     axes[0, 0].legend(loc="best")
-    if title:
-        fig.suptitle(title)
-    return save_figure(fig, stem)
+    return _save(fig, stem, title)
 
 
 @styled
@@ -104,8 +105,6 @@ def render_epsilon_sweep(results: Sequence[Mapping], stem: str | Path, method: s
                          title: str = "") -> list[Path]:
     """Fig. 23: metrics vs epsilon (log scale) for one method (AttnEdit)."""
     import matplotlib.pyplot as plt
-
-    from .style import save_figure
 
     summary = {k: v for k, v in summarise_sweep(r for r in results if r["method"] == method).items()
                if k[2] is not None}
@@ -123,9 +122,7 @@ def render_epsilon_sweep(results: Sequence[Mapping], stem: str | Path, method: s
         ax.set_xlabel("ε (L∞ bound)")
         ax.set_title(f"AttnEdit {kind}s")
     axes[0].legend(loc="best")
-    if title:
-        fig.suptitle(title)
-    return save_figure(fig, stem)
+    return _save(fig, stem, title)
 
 
 @styled
@@ -133,7 +130,7 @@ def render_boxplots(groups: Mapping[str, list[dict[str, float]]], stem: str | Pa
     """Fig. 24: one panel per metric, one box per group (e.g. pre-edit, ROME, AttnEdit)."""
     import matplotlib.pyplot as plt
 
-    from .style import METHOD_COLOURS, save_figure
+    from .style import METHOD_COLOURS
 
     if not groups:
         raise ValueError("no per-record results for the box plots")
@@ -146,9 +143,7 @@ def render_boxplots(groups: Mapping[str, list[dict[str, float]]], stem: str | Pa
         for patch, n in zip(box["boxes"], names):
             patch.set_facecolor(METHOD_COLOURS.get(n, "#cccccc"))
         ax.set_title(metric)
-    if title:
-        fig.suptitle(title)
-    return save_figure(fig, stem)
+    return _save(fig, stem, title)
 
 
 def boxplot_groups(rome_dir: str | Path | None, attn_dir: str | Path | None,
