@@ -201,6 +201,10 @@ def fmt(x: float) -> str:
     return f"{x:.1e}"
 
 
+def cell(c: dict, other: Any, key: str = "max_abs") -> str:
+    return fmt(c[key]) if other else "—"
+
+
 def verdict(c: dict) -> str:
     if c["max_abs"] == 0 and not c["other"]:
         return "identical"
@@ -224,22 +228,31 @@ def report(args) -> None:
     notes = []
     for cid in cases:
         old, compat, new = rome["old"][cid], rome["compat"].get(cid), rome["new"].get(cid)
-        if compat is None or new is None:
-            lines.append(f"| {cid} | missing in {'compat' if compat is None else 'new'} | | | | | | | | | |")
-            continue
-        c, cn = compare(old, compat), compare(old, new)
-        m = {s: rome_measures(d) for s, d in (("old", old), ("compat", compat), ("new", new))}
-        dw = " / ".join(f"{(d.get('edit_info') or {}).get('delta_w_norm', float('nan')):.6f}"
+        c, cn = compare(old, compat or {}), compare(old, new or {})
+        dw = " / ".join(f"{(d.get('edit_info') or {}).get('delta_w_norm', float('nan')):.6f}" if d else "—"
                         for d in (old, compat, new))
-        esn = {s: " / ".join(f"{m[s].get(k, float('nan')):.2f}" for k in ("ES", "PS", "NS")) for s in m}
-        lines.append(f"| {cid} | {c['n']} | {fmt(c['max_abs'])} | {fmt(c['max_rel'])} | {verdict(c)} | "
-                     f"{esn['old']} | {esn['compat']} | {fmt(cn['max_abs'])} | {fmt(cn['max_rel'])} | {esn['new']} | "
-                     f"{dw} |")
-        for label, cc in (("compat", c), ("new", cn)):
-            if cc["other"] or cc["only_a"] or cc["only_b"]:
+        m = {s: rome_measures(d) if d else {} for s, d in (("old", old), ("compat", compat), ("new", new))}
+        esn = {s: " / ".join(f"{m[s].get(k, float('nan')):.2f}" for k in ("ES", "PS", "NS")) if m[s] else "—"
+               for s in m}
+        lines.append(f"| {cid} | {c['n']} | {cell(c, compat)} | {cell(c, compat, 'max_rel')} | "
+                     f"{verdict(c) if compat else 'not run'} | {esn['old']} | {esn['compat']} | "
+                     f"{cell(cn, new)} | {cell(cn, new, 'max_rel')} | {esn['new']} | {dw} |")
+        for label, cc, other in (("compat", c, compat), ("new", cn, new)):
+            if other and (cc["other"] or cc["only_a"] or cc["only_b"]):
                 notes.append(f"- case {cid}, old vs {label}: non-numeric differences {cc['other'][:5]}; "
                              f"only in old {cc['only_a'][:8]}; only in {label} {cc['only_b'][:8]}")
     lines += [""] + notes + [""]
+    tpl = {}
+    for st in SETTINGS:
+        files = sorted((work / f"tpl-{st}").glob("*.json"))
+        tpl[st] = json.loads(files[0].read_text(encoding="utf-8"))["templates"] if files else None
+    if tpl["old"] is not None:
+        for st in ("compat", "new"):
+            if tpl[st] is not None:
+                same = sum(a == b for a, b in zip(tpl["old"], tpl[st]))
+                lines.append(f"Context templates, old vs {st}: {same} of {len(tpl['old'])} identical "
+                             f"({len(tpl[st])} in {st}).")
+        lines.append("")
 
     traces = {s: load_traces(work / f"trace-{s}") for s in SETTINGS}
     items = sorted(traces["old"], key=lambda k: (k.split("/")[0], int(k.split("/")[1])
@@ -254,16 +267,14 @@ def report(args) -> None:
     tnotes = []
     for item in items:
         old, compat, new = traces["old"][item], traces["compat"].get(item), traces["new"].get(item)
-        if compat is None or new is None:
-            lines.append(f"| {item} | missing | | | | | | |")
-            continue
-        c, cn = compare(old, compat), compare(old, new)
+        c, cn = compare(old, compat or {}), compare(old, new or {})
         kind, kid = item.split("/")
-        cor = " / ".join(f"{d['header'].get('corrupted', float('nan')):.4f}" for d in (old, compat, new))
-        lines.append(f"| {kid} / {kind} | {c['n']} | {fmt(c['max_abs'])} | {fmt(c['max_rel'])} | {verdict(c)} | "
-                     f"{fmt(cn['max_abs'])} | {fmt(cn['max_rel'])} | {cor} |")
-        for label, cc in (("compat", c), ("new", cn)):
-            if cc["other"] or cc["only_a"] or cc["only_b"]:
+        cor = " / ".join(f"{d['header'].get('corrupted', float('nan')):.4f}" if d else "—"
+                         for d in (old, compat, new))
+        lines.append(f"| {kid} / {kind} | {c['n']} | {cell(c, compat)} | {cell(c, compat, 'max_rel')} | "
+                     f"{verdict(c) if compat else 'not run'} | {cell(cn, new)} | {cell(cn, new, 'max_rel')} | {cor} |")
+        for label, cc, other in (("compat", c, compat), ("new", cn, new)):
+            if other and (cc["other"] or cc["only_a"] or cc["only_b"]):
                 tnotes.append(f"- {item}, old vs {label}: non-numeric differences {cc['other'][:4]}; "
                               f"only in old {cc['only_a'][:8]}; only in {label} {cc['only_b'][:8]}")
     lines += [""] + tnotes
