@@ -50,7 +50,7 @@ ROME_COMPAT = ["--set", "kl_direction=original_edited", "--set", "context_templa
 TRACE_COMPAT = ["--sigma-estimate", "in-prompt", "--stats-facts", "1000"]
 # Fields that describe how or when a result was made, not what it is.
 SKIP_KEYS = {"timing", "seconds", "elapsed", "wall_s", "created", "cache_key", "key", "code_version",
-             "git", "versions", "hostname", "settings_key", "record_sha256", "pre_s", "edit_s", "post_s"}
+             "git", "versions", "hostname", "settings_key", "record_sha256", "fact_sha256", "pre_s", "edit_s", "post_s"}
 
 
 # -- running -------------------------------------------------------------------------------
@@ -201,6 +201,11 @@ def fmt(x: float) -> str:
     return f"{x:.1e}"
 
 
+def _fields(paths: list[str]) -> tuple[str, ...]:
+    """Field paths without the file index ("[2].header.x" -> "header.x")."""
+    return tuple(sorted({q.split("]", 1)[-1].lstrip(".") for q in paths}))
+
+
 def cell(c: dict, other: Any, key: str = "max_abs") -> str:
     return fmt(c[key]) if other else "—"
 
@@ -255,29 +260,38 @@ def report(args) -> None:
         lines.append("")
 
     traces = {s: load_traces(work / f"trace-{s}") for s in SETTINGS}
-    items = sorted(traces["old"], key=lambda k: (k.split("/")[0], int(k.split("/")[1])
-                                                  if k.split("/")[1].isdigit() else k))
-    lines += ["### Causal traces (first %d known facts)" % len({k.split('/')[1] for k in items}), "",
-              "Compared: the clean and corrupted probabilities and every entry of the score arrays "
-              "(hidden / MLP / attention: tokens × layers; severed: the single, attention-severed and "
-              "MLP-severed curves), plus every other number of the file's header.", "",
-              "| fact / kind | numbers | old vs compat: max abs | max rel | verdict | old vs new: max abs | max rel "
-              "| corrupted p old / compat / new |",
-              "|---|---:|---:|---:|---|---:|---:|---|"]
-    tnotes = []
-    for item in items:
-        old, compat, new = traces["old"][item], traces["compat"].get(item), traces["new"].get(item)
-        c, cn = compare(old, compat or {}), compare(old, new or {})
-        kind, kid = item.split("/")
-        cor = " / ".join(f"{d['header'].get('corrupted', float('nan')):.4f}" if d else "—"
-                         for d in (old, compat, new))
-        lines.append(f"| {kid} / {kind} | {c['n']} | {cell(c, compat)} | {cell(c, compat, 'max_rel')} | "
-                     f"{verdict(c) if compat else 'not run'} | {cell(cn, new)} | {cell(cn, new, 'max_rel')} | {cor} |")
-        for label, cc, other in (("compat", c, compat), ("new", cn, new)):
-            if other and (cc["other"] or cc["only_a"] or cc["only_b"]):
-                tnotes.append(f"- {item}, old vs {label}: non-numeric differences {cc['other'][:4]}; "
-                              f"only in old {cc['only_a'][:8]}; only in {label} {cc['only_b'][:8]}")
-    lines += [""] + tnotes
+    facts = sorted({k.split("/")[1] for k in traces["old"]}, key=lambda x: (len(x), x))
+    kinds = sorted({k.split("/")[0] for k in traces["old"]})
+    lines += ["### Causal traces (first %d known facts)" % len(facts), "",
+              "Compared per fact: the files of every kind (%s): the clean and corrupted probabilities, "
+              "the noise scale ν and every entry of the score arrays (hidden / MLP / attention: tokens × "
+              "layers; severed: the single, attention-severed and MLP-severed curves at the last subject "
+              "token), plus every other number of the files' headers." % ", ".join(kinds), "",
+              "| fact | prompt → answer | numbers | old vs compat: max abs | max rel | verdict "
+              "| old vs new: max abs | max rel | clean p | corrupted p old / compat / new | ν old / compat / new |",
+              "|---|---|---:|---:|---:|---|---:|---:|---:|---|---|"]
+    tnotes: dict[tuple, list[str]] = {}
+    for kid in facts:
+        per = {st: [traces[st].get(f"{k}/{kid}") for k in kinds] for st in SETTINGS}
+        old = per["old"]
+        have = {st: all(d is not None for d in per[st]) for st in SETTINGS}
+        c = compare(old, per["compat"]) if have["compat"] else compare({}, {})
+        cn = compare(old, per["new"]) if have["new"] else compare({}, {})
+        h = {st: per[st][0]["header"] if have[st] else None for st in SETTINGS}
+        cor = " / ".join(f"{h[st]['corrupted']:.4f}" if h[st] else "—" for st in SETTINGS)
+        nu = " / ".join(f"{h[st]['noise_nu']:.4f}" if h[st] else "—" for st in SETTINGS)
+        hh = h["old"]
+        lines.append(f"| {kid} | {hh['prompt']} →{hh['answer']} | {c['n']} | {cell(c, have['compat'])} | "
+                     f"{cell(c, have['compat'], 'max_rel')} | {verdict(c) if have['compat'] else 'not run'} | "
+                     f"{cell(cn, have['new'])} | {cell(cn, have['new'], 'max_rel')} | {hh['clean']:.4f} | {cor} | {nu} |")
+        for label, cc, ok in (("compat", c, have["compat"]), ("new", cn, have["new"])):
+            if ok and (cc["other"] or cc["only_a"] or cc["only_b"]):
+                key = (label, tuple(cc["other"]), _fields(cc["only_a"]), _fields(cc["only_b"]))
+                tnotes.setdefault(key, []).append(kid)
+    lines.append("")
+    for (label, other, only_a, only_b), kids in tnotes.items():
+        lines.append(f"- facts {', '.join(kids)}, old vs {label}: non-numeric differences {list(other)[:4]}; "
+                     f"only in old {list(only_a)}; only in {label} {list(only_b)}")
     print("\n".join(lines))
 
 
