@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -223,7 +223,7 @@ def report(args) -> None:
     lines = []
     rome = {s: load_rome(work / f"rome-{s}") for s in SETTINGS}
     cases = sorted(rome["old"], key=int)
-    lines += ["### ROME edits (first %d COUNTERFACT eval records)" % len(cases), "",
+    lines += [f"### ROME edits (first {len(cases)} COUNTERFACT eval records)", "",
               "Compared: every number of the per-record result file: `pre`/`post` per-prompt scores of "
               "the true and new objects (stored as mean per-token NLL, the official convention), "
               "and the edit's own numbers (`edit_info`: layer, ‖ΔW‖_F); timing excluded.", "",
@@ -262,11 +262,11 @@ def report(args) -> None:
     traces = {s: load_traces(work / f"trace-{s}") for s in SETTINGS}
     facts = sorted({k.split("/")[1] for k in traces["old"]}, key=lambda x: (len(x), x))
     kinds = sorted({k.split("/")[0] for k in traces["old"]})
-    lines += ["### Causal traces (first %d known facts)" % len(facts), "",
-              "Compared per fact: the files of every kind (%s): the clean and corrupted probabilities, "
+    lines += [f"### Causal traces (first {len(facts)} known facts)", "",
+              f"Compared per fact: the files of every kind ({', '.join(kinds)}): the clean and corrupted probabilities, "
               "the noise scale ν and every entry of the score arrays (hidden / MLP / attention: tokens × "
               "layers; severed: the single, attention-severed and MLP-severed curves at the last subject "
-              "token), plus every other number of the files' headers." % ", ".join(kinds), "",
+              "token), plus every other number of the files' headers.", "",
               "| fact | prompt → answer | numbers | old vs compat: max abs | max rel | verdict "
               "| old vs new: max abs | max rel | clean p | corrupted p old / compat / new | ν old / compat / new |",
               "|---|---|---:|---:|---:|---|---:|---:|---:|---|---|"]
