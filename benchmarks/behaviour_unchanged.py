@@ -228,12 +228,13 @@ def report(args) -> None:
               "the true and new objects (stored as mean per-token NLL, the official convention), "
               "and the edit's own numbers (`edit_info`: layer, ‖ΔW‖_F); timing excluded.", "",
               "| case | numbers | old vs compat: max abs | max rel | verdict | ES/PS/NS old | ES/PS/NS compat "
-              "| old vs new: max abs | max rel | ES/PS/NS new | ‖ΔW‖ old / compat / new |",
-              "|---|---:|---:|---:|---|---|---|---:|---:|---|---|"]
+              "| old vs new: max abs | max rel | of which `pre` (unedited) | ES/PS/NS new | ‖ΔW‖ old / compat / new |",
+              "|---|---:|---:|---:|---|---|---|---:|---:|---:|---|---|"]
     notes = []
     for cid in cases:
         old, compat, new = rome["old"][cid], rome["compat"].get(cid), rome["new"].get(cid)
         c, cn = compare(old, compat or {}), compare(old, new or {})
+        cpre = compare(old.get("pre"), (new or {}).get("pre"))
         dw = " / ".join(f"{(d.get('edit_info') or {}).get('delta_w_norm', float('nan')):.6f}" if d else "—"
                         for d in (old, compat, new))
         m = {s: rome_measures(d) if d else {} for s, d in (("old", old), ("compat", compat), ("new", new))}
@@ -241,7 +242,7 @@ def report(args) -> None:
                for s in m}
         lines.append(f"| {cid} | {c['n']} | {cell(c, compat)} | {cell(c, compat, 'max_rel')} | "
                      f"{verdict(c) if compat else 'not run'} | {esn['old']} | {esn['compat']} | "
-                     f"{cell(cn, new)} | {cell(cn, new, 'max_rel')} | {esn['new']} | {dw} |")
+                     f"{cell(cn, new)} | {cell(cn, new, 'max_rel')} | {cell(cpre, new)} | {esn['new']} | {dw} |")
         for label, cc, other in (("compat", c, compat), ("new", cn, new)):
             if other and (cc["other"] or cc["only_a"] or cc["only_b"]):
                 notes.append(f"- case {cid}, old vs {label}: non-numeric differences {cc['other'][:5]}; "
