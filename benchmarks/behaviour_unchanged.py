@@ -308,10 +308,11 @@ def main(argv=None) -> None:
     r.add_argument("--n", type=int, default=5)
     r.add_argument("--model", default="gemma-3-270m")
     r.add_argument("--models-dir", default=os.environ.get("ROME_MODELS_DIR", "data/models"))
-    r.add_argument("--records", default="/tmp/fidedit/counterfact_eval.json")
+    r.add_argument("--records", required=True, help="COUNTERFACT eval records (the first --n are edited)")
     r.add_argument("--facts", default=str(Path(os.environ.get("ROME_SHARED_DATA", "/work/shared/data"))
                                           / "known_1000.json"))
-    r.add_argument("--stats-src", default="/tmp/fidedit/stats", help="ROME key statistics to copy per setting")
+    r.add_argument("--stats-src", default=None,
+                   help="cache folder of ROME key statistics to copy per setting (default: each computes its own)")
     r.add_argument("--corpus", default=str(Path(os.environ.get("ROME_SHARED_DATA", "/work/shared/data"))
                                            / "wikitext-2" / "wiki.test.raw"))
     r.add_argument("--stats-tokens", type=int, default=30000)
