@@ -280,7 +280,7 @@ def report(args) -> None:
         cn = compare(old, per["new"]) if have["new"] else compare({}, {})
         h = {st: per[st][0]["header"] if have[st] else None for st in SETTINGS}
         cor = " / ".join(f"{h[st]['corrupted']:.4f}" if h[st] else "—" for st in SETTINGS)
-        nu = " / ".join(f"{h[st]['noise_nu']:.4f}" if h[st] else "—" for st in SETTINGS)
+        nu = " / ".join(f"{h[st]['noise_nu']:.6f}" if h[st] else "—" for st in SETTINGS)
         hh = h["old"]
         lines.append(f"| {kid} | {hh['prompt']} →{hh['answer']} | {c['n']} | {cell(c, have['compat'])} | "
                      f"{cell(c, have['compat'], 'max_rel')} | {verdict(c) if have['compat'] else 'not run'} | "
