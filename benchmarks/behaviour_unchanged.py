@@ -203,7 +203,7 @@ def fmt(x: float) -> str:
 
 def _fields(paths: list[str]) -> tuple[str, ...]:
     """Field paths without the file index ("[2].header.x" -> "header.x")."""
-    return tuple(sorted({q.split("]", 1)[-1].lstrip(".") for q in paths}))
+    return tuple(sorted({q.split("]", 1)[-1].lstrip(".").removeprefix("header.") for q in paths}))
 
 
 def cell(c: dict, other: Any, key: str = "max_abs") -> str:
@@ -291,8 +291,14 @@ def report(args) -> None:
                 tnotes.setdefault(key, []).append(kid)
     lines.append("")
     for (label, other, only_a, only_b), kids in tnotes.items():
-        lines.append(f"- facts {', '.join(kids)}, old vs {label}: non-numeric differences {list(other)[:4]}; "
-                     f"only in old {list(only_a)}; only in {label} {list(only_b)}")
+        parts = []
+        if other:
+            parts.append("other values differ: " + "; ".join(other[:4]))
+        if only_a:
+            parts.append("fields only in old: " + ", ".join(f"`{q}`" for q in only_a))
+        if only_b:
+            parts.append(f"fields only in {label}: " + ", ".join(f"`{q}`" for q in only_b))
+        lines.append(f"- facts {', '.join(kids)}, old vs {label}: " + "; ".join(parts) + ".")
     print("\n".join(lines))
 
 
