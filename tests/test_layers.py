@@ -29,6 +29,7 @@ FORBIDDEN = {
     "rome.tiny_models": ["rome.testing", "rome.models"],
     "rome.testing": ["rome.models"],
     "rome.scoring": ["rome.evaluation", "rome.editing"],
+    "rome.generation": ["rome.evaluation", "rome.editing", "rome.tracing", "rome.render"],
     "rome.record_prompts": ["rome.evaluation", "rome.editing", "torch"],
     "rome.prompt_metrics": ["torch", "rome.evaluation", "rome.editing", "rome.tracing", "rome.render"],
 }
