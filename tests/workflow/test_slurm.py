@@ -31,7 +31,8 @@ SHARED_DATA = Path(os.environ.get("ROME_SHARED_DATA", REPO.parent / "shared" / "
 START = REPO / "tests" / "slurm" / "start-slurm.sh"
 SLURM_DIR = Path(os.environ.get("ROME_SLURM_DIR", "/tmp/rome-slurm"))
 PROFILE = "workflow/profiles/slurm"
-pytestmark = pytest.mark.slow
+# two runs of the tiny DAG (local, then through sbatch): longer than the default per-test limit on a loaded machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 # Outputs compared byte for byte: the paper's tables and every text rendering. Images and
 # PDFs embed creation dates and index.html embeds paths, so they are compared by name only.
