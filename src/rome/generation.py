@@ -27,6 +27,8 @@ from contextlib import nullcontext
 
 import torch
 
+from .teacher_forcing import pad_id
+
 EOS_MODES = ("suppress", "continue", "stop")
 # Part of the cache key of every result holding generated text: bump it when a change here
 # changes which tokens a seed draws.
@@ -41,14 +43,6 @@ def eos_ids(lm) -> list[int]:
             continue
         ids.update(source if isinstance(source, (list, tuple)) else [source])
     return sorted(int(i) for i in ids)
-
-
-def _pad_id(lm) -> int:
-    tok = lm.tokenizer
-    for cand in (tok.pad_token_id, tok.eos_token_id, tok.bos_token_id):
-        if cand is not None:
-            return int(cand)
-    return 0
 
 
 def generation_config(lm, new_tokens: int, top_k: int | None, eos: str = "suppress"):
@@ -71,7 +65,7 @@ def generation_config(lm, new_tokens: int, top_k: int | None, eos: str = "suppre
         stops = dict(eos_token_id=[], suppress_tokens=ends or None)
     else:
         stops = dict(eos_token_id=[])
-    return GenerationConfig(max_new_tokens=int(new_tokens), num_beams=1, pad_token_id=_pad_id(lm), **sampling, **stops)
+    return GenerationConfig(max_new_tokens=int(new_tokens), num_beams=1, pad_token_id=pad_id(lm.tokenizer), **sampling, **stops)
 
 
 def _forked_rng(device: torch.device):

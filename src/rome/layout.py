@@ -32,7 +32,6 @@ _ALIASES = {
     "unedited": "none", "pre": "none", "pre-edit": "none",
 }
 NONE_ALIASES = frozenset({"none", "unedited", "pre", "pre-edit"})
-CASE_FILE = re.compile(r"case_(\d+)\.json")
 
 
 def method_slug(method: str) -> str:
@@ -68,11 +67,6 @@ def case_file(eval_dir: str | Path, method: str, case_id: int | str) -> Path:
 
     return safe_child(method_dir(eval_dir, method), case_id, f"record {case_id!r}: field case_id",
                       prefix="case_", suffix=".json")
-
-
-def case_ids_in(folder: str | Path) -> set[int]:
-    """Case ids with a result file in ``folder`` (empty if the folder does not exist)."""
-    return {int(m.group(1)) for f in Path(folder).glob("case_*.json") if (m := CASE_FILE.fullmatch(f.name))}
 
 
 class StaleResultError(ValueError):
