@@ -59,7 +59,8 @@ def test_defaults_come_from_the_schema():
     assert cfg["paths"]["pararel"] is None and cfg["resources"]["model"]["gpu"] == 0
 
 
-def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None,
+         extra_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """`snakemake -n` on the tiny configuration with ``overlay`` as one more --configfile."""
     overlay = _merge({"paths": {"data": str(tmp_path / "d"), "figures": str(tmp_path / "f")}}, overlay)
     extra = tmp_path / "overlay.yaml"
@@ -67,7 +68,7 @@ def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None) -> subpro
     env = dict(os.environ, HF_HUB_OFFLINE="1", **(env_extra or {}))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile",
-                           "config/ci-tiny.yaml", str(extra)],
+                           "config/ci-tiny.yaml", str(extra), *extra_args],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -93,3 +94,17 @@ def test_a_missing_local_copy_fails_naming_the_key_the_variable_and_the_download
     out = run.stdout + run.stderr
     assert run.returncode != 0
     assert "input paths.pararel not found" in out and "$ROME_SHARED_DATA" in out and "paths.pararel: download" in out
+
+
+def test_nested_command_line_values_keep_their_types(tmp_path):
+    """`--config 'section={...}'` hands nested values over as strings (YAML's base loader);
+    where the schema wants a number they are read as numbers, so they validate and reach the
+    commands as the numbers given, and a string that is no number is still refused."""
+    run = _dry(tmp_path, {}, extra_args=("-p", "--config", 'tracing={"samples": 7}', 'stats={"tokens": 1234}'))
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-2000:]
+    assert "--samples 7 " in out and "--tokens 1234 " in out
+    assert '"samples": 7,' in out and '"tokens": 1234}' in out  # the recorded params are numbers, not "7"
+    bad = _dry(tmp_path, {}, extra_args=("--config", 'tracing={"samples": "seven"}'))
+    assert bad.returncode != 0
+    assert "config key tracing.samples: 'seven' is not of type 'integer'" in bad.stdout + bad.stderr

@@ -44,10 +44,52 @@ def _config_error(err):
     return f"config key {where}: {err.message}"
 
 
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (type(None), "null"), (str, "string"),
+               (list, "array"), (dict, "object"))
+
+
+def _json_type(value):
+    return next(name for kind, name in _JSON_TYPES if isinstance(value, kind))
+
+
+def _resolve(node, schema):
+    ref = node.get("$ref", "")
+    return schema["$defs"][ref.rsplit("/", 1)[-1]] if ref.startswith("#/$defs/") else node
+
+
+def _allowed_types(node):
+    kinds = node.get("type", [])
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds)
+    return kinds | ({"integer"} if "number" in kinds else set())
+
+
+def reread_cli_strings(value, node, schema):
+    """Snakemake reads the nested values of `--config 'section={...}'` with YAML's base loader,
+    so every number, boolean and null in them arrives as a string. Where the schema does not
+    take a string, such a string is read again as YAML and kept if it then has an allowed type
+    ("20000" becomes 20000, "false" false); anything else is left for the schema check to name."""
+    node = _resolve(node, schema)
+    if isinstance(value, dict):
+        props = node.get("properties", {})
+        return {k: reread_cli_strings(v, props[k], schema) if k in props else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        return [reread_cli_strings(v, node["items"], schema) for v in value]
+    allowed = _allowed_types(node)
+    if isinstance(value, str) and allowed and "string" not in allowed:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if _json_type(parsed) in allowed and _json_type(parsed) not in ("array", "object"):
+            return parsed
+    return value
+
+
 def validate_config(cfg):
     """Schema check naming the offending key; then Snakemake's validation fills the defaults."""
     with open(SCHEMA) as fh:
         schema = yaml.safe_load(fh)
+    cfg.update(reread_cli_strings(dict(cfg), schema, schema))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         raise WorkflowError("invalid configuration:\n  " + "\n  ".join(_config_error(e) for e in errors[:5]))
