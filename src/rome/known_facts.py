@@ -2,59 +2,29 @@
 
 The selection rule and the ``known_1000.json`` format live in
 :mod:`counterfact.known_facts` (no model code there); this module loads the model and
-gives that rule its three callables: the greedy continuation, the argmax next token and
-the first token of an object.
+gives that rule its three callables: the greedy continuation and the argmax next token
+(both from the one generation path, :mod:`rome.generation`) and the first token of an object.
 """
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
-import torch
+from .generation import generate_ids
+from .scoring import encode_prompt
 
 
-def _device(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
+def greedy_continuation(lm, text: str, max_new_tokens: int = 10) -> list[int]:
+    """Greedy token ids after ``text``, ending at the first end-of-sequence token (kept).
 
-
-def _ids(tokenizer, text: str) -> list[int]:
-    return list(tokenizer(text)["input_ids"])
-
-
-@torch.no_grad()
-def greedy_continuation(model, tokenizer, text: str, max_new_tokens: int = 10) -> list[int]:
-    """Greedy token ids after ``text`` (stops at EOS).
-
-    Uses ``model.generate(do_sample=False)`` when the model has it (Hugging Face models);
-    otherwise a manual greedy loop that re-runs the whole sequence each step.
+    Decoded by the package's one generation path (:func:`rome.generation.generate_ids`).
     """
-    device = _device(model)
-    ids = torch.tensor([_ids(tokenizer, text)], device=device)
-    eos = getattr(tokenizer, "eos_token_id", None)
-    if hasattr(model, "generate"):
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                             do_sample=False, num_beams=1, pad_token_id=eos if eos is not None else 0)
-        gen = [int(t) for t in out[0, ids.shape[1]:]]
-        if eos is not None and eos in gen:
-            gen = gen[: gen.index(eos) + 1]
-        return gen
-    out_ids: list[int] = []
-    for _ in range(max_new_tokens):
-        nxt = int(model(input_ids=ids).logits[0, -1].argmax())
-        out_ids.append(nxt)
-        if eos is not None and nxt == eos:
-            break
-        ids = torch.cat([ids, torch.tensor([[nxt]], device=device)], dim=1)
-    return out_ids
+    return generate_ids(lm, [encode_prompt(lm.tokenizer, text)], max_new_tokens, top_k=None, eos="stop")[0]
 
 
-@torch.no_grad()
-def argmax_next_token(model, tokenizer, text: str) -> int:
-    ids = torch.tensor([_ids(tokenizer, text)], device=_device(model))
-    return int(model(input_ids=ids).logits[0, -1].argmax())
+def argmax_next_token(lm, text: str) -> int:
+    """The most probable next token after ``text`` (the first greedy token, EOS included)."""
+    return generate_ids(lm, [encode_prompt(lm.tokenizer, text)], 1, top_k=None, eos="continue")[0][0]
 
 
 def first_object_token(tokenizer, obj: str) -> str:
@@ -65,34 +35,33 @@ def first_object_token(tokenizer, obj: str) -> str:
 TextFn = Callable[[str], str]
 
 
-def model_callables(model, tokenizer, max_new_tokens: int = 10) -> tuple[TextFn, TextFn, TextFn]:
+def model_callables(lm, max_new_tokens: int = 10) -> tuple[TextFn, TextFn, TextFn]:
     """``(continue_text, next_token, first_token)`` for :func:`counterfact.known_facts.select_known_facts`."""
     def continue_text(text: str) -> str:
-        return tokenizer.decode(greedy_continuation(model, tokenizer, text, max_new_tokens))
+        return lm.tokenizer.decode(greedy_continuation(lm, text, max_new_tokens))
 
     def next_token(text: str) -> str:
-        return tokenizer.decode([argmax_next_token(model, tokenizer, text)])
+        return lm.tokenizer.decode([argmax_next_token(lm, text)])
 
     def first_token(obj: str) -> str:
-        return first_object_token(tokenizer, obj)
+        return first_object_token(lm.tokenizer, obj)
 
     return continue_text, next_token, first_token
 
 
-def select_with_model(model, tokenizer, records: list[dict], max_new_tokens: int = 10, limit: int | None = None,
+def select_with_model(lm, records: list[dict], max_new_tokens: int = 10, limit: int | None = None,
                       max_known: int | None = None, progress: bool = False) -> list[dict]:
-    """Known facts of ``model`` among ``records`` (the model is put in eval mode meanwhile)."""
+    """Known facts of the loaded model ``lm`` among ``records`` (its model in eval mode meanwhile)."""
     from counterfact.known_facts import select_known_facts
 
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
+    model = lm.model
+    was_training = model.training
+    model.eval()
     try:
-        return select_known_facts(records, *model_callables(model, tokenizer, max_new_tokens), limit=limit,
+        return select_known_facts(records, *model_callables(lm, max_new_tokens), limit=limit,
                                   max_known=max_known, progress=progress)
     finally:
-        if was_training and hasattr(model, "train"):
-            model.train()
+        model.train(was_training)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     records = load_records(args.records)
     lm = load_from_args(args)
-    known = select_with_model(lm.model, lm.tokenizer, records, max_new_tokens=args.max_new_tokens, limit=args.limit,
+    known = select_with_model(lm, records, max_new_tokens=args.max_new_tokens, limit=args.limit,
                               max_known=args.max_known, progress=not args.no_progress)
     write_known_facts(args.out, known)
     n = len(records) if args.limit is None else min(args.limit, len(records))
