@@ -118,3 +118,24 @@ def test_hypernet_too_long_second_request_is_refused_before_any_change(method, t
     with pytest.raises(PromptTooLongError, match=r"record 7: .*longer than the model's context of 256 tokens"):
         editor.apply(lm, [REQS[0], too_long])
     _assert_same(lm.model, state)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_no_requests_are_refused_and_one_request_alone_is_a_list_of_one(method, tiny_gpt2, tmp_path):
+    """Every editor's ``apply`` (through ``all_or_nothing``): an empty list is one clear
+    error naming the method, before any change; one request alone edits like ``[request]``."""
+    from rome.editing.base import EditRequestError
+
+    lm = tiny_gpt2
+    editor = _editor(method, lm, tmp_path)
+    state = _state(lm.model)
+    for empty in ([], (), None):
+        with pytest.raises(EditRequestError, match=f"^{editor.name}: no edit requests$"):
+            editor.apply(lm, empty)
+    _assert_same(lm.model, state)
+    alone = editor.apply(lm, REQS[0])
+    try:
+        assert alone.changed
+    finally:
+        alone.restore(lm.model)
+    _assert_same(lm.model, state)

@@ -129,20 +129,24 @@ def check_fits_context(lm, text: str, where: str, field_name: str = "prompt") ->
                                  f"of {limit} tokens")
 
 
-def _check_requests(lm, requests) -> None:
-    reqs = [requests] if isinstance(requests, EditRequest) else list(requests or [])
-    for r in reqs:
+def _check_requests(lm, requests: list) -> None:
+    for r in requests:
         if isinstance(r, EditRequest):
             where = f"record {r.case_id}" if r.case_id is not None else "edit request"
             check_fits_context(lm, f"{r.text} {r.target_new}", where, "requested_rewrite (prompt + target_new)")
 
 
 def all_or_nothing(apply):
-    """Decorator of an editor's ``apply(self, lm, requests, ...)``: requests are checked
-    against the context length first, and if ``apply`` raises, every parameter snapshotted
-    by :func:`begin_edit` during the call is restored (newest first) before re-raising."""
+    """Decorator of an editor's ``apply(self, lm, requests, ...)``: ``apply`` receives the
+    requests as a non-empty list (one :class:`EditRequest` becomes a list of one, none is an
+    :class:`EditRequestError`), checked against the context length first; if ``apply``
+    raises, every parameter snapshotted by :func:`begin_edit` during the call is restored
+    (newest first) before re-raising."""
     @functools.wraps(apply)
     def wrapper(self, lm, requests, *args, **kwargs):
+        requests = [requests] if isinstance(requests, EditRequest) else list(requests or [])
+        if not requests:
+            raise EditRequestError(f"{getattr(self, 'name', type(self).__name__)}: no edit requests")
         _check_requests(lm, requests)
         opened: list[EditResult] = []
         token = _OPEN_EDITS.set(opened)

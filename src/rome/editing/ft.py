@@ -133,9 +133,6 @@ class FineTuneEditor:
 
     @all_or_nothing
     def apply(self, lm, requests: Sequence[EditRequest]) -> EditResult:
-        requests = list(requests)
-        if not requests:
-            raise EditRequestError(f"{self.name}: no edit requests")
         model = lm.model
         names = self.param_names(lm)
         result = begin_edit(model, names, self.name)

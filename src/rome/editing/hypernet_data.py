@@ -366,11 +366,8 @@ class HypernetEditor:
 
     @all_or_nothing
     def apply(self, lm, requests):
-        from .base import EditRequestError, begin_edit
+        from .base import begin_edit
 
-        requests = list(requests)
-        if not requests:
-            raise EditRequestError(f"{self.name}: no edit requests")
         net = self.load(lm)
         spec = lm.spec
         result = begin_edit(lm.model, [spec.edit_weight_name(l) for l in net.layers], self.name)

@@ -31,7 +31,7 @@ import torch
 from ..architectures import get_parameter, parse_layers
 from ..hooks import Trace, TraceDict
 from ..vocab_projection import final_hidden, head_logits
-from .base import EditRequest, EditRequestError, EditResult, all_or_nothing, begin_edit
+from .base import EditRequest, EditResult, all_or_nothing, begin_edit
 from .ft import encode_target_ids
 from .hparams import KNHparams
 
@@ -123,9 +123,6 @@ class KnowledgeNeuronEditor:
     def apply(self, lm, requests: Sequence[EditRequest],
               paraphrases: Mapping[Any, Sequence[str]] | None = None) -> EditResult:
         """Edit each request's knowledge neurons. ``paraphrases[case_id]`` adds prompts for attribution."""
-        requests = list(requests)
-        if not requests:
-            raise EditRequestError(f"{self.name}: no edit requests")
         model, spec = lm.model, lm.spec
         plans = []
         for req in requests:

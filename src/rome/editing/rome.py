@@ -397,13 +397,9 @@ class ROMEEditor:
         return self.insert(lm, prepared, self.stats_provider(lm, prepared.layer))
 
     @all_or_nothing
-    def apply(self, lm, requests: Sequence[EditRequest] | EditRequest) -> EditResult:
-        """Edit ``lm.model`` in place, one request after the other; restorable bit for bit."""
-        if isinstance(requests, EditRequest):
-            requests = [requests]
-        requests = list(requests)
-        if not requests:
-            raise EditRequestError("no edit requests given")
+    def apply(self, lm, requests: list[EditRequest]) -> EditResult:
+        """Edit ``lm.model`` in place, one request after the other; restorable bit for bit.
+        (:func:`~rome.editing.base.all_or_nothing` also takes one request alone.)"""
         for r in requests:
             check_request(lm, r)
         layer = self.hparams.layer
