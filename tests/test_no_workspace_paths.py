@@ -42,6 +42,25 @@ def test_no_library_module_mentions_workspace_locations():
     assert not bad, bad
 
 
+def test_no_library_module_defaults_to_a_folder_of_the_working_directory():
+    """Default folders such as ``data/hypernets`` are decided in ``rome.cli_paths`` only."""
+    bad = []
+    for path in sorted(ROME.rglob("*.py")):
+        if path.name == "cli_paths.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        bad += [f"{path.relative_to(ROME)}: {m.group(0)}" for m in re.finditer(r"""default=["'](data|figures)\b[^"']*["']""", text)]
+        bad += [f"{path.relative_to(ROME)}: {m.group(0)}" for m in re.finditer(r""": str(?: \| None)? = ["']data/[^"']*["']""", text)]
+    assert not bad, bad
+
+
+def test_a_hypernet_editor_without_checkpoint_or_folder_says_which_options_give_one(tiny_gpt2):
+    from rome.editing.hypernet_data import HypernetEditor
+
+    with pytest.raises(FileNotFoundError, match=r"^mend-cf: no trained hyper-network given: .*--hypernet-checkpoint.*--hypernet-dir"):
+        HypernetEditor(method="mend", variant="cf").checkpoint_path(tiny_gpt2)
+
+
 def test_cli_defaults_never_guess_a_sibling_folder():
     text = (ROME / "cli_paths.py").read_text(encoding="utf-8")
     assert "../shared" not in text and "repo_root" not in text and ".parent" not in text

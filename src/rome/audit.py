@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import cli_paths
 from .provenance import load_provenance, sha256_path
 
 
@@ -68,7 +69,7 @@ def audit_items(items: dict, rule: str) -> list[Finding]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", default="data/provenance", help="folder of provenance records")
+    parser.add_argument("--dir", default=str(cli_paths.PROVENANCE_DIR), help="folder of provenance records")
     parser.add_argument("--json", action="store_true", help="print findings as JSON")
 
 

@@ -12,6 +12,12 @@ key statistics C     ``./data/stats``                                           
 context templates    ``./data/context_templates``                               ``--templates-dir``
 known facts          ``$ROME_SHARED_DATA/known_1000.json``                      ``--known-facts``, ``--facts``
 WikiText-2 corpus    ``$ROME_SHARED_DATA/wikitext-2/wiki.test.raw``             ``--corpus``
+trained KE / MEND    ``./data/hypernets``                                       ``--hypernet-dir``, ``--out-dir``
+tracing noise stats  ``./data/tracing/noise``                                   ``--stats-dir`` (tracing)
+Fig. 5 sweep         ``./data/sweep``                                           ``--out-dir`` (``rome sweep``)
+baseline sweeps      ``./data/baseline_sweeps``                                 ``--out-dir``, ``--sweep-dir``
+provenance records   ``./data/provenance``                                      ``--dir``, ``--provenance``
+figures             ``./figures``                                              ``--out-dir``, ``--figures``, ``--out``
 ===================  =========================================================  ==========================
 
 Upstream data (the last two rows) comes only from the option or ``$ROME_SHARED_DATA``; with
@@ -30,6 +36,12 @@ SHARED_ENV = "ROME_SHARED_DATA"
 MODELS_DIR = Path("data") / "models"
 STATS_DIR = Path("data") / "stats"
 TEMPLATES_DIR = Path("data") / "context_templates"
+HYPERNETS_DIR = Path("data") / "hypernets"
+TRACING_NOISE_DIR = Path("data") / "tracing" / "noise"
+SWEEP_DIR = Path("data") / "sweep"
+BASELINE_SWEEPS_DIR = Path("data") / "baseline_sweeps"
+PROVENANCE_DIR = Path("data") / "provenance"
+FIGURES_DIR = Path("figures")
 # where each upstream input lies inside $ROME_SHARED_DATA
 KNOWN_FACTS = "known_1000.json"
 WIKITEXT2 = "wikitext-2/wiki.test.raw"
@@ -92,12 +104,15 @@ def local_corpus() -> str | None:
 
 
 def resolve_editing_paths(args) -> None:
-    """Fill in the statistics and template folders and the corpus of an editing command's
-    namespace (``stats_dir``, ``templates_dir``, ``corpus``, ``local_corpus``), in place."""
+    """Fill in the statistics, template and hyper-network folders and the corpus of an editing
+    command's namespace (``stats_dir``, ``templates_dir``, ``hypernet_dir``, ``corpus``,
+    ``local_corpus``), in place."""
     if hasattr(args, "stats_dir"):
         args.stats_dir = str(stats_dir(args.stats_dir))
     if hasattr(args, "templates_dir"):
         args.templates_dir = str(templates_dir(args.templates_dir))
+    if hasattr(args, "hypernet_dir") and not args.hypernet_dir:
+        args.hypernet_dir = str(HYPERNETS_DIR)
     from .editing.statistics import LOCAL_CORPORA
 
     if getattr(args, "corpus", None) in LOCAL_CORPORA:

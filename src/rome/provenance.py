@@ -26,6 +26,8 @@ from typing import Any
 
 from atomicio import atomic_write_json, sha256_file, stable_key
 
+from . import cli_paths
+
 
 def package_version() -> str:
     try:
@@ -122,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-json", default="{}", help="the rule's parameters as JSON")
     parser.add_argument("--items", nargs="*", default=[],
                         help="manifest.json files whose per-item files are recorded one by one (size, sha256)")
-    parser.add_argument("--dir", default="data/provenance")
+    parser.add_argument("--dir", default=str(cli_paths.PROVENANCE_DIR))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from atomicio import atomic_write_text
 
+from . import cli_paths
 from .provenance import load_provenance, package_version
 from .render.catalogue import CATALOGUE, catalogue_id
 
@@ -73,8 +74,8 @@ def build_index(figures: Path, provenance_dir: Path, title: str = "ROME replicat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--figures", default="figures")
-    parser.add_argument("--provenance", default="data/provenance")
+    parser.add_argument("--figures", default=str(cli_paths.FIGURES_DIR))
+    parser.add_argument("--provenance", default=str(cli_paths.PROVENANCE_DIR))
     parser.add_argument("--out", default=None, help="default: <figures>/index.html")
     parser.add_argument("--title", default="ROME replication: figures and tables")
 

@@ -14,6 +14,7 @@ import json
 
 from counterfact.cliargs import positive_int
 
+from .. import cli_paths
 from ..architectures import parse_layers
 from .baseline_sweep import SWEEP_METHODS, load_records, run_sweep, settings_grid
 
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default=None, help="split file; only its 'eval' case ids are used")
     parser.add_argument("--layers", default=None, help='e.g. "0-17:6" (default: the hparams layer)')
     parser.add_argument("--epsilons", default=None, help='e.g. "1e-4,1e-3,none" (default: the hparams epsilon)')
-    parser.add_argument("--out-dir", default="data/baseline_sweeps")
+    parser.add_argument("--out-dir", default=str(cli_paths.BASELINE_SWEEPS_DIR))
     add_set_option(parser)
     add_progress_option(parser)
 

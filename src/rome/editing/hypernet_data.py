@@ -340,14 +340,15 @@ class HypernetEditor:
     """KE or MEND as an :class:`rome.editing.base.Editor`: apply a trained hyper-network's updates.
 
     The network is ``net`` if given, else read from ``checkpoint``, else the newest
-    finished checkpoint for the model in ``hypernet_dir``.
+    finished checkpoint for the model in ``hypernet_dir`` (the caller's folder: the library
+    guesses none).
     """
 
     method: str
     variant: str = "plain"
     hparams: Mapping = field(default_factory=dict)
     checkpoint: str | None = None
-    hypernet_dir: str = "data/hypernets"
+    hypernet_dir: str | None = None
     net: torch.nn.Module | None = None
 
     def __post_init__(self) -> None:
@@ -358,10 +359,19 @@ class HypernetEditor:
     def name(self) -> str:
         return self.method if self.variant == "plain" else f"{self.method}-{self.variant}"
 
+    def checkpoint_path(self, lm) -> Path:
+        """``checkpoint``, else the newest finished one in ``hypernet_dir`` (an error naming
+        both when neither is given)."""
+        if self.checkpoint:
+            return Path(self.checkpoint)
+        if not self.hypernet_dir:
+            raise FileNotFoundError(f"{self.name}: no trained hyper-network given: pass a checkpoint "
+                                    "(--hypernet-checkpoint) or the folder of trained ones (--hypernet-dir)")
+        return find_checkpoint(self.hypernet_dir, self.method, self.variant, lm.name)
+
     def load(self, lm) -> torch.nn.Module:
         if self.net is None:
-            path = self.checkpoint or find_checkpoint(self.hypernet_dir, self.method, self.variant, lm.name)
-            self.net = load_hypernet(path, lm.device)
+            self.net = load_hypernet(self.checkpoint_path(lm), lm.device)
         return self.net
 
     @all_or_nothing

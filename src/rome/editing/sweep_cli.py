@@ -12,6 +12,7 @@ import argparse
 from counterfact.cliargs import positive_int
 from replkit.cli import add_set_option, parse_overrides
 
+from .. import cli_paths
 from ..architectures import parse_layers
 from ..cli_paths import resolve_editing_paths
 from ..model_info import add_model_arguments, load_from_args
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-records", type=positive_int, default=10, help="use the first N records")
     parser.add_argument("--layers", default=None, help='layers, e.g. "0-17" (default: all)')
     parser.add_argument("--tokens", default=",".join(TOKEN_CHOICES), help=f"comma-separated subset of {','.join(TOKEN_CHOICES)}")
-    parser.add_argument("--out-dir", default="data/sweep")
+    parser.add_argument("--out-dir", default=str(cli_paths.SWEEP_DIR))
     add_set_option(parser)
     add_stats_arguments(parser)
 

@@ -31,6 +31,7 @@ import torch
 from atomicio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, stable_key
 from counterfact.cliargs import positive_int
 
+from .. import cli_paths
 from .ft import build_target_batch, last_token_logits, target_nll
 from .hypernet_data import (
     VARIANTS,
@@ -201,7 +202,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", default="plain", choices=list(VARIANTS))
     parser.add_argument("--steps", type=positive_int, default=100)
     parser.add_argument("--batch-size", type=positive_int, default=4)
-    parser.add_argument("--out-dir", default="data/hypernets")
+    parser.add_argument("--out-dir", default=str(cli_paths.HYPERNETS_DIR))
     parser.add_argument("--records", default=None, help="COUNTERFACT train-split JSON (cf) or zsRE train JSON (zsre)")
     parser.add_argument("--exclude-split", default=None,
                         help="split file ({'train': [...], 'eval': [...]}): its eval case ids are never trained on")

@@ -210,12 +210,9 @@ def editor_inputs(editor, lm) -> tuple[dict, dict]:
         layer = int(hp["layer"])
         provider(lm, layer)  # compute-or-load, so that the file exists and its checksum is known
         files["statistics"] = str(provider.path(lm, layer))
-    if all(hasattr(editor, a) for a in ("hypernet_dir", "checkpoint", "variant", "method")):
-        from ..editing.hypernet_data import find_checkpoint
-
-        if not editor.checkpoint:
-            editor.checkpoint = str(find_checkpoint(editor.hypernet_dir, editor.method, editor.variant, lm.name))
-        files["hypernet_checkpoint"] = str(editor.checkpoint)
+    if hasattr(editor, "checkpoint_path"):
+        editor.checkpoint = str(editor.checkpoint_path(lm))
+        files["hypernet_checkpoint"] = editor.checkpoint
     return settings, files
 
 

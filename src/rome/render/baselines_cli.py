@@ -11,15 +11,16 @@ from pathlib import Path
 
 from counterfact.cliargs import plain_name
 
+from .. import cli_paths
 from .baselines import boxplot_groups, load_results, render_boxplots, render_epsilon_sweep, render_layer_sweep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sweep-dir", default="data/baseline_sweeps",
+    parser.add_argument("--sweep-dir", default=str(cli_paths.BASELINE_SWEEPS_DIR),
                         help="output folder of `rome baseline-sweep` (subfolders ft, ft-l, attn)")
     parser.add_argument("--rome-dir", default=None, help="per-record ROME results for Fig. 24")
     parser.add_argument("--attn-epsilon", type=float, default=None, help="AttnEdit setting shown in Fig. 24")
-    parser.add_argument("--out-dir", default="figures")
+    parser.add_argument("--out-dir", default=str(cli_paths.FIGURES_DIR))
     parser.add_argument("--prefix", default="", type=plain_name, help="file-name prefix, e.g. the model name")
     parser.add_argument("--title", default="")
 

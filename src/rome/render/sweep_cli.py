@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 
+from .. import cli_paths
 from .sweep import render_fig5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sweep-dir", required=True, help="folder written by `rome sweep`")
-    parser.add_argument("--out", default="figures/fig5", help="output stem (writes .pdf, .png, .json)")
+    parser.add_argument("--out", default=str(cli_paths.FIGURES_DIR / "fig5"), help="output stem (writes .pdf, .png, .json)")
     parser.add_argument("--title", default=None)
 
 

@@ -36,7 +36,7 @@ def add_noise_stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--known-facts", default=None,
                         help="known-facts JSON whose subjects give σ for s/ms/ts rules "
                              "(default: $ROME_SHARED_DATA/known_1000.json)")
-    parser.add_argument("--stats-dir", default="data/tracing/noise", help="cache folder of embedding statistics")
+    parser.add_argument("--stats-dir", default=str(cli_paths.TRACING_NOISE_DIR), help="cache folder of embedding statistics")
     parser.add_argument("--stats-facts", type=positive_int, default=None,
                         help="estimate σ from the first N known facts (default: all, as the official code)")
     parser.add_argument("--sigma-estimate", default="bare", choices=list(SIGMA_ESTIMATES),
