@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from counterfact.known_facts import load_known_facts, write_known_facts
+from rome.editing.rome_scoring import next_token
 from rome.known_facts import (
-    argmax_next_token,
     build_parser_for_tests,
     greedy_continuation,
     select_with_model,
@@ -30,7 +30,7 @@ def test_greedy_continuation_is_argmax_decoding_stopping_at_eos(fixture, request
     lm = request.getfixturevalue(fixture)
     for text in ["Person3 lives in", "The Eiffel Tower is in the city of"]:
         assert greedy_continuation(lm, text, 6) == _argmax_until_eos(lm, text, 6)
-        assert argmax_next_token(lm, text) == _argmax_until_eos(lm, text, 1)[0]
+        assert next_token(lm, text) == lm.tokenizer.decode(_argmax_until_eos(lm, text, 1)).strip()
 
 
 def test_greedy_continuation_ends_at_the_first_eos(tiny_gpt2):
@@ -47,7 +47,7 @@ def test_greedy_continuation_ends_at_the_first_eos(tiny_gpt2):
             norm.weight.zero_()
             norm.bias.fill_(1.0)
         assert greedy_continuation(lm, "Person3 lives in", 5) == [eos]
-        assert argmax_next_token(lm, "Person3 lives in") == eos
+        assert next_token(lm, "Person3 lives in") == lm.tokenizer.decode([eos]).strip()
     finally:
         with torch.no_grad():
             for t, v in zip((head, norm.weight, norm.bias), saved):

@@ -2,14 +2,16 @@
 
 The selection rule and the ``known_1000.json`` format live in
 :mod:`counterfact.known_facts` (no model code there); this module loads the model and
-gives that rule its three callables: the greedy continuation and the argmax next token
-(both from the one generation path, :mod:`rome.generation`) and the first token of an object.
+gives that rule its three callables: the greedy continuation (the one generation path,
+:mod:`rome.generation`), the argmax next token (:func:`rome.editing.rome_scoring.next_token`,
+one forward pass) and the first token of an object.
 """
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
+from .editing.rome_scoring import next_token as argmax_next_token
 from .generation import generate_ids
 from .scoring import encode_prompt
 
@@ -20,11 +22,6 @@ def greedy_continuation(lm, text: str, max_new_tokens: int = 10) -> list[int]:
     Decoded by the package's one generation path (:func:`rome.generation.generate_ids`).
     """
     return generate_ids(lm, [encode_prompt(lm.tokenizer, text)], max_new_tokens, top_k=None, eos="stop")[0]
-
-
-def argmax_next_token(lm, text: str) -> int:
-    """The most probable next token after ``text`` (the first greedy token, EOS included)."""
-    return generate_ids(lm, [encode_prompt(lm.tokenizer, text)], 1, top_k=None, eos="continue")[0][0]
 
 
 def first_object_token(tokenizer, obj: str) -> str:
@@ -41,7 +38,7 @@ def model_callables(lm, max_new_tokens: int = 10) -> tuple[TextFn, TextFn, TextF
         return lm.tokenizer.decode(greedy_continuation(lm, text, max_new_tokens))
 
     def next_token(text: str) -> str:
-        return lm.tokenizer.decode([argmax_next_token(lm, text)])
+        return argmax_next_token(lm, text)
 
     def first_token(obj: str) -> str:
         return first_object_token(lm.tokenizer, obj)

@@ -14,7 +14,6 @@ from replkit.cli import add_set_option, parse_overrides
 
 from .. import cli_paths
 from ..architectures import parse_layers
-from ..cli_paths import resolve_editing_paths
 from ..model_info import add_model_arguments, load_from_args
 from .edit_cli import add_stats_arguments
 from .hparams import ROMEHparams, load_hparams
@@ -35,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    resolve_editing_paths(args)
+    cli_paths.resolve_editing_paths(args)
     records = load_records(args.records, args.n_records)
     lm = load_from_args(args)
     layers = parse_layers(args.layers) if args.layers else list(range(lm.n_layers))
