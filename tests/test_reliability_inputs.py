@@ -43,6 +43,38 @@ def test_evaluate_refuses_duplicate_ids_before_evaluating(tmp_path, capsys):
     assert not list((tmp_path).rglob("case_*.json"))
 
 
+def _defect(kind):
+    r = _record(1)
+    rw = r["requested_rewrite"]
+    if kind == "prompt_without_slot":     # used to be evaluated on the bare prompt, subject never read
+        rw["prompt"] = "Messi plays the sport of"
+    elif kind == "target_not_object":     # a bare string instead of {"str", "id"}
+        rw["target_new"] = "tennis"
+    elif kind == "missing_target_true":
+        del rw["target_true"]
+    elif kind == "paraphrases_not_strings":
+        r["paraphrase_prompts"] = [3]
+    return [_record(0), r]
+
+
+@pytest.mark.parametrize("kind, field", [("prompt_without_slot", "requested_rewrite.prompt"),
+                                         ("target_not_object", "requested_rewrite.target_new"),
+                                         ("missing_target_true", "requested_rewrite.target_true"),
+                                         ("paraphrases_not_strings", "paraphrase_prompts")])
+def test_evaluate_refuses_a_record_it_would_misread_before_evaluating(tmp_path, capsys, kind, field):
+    from rome.cli import main
+
+    records = tmp_path / "r.json"
+    records.write_text(json.dumps(_defect(kind)), encoding="utf-8")
+    rc = main(["evaluate", "--method", "none", "--model", "tiny-gpt2", "--records", str(records),
+               "--out-dir", str(tmp_path / "out"), "--no-generation", "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"{records}, record 1, field '{field}'" in err
+    assert not list((tmp_path).rglob("case_*.json"))
+
+
 def test_duplicate_known_ids_name_both_records(tmp_path):
     from counterfact.known_facts import validate_known_facts
 

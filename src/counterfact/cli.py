@@ -47,10 +47,10 @@ def _cmd_validate(a) -> int:
 
 
 def _cmd_stats(a) -> int:
-    from .records import load_records
     from .stats import compute_stats, format_stats
+    from .validate import load_readable
 
-    stats = compute_stats(load_records(a.file))
+    stats = compute_stats(load_readable(a.file))
     if a.out:
         atomic_write_json(a.out, stats)
     print(dumps_json(stats) if a.json else format_stats(stats), end="" if a.json else "\n")
@@ -107,10 +107,10 @@ def _cmd_export(a) -> int:
 
 
 def _cmd_reference_texts(a) -> int:
-    from .records import load_records
     from .reference_texts import build_reference_texts
+    from .validate import load_readable
 
-    report = build_reference_texts(load_records(a.records), a.corpus, a.out_dir, match=a.match)
+    report = build_reference_texts(load_readable(a.records), a.corpus, a.out_dir, match=a.match)
     print(dumps_json(report), end="")
     return 0
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 
-from .records import load_records
 from .report import word_length_summary
 from .templates import fill
 
@@ -190,4 +189,6 @@ def format_markdown(result: dict, ours_label: str = "ours", other_label: str = "
 
 def compare_files(ours: str | os.PathLike, other: str | os.PathLike, ours_label: str = "ours",
                   other_label: str = "other") -> str:
-    return format_markdown(compare_records(load_records(ours), load_records(other)), ours_label, other_label)
+    from .validate import load_readable
+
+    return format_markdown(compare_records(load_readable(ours), load_readable(other)), ours_label, other_label)

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from .errors import DataError
 from .records import load_records
 from .schema import EXPECTED_COUNTS, PROMPT_LIST_KEYS, RECORD_KEYS, REWRITE_KEYS, TARGET_KEYS
 
@@ -39,6 +41,8 @@ class Violation:
     case_id: object     # the record's case_id, or "#<position>" when it has none usable
     check: str          # short machine-readable name of the invariant
     message: str
+    field: str = ""     # the dotted field it concerns ("requested_rewrite.target_new.str"), when one
+    position: int | None = None   # the record's position in the file
 
     def __str__(self) -> str:
         return f"case_id {self.case_id}: [{self.check}] {self.message}"
@@ -57,59 +61,61 @@ def _is_nonempty_str(x) -> bool:
 
 def _check_record(pos: int, rec, out: list[Violation], strict_counts: bool, templates_by_rel) -> None:
     if not isinstance(rec, dict):
-        out.append(Violation(f"#{pos}", "type", f"record is {type(rec).__name__}, not an object"))
+        out.append(Violation(f"#{pos}", "type", f"record is {type(rec).__name__}, not an object", position=pos))
         return
     cid = rec.get("case_id")
     label = cid if _is_int(cid) else f"#{pos}"
 
-    def bad(check: str, msg: str) -> None:
-        out.append(Violation(label, check, msg))
+    def bad(check: str, msg: str, field: str = "") -> None:
+        out.append(Violation(label, check, msg, field, pos))
 
     _check_keys(rec, RECORD_KEYS, "", bad)
     if "case_id" in rec and not _is_int(cid):
-        bad("type", f"case_id must be an integer, got {type(cid).__name__}")
+        bad("type", f"case_id must be an integer, got {type(cid).__name__}", "case_id")
     if "pararel_idx" in rec and not _is_int(rec["pararel_idx"]):
-        bad("type", f"pararel_idx must be an integer, got {type(rec['pararel_idx']).__name__}")
+        bad("type", f"pararel_idx must be an integer, got {type(rec['pararel_idx']).__name__}", "pararel_idx")
 
     rw = rec.get("requested_rewrite")
     subject = None
     if "requested_rewrite" in rec:
         if not isinstance(rw, dict):
-            bad("type", "requested_rewrite must be an object")
+            bad("type", "requested_rewrite must be an object", "requested_rewrite")
             rw = None
         else:
             _check_keys(rw, REWRITE_KEYS, "requested_rewrite.", bad)
             prompt = rw.get("prompt")
             if "prompt" in rw:
                 if not isinstance(prompt, str):
-                    bad("type", "requested_rewrite.prompt must be a string")
+                    bad("type", "requested_rewrite.prompt must be a string", "requested_rewrite.prompt")
                 elif prompt.count("{}") != 1:
-                    bad("prompt_placeholder", f"prompt must contain '{{}}' exactly once, has {prompt.count('{}')}: {prompt!r}")
+                    bad("prompt_placeholder", f"prompt must contain '{{}}' exactly once, has {prompt.count('{}')}: {prompt!r}",
+                        "requested_rewrite.prompt")
             if "relation_id" in rw and not _is_nonempty_str(rw["relation_id"]):
-                bad("type", "requested_rewrite.relation_id must be a non-empty string")
+                bad("type", "requested_rewrite.relation_id must be a non-empty string", "requested_rewrite.relation_id")
             if "subject" in rw:
                 if _is_nonempty_str(rw["subject"]):
                     subject = rw["subject"]
                 else:
-                    bad("type", "requested_rewrite.subject must be a non-empty string")
+                    bad("type", "requested_rewrite.subject must be a non-empty string", "requested_rewrite.subject")
             targets = {}
             for t in ("target_new", "target_true"):
                 if t not in rw:
                     continue
                 val = rw[t]
                 if not isinstance(val, dict):
-                    bad("type", f"requested_rewrite.{t} must be an object with 'str' and 'id'")
+                    bad("type", f"requested_rewrite.{t} must be an object with 'str' and 'id'", f"requested_rewrite.{t}")
                     continue
                 for k in TARGET_KEYS:
                     if k not in val:
-                        bad("missing_key", f"missing key 'requested_rewrite.{t}.{k}'")
+                        bad("missing_key", f"missing key 'requested_rewrite.{t}.{k}'", f"requested_rewrite.{t}.{k}")
                 if "str" in val:
                     if _is_nonempty_str(val["str"]):
                         targets[t] = val["str"]
                     else:
-                        bad("type", f"requested_rewrite.{t}.str must be a non-empty string")
+                        bad("type", f"requested_rewrite.{t}.str must be a non-empty string", f"requested_rewrite.{t}.str")
                 if "id" in val and not _is_nonempty_str(val["id"]):
-                    bad("type", f"requested_rewrite.{t}.id must be a non-empty string (a Wikidata id or ours)")
+                    bad("type", f"requested_rewrite.{t}.id must be a non-empty string (a Wikidata id or ours)",
+                        f"requested_rewrite.{t}.id")
             if len(targets) == 2 and targets["target_new"] == targets["target_true"]:
                 bad("target_equal", f"target_new equals target_true ({targets['target_new']!r})")
 
@@ -119,7 +125,7 @@ def _check_record(pos: int, rec, out: list[Violation], strict_counts: bool, temp
             continue
         val = rec[k]
         if not isinstance(val, list) or not all(isinstance(p, str) for p in val):
-            bad("type", f"{k} must be a list of strings")
+            bad("type", f"{k} must be a list of strings", k)
             continue
         lists[k] = val
         want = EXPECTED_COUNTS[k]
@@ -143,10 +149,10 @@ def _check_keys(obj: dict, expected, prefix: str, bad) -> None:
     """Report keys of ``expected`` missing from ``obj`` and keys of ``obj`` not expected."""
     for k in expected:
         if k not in obj:
-            bad("missing_key", f"missing key '{prefix}{k}'")
+            bad("missing_key", f"missing key '{prefix}{k}'", f"{prefix}{k}")
     for k in obj:
         if k not in expected:
-            bad("unexpected_key", f"unexpected key '{prefix}{k}'")
+            bad("unexpected_key", f"unexpected key '{prefix}{k}'", f"{prefix}{k}")
 
 
 def validate_records(records, strict_counts: bool = True) -> list[Violation]:
@@ -176,3 +182,39 @@ def validate_records(records, strict_counts: bool = True) -> list[Violation]:
 
 def validate_file(path: str | os.PathLike, strict_counts: bool = True) -> list[Violation]:
     return validate_records(load_records(path), strict_counts=strict_counts)
+
+
+# The violations that make a reader misread a record (as opposed to a record that reads fine
+# but breaks one of the dataset's invariants: counts, case-id order, unexpected keys, ...).
+READER_CHECKS = frozenset({"type", "prompt_placeholder"})
+
+
+def unreadable(records, needs: Collection[str] | None = None, ignore: Collection[str] = ()) -> list[Violation]:
+    """The violations that would make a reader misread ``records``: a value of the wrong
+    type, a rewrite prompt without exactly one ``{}``, and a missing key (any key of the
+    schema, or only the dotted fields in ``needs``, e.g. ``"requested_rewrite.subject"``).
+    Violations of the fields in ``ignore`` are left to the caller."""
+    return [v for v in validate_records(records, strict_counts=False)
+            if v.field not in ignore
+            and (v.check in READER_CHECKS or (v.check == "missing_key" and (needs is None or v.field in needs)))]
+
+
+def check_readable(records, path: str | os.PathLike | None, needs: Collection[str] | None = None,
+                   ignore: Collection[str] = ()) -> list:
+    """``records`` when every one can be read (:func:`unreadable`); otherwise a
+    :class:`~counterfact.errors.DataError` naming the file, the first bad record and field,
+    and how many more there are. Returns ``records``."""
+    bad = unreadable(records, needs, ignore)
+    if not bad:
+        return records
+    first = bad[0]
+    more = f" (and {len(bad) - 1} more: `counterfact validate` lists them)" if len(bad) > 1 else ""
+    cid = f" (case_id {first.case_id})" if _is_int(first.case_id) else ""
+    raise DataError(path, first.message + cid + more, index=first.position, field=first.field or None)
+
+
+
+def load_readable(path: str | os.PathLike, needs: Collection[str] | None = None) -> list:
+    """:func:`~counterfact.records.load_records` followed by :func:`check_readable`: what
+    every reader of a COUNTERFACT-format file (ours or the released one) calls."""
+    return check_readable(load_records(path), path, needs)

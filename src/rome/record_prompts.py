@@ -11,9 +11,25 @@ from counterfact.errors import BadInputError
 
 PROMPT_KINDS = ("rewrite_prompts", "paraphrase_prompts", "neighborhood_prompts", "attribute_prompts")
 
+# The fields of a COUNTERFACT record that every edit and its evaluation read; a record
+# without one of them cannot be used (the prompt lists may be absent: nothing to average).
+EDIT_FIELDS = ("requested_rewrite", "requested_rewrite.prompt", "requested_rewrite.subject",
+               "requested_rewrite.target_new", "requested_rewrite.target_new.str",
+               "requested_rewrite.target_true", "requested_rewrite.target_true.str")
+
 
 class RecordError(BadInputError, ValueError):
     """A record that cannot be evaluated (names the record and field)."""
+
+
+def check_records(records: list, path, needs: tuple[str, ...] = EDIT_FIELDS) -> list:
+    """``records`` when none would be misread (:func:`counterfact.validate.check_readable`:
+    types, ``{}`` in the rewrite prompt, the ``needs`` fields present); otherwise its
+    ``DataError`` naming the file, record and field. Case ids are left to
+    :func:`counterfact.records.check_record_ids`, which also takes plain-token ids."""
+    from counterfact.validate import check_readable
+
+    return check_readable(records, path, needs, ignore=("case_id",))
 
 
 def record_prompts(record: Mapping[str, Any]) -> dict[str, list[str]]:

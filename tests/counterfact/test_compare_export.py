@@ -87,3 +87,50 @@ def test_easyedit_export_of_a_handmade_record(tmp_path, capsys):
     bad = dict(r, neighborhood_prompts=[])
     with pytest.raises(DataError, match="case_id 0.*neighborhood_prompts"):
         export_records([bad], "easyedit", "x.json")
+
+
+def _malformed(kind: str) -> list[dict]:
+    """ours() with one defect in record 1 (a hand-made bad input per kind)."""
+    recs = ours()
+    rw = recs[1]["requested_rewrite"]
+    if kind == "record_not_object":
+        recs[1] = 5  # type: ignore[call-overload]
+    elif kind == "target_not_object":
+        rw["target_new"] = 5
+    elif kind == "prompt_without_slot":
+        rw["prompt"] = "The capital is"
+    elif kind == "missing_subject":
+        del rw["subject"]
+    elif kind == "prompts_not_strings":
+        recs[1]["neighborhood_prompts"] = [1, 2]
+    return recs
+
+
+@pytest.mark.parametrize("kind, field", [
+    ("record_not_object", None), ("target_not_object", "requested_rewrite.target_new"),
+    ("prompt_without_slot", "requested_rewrite.prompt"), ("missing_subject", "requested_rewrite.subject"),
+    ("prompts_not_strings", "neighborhood_prompts")])
+@pytest.mark.parametrize("command", ["stats", "compare"])
+def test_stats_and_compare_refuse_a_malformed_record_naming_file_record_and_field(tmp_path, capsys, kind, field, command):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(ours()), encoding="utf-8")
+    bad.write_text(json.dumps(_malformed(kind)), encoding="utf-8")
+    argv = ["stats", str(bad)] if command == "stats" else ["compare", str(good), str(bad)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "TypeError" not in err
+    assert f"{bad}, record 1" in err
+    if field:
+        assert f"field '{field}'" in err
+
+
+def test_readers_accept_what_reads_fine_and_released_conventions(tmp_path, capsys):
+    # short prompt lists, non-dense case ids and Wikidata ids break invariants, not reading
+    recs = other()
+    recs[0]["attribute_prompts"] = recs[0]["attribute_prompts"][:1]
+    recs[1]["case_id"] = 17
+    f = tmp_path / "released-like.json"
+    f.write_text(json.dumps(recs), encoding="utf-8")
+    assert main(["stats", str(f), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"]["records"]["total"] == 4
+    assert main(["compare", str(f), str(f)]) == 0

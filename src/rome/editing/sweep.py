@@ -29,6 +29,7 @@ from counterfact.records import check_record_ids
 from counterfact.records import load_records as load_counterfact
 
 from ..cache_key import CacheKey, ReuseCounts, json_checksum, make_key, reuse_json
+from ..record_prompts import EDIT_FIELDS, check_records
 from ..runtime import check_finite
 from ..stats_util import harmonic_mean
 from ..tokens import SubjectNotFoundError
@@ -43,30 +44,23 @@ class RecordError(DataError):
     """A COUNTERFACT record without a field the sweep needs (names the file, record and field)."""
 
 
-NEEDED_FIELDS = ("case_id", "requested_rewrite", "paraphrase_prompts", "neighborhood_prompts")
+NEEDED_FIELDS = (*EDIT_FIELDS, "paraphrase_prompts", "neighborhood_prompts")
 
 
 def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
     """The first ``n`` records of a COUNTERFACT JSON list, checked for the fields the sweep needs.
 
     Reading is :func:`counterfact.records.load_records` (a missing file, invalid JSON or a
-    non-list raise its :class:`~counterfact.errors.DataError`); a record lacking a needed
-    field raises :class:`RecordError` (a ``DataError`` too).
+    non-list raise its :class:`~counterfact.errors.DataError`); a record that would be
+    misread or lacks a needed field (:func:`rome.record_prompts.check_records`) raises
+    :class:`RecordError` (a ``DataError`` too), naming the file, record and field.
     """
     data = check_record_ids(load_counterfact(path), path)
     records = data[:n] if n is not None else data
-    for i, r in enumerate(records):
-        if not isinstance(r, dict):
-            raise RecordError(path, f"expected an object, got {type(r).__name__}", index=i)
-        for key in NEEDED_FIELDS:
-            if key not in r:
-                raise RecordError(path, f"missing field (case {r.get('case_id', '?')})", index=i, field=key)
-        rw = r["requested_rewrite"]
-        if not isinstance(rw, dict):
-            raise RecordError(path, f"must be an object (case {r['case_id']})", index=i, field="requested_rewrite")
-        if not (rw.get("target_true") or {}).get("str"):
-            raise RecordError(path, f"missing or empty (case {r['case_id']})", index=i,
-                              field="requested_rewrite.target_true.str")
+    try:
+        check_records(records, path, needs=NEEDED_FIELDS)
+    except DataError as exc:
+        raise RecordError(path, exc.reason, index=exc.index, field=exc.field) from None
     return records
 
 

@@ -59,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_eval_records(path: str, dataset: str) -> list[dict]:
     """The records of ``path``, checked at the door: a JSON list whose ``case_id`` are plain,
-    unique tokens (a :class:`counterfact.errors.DataError` names the file, record and field)."""
+    unique tokens and, for COUNTERFACT, whose records read as the format says
+    (:func:`rome.record_prompts.check_records`); a :class:`counterfact.errors.DataError`
+    names the file, record and field."""
     from counterfact.errors import read_json_list
     from counterfact.records import check_record_ids
 
@@ -68,7 +70,12 @@ def load_eval_records(path: str, dataset: str) -> list[dict]:
         from counterfact.zsre import load_zsre
 
         return load_zsre(path)
-    return check_record_ids(head, path)
+    check_record_ids(head, path)
+    if dataset == "counterfact":
+        from ..record_prompts import check_records
+
+        check_records(head, path)
+    return head
 
 
 class SelectionError(BadInputError, ValueError):
