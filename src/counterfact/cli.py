@@ -5,9 +5,7 @@ zsre, reference-texts, download, fetch, verify-pararel. Run ``counterfact <comma
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from atomicio import atomic_write_json, atomic_write_text, dumps_json
 from replkit.cli import add_progress_option
@@ -58,12 +56,18 @@ def _cmd_stats(a) -> int:
 
 
 def _cmd_tables(a) -> int:
+    from .errors import DataError, read_json
+    from .stats import read_stats
     from .tables import write_tables
 
-    stats = json.loads(Path(a.stats).read_text("utf-8"))
+    stats = read_stats(a.stats)
     cov = None
     if a.reference_report:
-        cov = json.loads(Path(a.reference_report).read_text("utf-8"))["coverage_target_new"]
+        report = read_json(a.reference_report)
+        cov = report.get("coverage_target_new") if isinstance(report, dict) else None
+        if not isinstance(cov, (int, float)) or isinstance(cov, bool) or not 0 <= cov <= 1:
+            raise DataError(a.reference_report, "missing or not a share between 0 and 1 "
+                            "(write it with `counterfact reference-texts`)", field="coverage_target_new")
     for p in write_tables(stats, a.out_dir, rs_coverage=cov):
         print(p)
     return 0

@@ -22,6 +22,7 @@ Rows (what is counted; on the released file these give the paper's numbers: 749 
 """
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
 ROWS = ("records", "subjects", "objects", "true_objects", "counterfactual_statements", "paraphrase_prompts",
@@ -74,3 +75,30 @@ def format_stats(stats: dict) -> str:
         lines.append(f"{row.replace('_', ' '):28s}{v['total']:>10,d}{v['per_relation']:>14,.1f}{v['per_record']:>12,.2f}")
     lines.append(f"({stats['n_records']} records, {stats['n_relations']} relations)")
     return "\n".join(lines)
+
+
+def read_stats(path: str | os.PathLike) -> dict:
+    """A statistics file written by ``counterfact stats --out``, checked: a
+    :class:`~counterfact.errors.DataError` names the file and the field that is missing or
+    not a number (instead of a ``KeyError`` deep inside the table writer)."""
+    from .errors import DataError, read_json
+
+    stats = read_json(path)
+    if not isinstance(stats, dict):
+        raise DataError(path, f"expected the object `counterfact stats --out` writes, got {type(stats).__name__}")
+    for key in ("n_records", "n_relations"):
+        if not _is_number(stats.get(key)):
+            raise DataError(path, "missing or not a number (write it with `counterfact stats --out`)", field=key)
+    rows = stats.get("rows")
+    if not isinstance(rows, dict):
+        raise DataError(path, "missing or not an object (write it with `counterfact stats --out`)", field="rows")
+    for row in ROWS:
+        entry = rows.get(row)
+        for col in ("total", "per_relation", "per_record"):
+            if not (isinstance(entry, dict) and _is_number(entry.get(col))):
+                raise DataError(path, "missing or not a number", field=f"rows.{row}.{col}")
+    return stats
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)

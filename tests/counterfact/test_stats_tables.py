@@ -96,3 +96,27 @@ def test_cli_stats_and_tables(tmp_path, capsys):
     assert out["rows"]["records"]["total"] == 3
     assert main(["tables", "--stats", str(tmp_path / "s.json"), "--out-dir", str(tmp_path / "tab")]) == 0
     assert (tmp_path / "tab" / "table2.tex").read_text().count(r"\\") >= 8
+
+
+def test_tables_refuse_a_bad_stats_or_reference_report_naming_file_and_field(tmp_path, capsys):
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(records()), encoding="utf-8")
+    good = tmp_path / "s.json"
+    assert main(["stats", str(f), "--json", "--out", str(good)]) == 0
+    stats = json.loads(good.read_text())
+    del stats["rows"]["objects"]["total"]
+    cases = {"list.json": ([1], None, "expected the object"),
+             "norows.json": ({"n_records": 3, "n_relations": 2}, None, "field 'rows'"),
+             "noobjects.json": (stats, None, "field 'rows.objects.total'"),
+             "cov.json": ({"coverage_target_new": 1.5}, "report", "field 'coverage_target_new'")}
+    for name, (doc, kind, expected) in cases.items():
+        bad = tmp_path / name
+        bad.write_text(json.dumps(doc), encoding="utf-8")
+        argv = ["tables", "--stats", str(bad if kind is None else good), "--out-dir", str(tmp_path / "tab")]
+        if kind == "report":
+            argv += ["--reference-report", str(bad)]
+        assert main(argv) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"{bad}" in err and expected in err, err
+        assert "KeyError" not in err and "TypeError" not in err
+    assert not (tmp_path / "tab").exists()
