@@ -88,3 +88,27 @@ def test_generation_thresholds_follow_the_unedited_row():
     # without an unedited row the absolute thresholds apply
     alone = build_blocks("table4", [summary("gemma-3-270m", short[1:])])[0]
     assert alone.thresholds["GE"] == 600.0 and "below" in alone.rows[0].marks["GE"]
+
+
+def test_render_tables_refuses_what_is_not_a_summary_naming_file_and_field(tmp_path, capsys):
+    from rome.cli import main
+
+    good = summary("gemma-3-270m", ROWS)
+    bad_metrics = json.loads(json.dumps(good))
+    bad_metrics["rows"][1]["metrics"] = 3
+    no_label = json.loads(json.dumps(good))
+    del no_label["rows"][0]["label"]
+    cases = {"list.json": ([1], "expected an object"), "nomodel.json": ({"rows": []}, "field 'model'"),
+             "rows.json": (dict(good, rows={"a": 1}), "field 'rows'"),
+             "metrics.json": (bad_metrics, "record 1, field 'rows.metrics'"),
+             "label.json": (no_label, "record 0, field 'rows.label'")}
+    for name, (doc, expected) in cases.items():
+        p = tmp_path / name
+        p.write_text(json.dumps(doc))
+        assert main(["render-tables", "--table", "table4", "--summary", str(p), "--out-dir", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(p) in err and expected in err and "Error:" not in err, err
+    assert main(["render-tables", "--table", "table4", "--summary", str(tmp_path / "none.json"),
+                 "--out-dir", str(tmp_path / "o")]) == 2
+    assert "none.json: summary file not found (run `rome summarize` first)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atomicio import atomic_write_text, load_json
+from counterfact.errors import DataError
 from replkit.tables import Latex, csv_text, latex_escape, latex_row, markdown_row
 
 from ..layout import display_name
@@ -249,10 +250,24 @@ def load_summary(path: str | Path) -> dict:
     try:
         doc = load_json(path)
     except FileNotFoundError:
-        raise FileNotFoundError(f"summary file not found: {path} (run `rome summarize` first)") from None
-    for key in ("model", "dataset", "rows"):
-        if key not in doc:
-            raise ValueError(f"{path}: not a summary file (missing field {key!r})")
+        raise DataError(path, "summary file not found (run `rome summarize` first)") from None
+    hint = "not a summary file (write it with `rome summarize`)"
+    if not isinstance(doc, dict):
+        raise DataError(path, f"{hint}: expected an object, got {type(doc).__name__}")
+    for key in ("model", "dataset"):
+        if not isinstance(doc.get(key), str):
+            raise DataError(path, f"{hint}: missing or not a string", field=key)
+    if not isinstance(doc.get("rows"), list):
+        raise DataError(path, f"{hint}: missing or not a list", field="rows")
+    for i, row in enumerate(doc["rows"]):
+        if not isinstance(row, dict):
+            raise DataError(path, f"{hint}: a row is {type(row).__name__}, not an object", index=i, field="rows")
+        for key, kind in (("role", str), ("method", str), ("metrics", dict)):
+            if not isinstance(row.get(key), kind):
+                raise DataError(path, f"{hint}: missing or not a{'n object' if kind is dict else ' string'}",
+                                index=i, field=f"rows.{key}")
+        if row["role"] == "pre-edit" and not isinstance(row.get("label"), str):
+            raise DataError(path, f"{hint}: the unedited row needs a label", index=i, field="rows.label")
     return doc
 
 
