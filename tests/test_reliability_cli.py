@@ -101,14 +101,17 @@ def test_non_utf8_input_names_the_file(tmp_path, capsys):
     assert f"{bad}: not UTF-8 text" in capsys.readouterr().err
 
 
-def test_counterfact_cli_other_errors_are_one_line(tmp_path, capsys):
+def test_counterfact_cli_other_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    import counterfact.stats
     from counterfact.cli import main
 
-    stats = tmp_path / "stats.json"
-    stats.write_text("[1, 2]", encoding="utf-8")  # not the statistics mapping the tables need
-    rc = main(["tables", "--stats", str(stats), "--out-dir", str(tmp_path / "t")])
+    def broken(path):  # a bug (not bad input) inside a command
+        raise RuntimeError("first line\nsecond line")
+
+    monkeypatch.setattr(counterfact.stats, "read_stats", broken)
+    rc = main(["tables", "--stats", str(tmp_path / "stats.json"), "--out-dir", str(tmp_path / "t")])
     err = capsys.readouterr().err
-    assert rc == 1 and err.count("\n") == 1 and "(run with --debug for the traceback)" in err
+    assert rc == 1 and err.count("\n") == 1 and "RuntimeError: first line (run with --debug for the traceback)" in err
 
 
 def test_truncated_npz_cache_names_the_path(tmp_path):

@@ -75,6 +75,31 @@ def test_evaluate_refuses_a_record_it_would_misread_before_evaluating(tmp_path, 
     assert not list((tmp_path).rglob("case_*.json"))
 
 
+def _zsre_record(cid, **change):
+    r = {"case_id": cid, "requested_rewrite": {"prompt": "{} plays", "subject": "Messi", "target_new": {"str": "tennis"},
+                                              "target_true": {"str": "<|endoftext|>"}},
+         "paraphrase_prompts": ["What does Messi play?"], "neighborhood": {"prompt": "who wrote it", "target": "Ann"}}
+    r.update(change)
+    return r
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"neighborhood": None}, "missing field"),
+    ({"neighborhood": {"prompt": 5, "target": "Ann"}}, "field 'neighborhood.prompt' must be a string"),
+    ({"paraphrase_prompts": "What does Messi play?"}, "field 'paraphrase_prompts' must be a list of strings")])
+def test_evaluate_refuses_a_converted_zsre_record_it_would_misread(tmp_path, capsys, change, expected):
+    from rome.cli import main
+
+    records = tmp_path / "z.json"
+    records.write_text(json.dumps([_zsre_record(0), _zsre_record(1, **change)]), encoding="utf-8")
+    rc = main(["evaluate", "--method", "none", "--dataset", "zsre", "--model", "tiny-gpt2", "--records", str(records),
+               "--out-dir", str(tmp_path / "out"), "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{records}, record 1: " in err and expected in err, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_duplicate_known_ids_name_both_records(tmp_path):
     from counterfact.known_facts import validate_known_facts
 

@@ -75,6 +75,16 @@ def load_eval_records(path: str, dataset: str) -> list[dict]:
         from ..record_prompts import check_records
 
         check_records(head, path)
+    else:
+        from counterfact.errors import DataError
+
+        from .zsre_eval import RecordError, zsre_items
+
+        for i, record in enumerate(head):
+            try:
+                zsre_items(record)
+            except RecordError as exc:
+                raise DataError(path, str(exc), index=i) from None
     return head
 
 

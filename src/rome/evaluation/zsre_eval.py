@@ -29,11 +29,19 @@ def zsre_items(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         answer = rw["target_new"]["str"]
         loc = record["neighborhood"]["prompt"]
         loc_ans = record["neighborhood"]["target"]
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, AttributeError) as err:
         raise RecordError(f"zsRE record {cid}: missing field {err.args[0] if err.args else '?'!r} "
                           "(expected a record converted by counterfact.zsre.load_zsre)") from None
+    paraphrases = record.get("paraphrase_prompts", [])
+    texts = {"requested_rewrite.prompt": question, "requested_rewrite.target_new.str": answer,
+             "neighborhood.prompt": loc, "neighborhood.target": loc_ans}
+    for field, value in texts.items():
+        if not isinstance(value, str):
+            raise RecordError(f"zsRE record {cid}: field {field!r} must be a string, got {type(value).__name__}")
+    if not isinstance(paraphrases, list) or not all(isinstance(p, str) for p in paraphrases):
+        raise RecordError(f"zsRE record {cid}: field 'paraphrase_prompts' must be a list of strings")
     items = [("rewrite_prompts", question, " " + answer)]
-    items += [("paraphrase_prompts", p, " " + answer) for p in record.get("paraphrase_prompts", [])]
+    items += [("paraphrase_prompts", p, " " + answer) for p in paraphrases]
     loc_prompt = loc if loc.rstrip().endswith("?") else loc + "?"
     items.append(("neighborhood_prompts", loc_prompt, " " + loc_ans.strip()))
     return items
