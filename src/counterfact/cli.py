@@ -57,7 +57,7 @@ def _cmd_stats(a) -> int:
 
 def _cmd_tables(a) -> int:
     from .errors import DataError, read_json
-    from .stats import read_stats
+    from .stats import is_number, read_stats
     from .tables import write_tables
 
     stats = read_stats(a.stats)
@@ -65,7 +65,7 @@ def _cmd_tables(a) -> int:
     if a.reference_report:
         report = read_json(a.reference_report)
         cov = report.get("coverage_target_new") if isinstance(report, dict) else None
-        if not isinstance(cov, (int, float)) or isinstance(cov, bool) or not 0 <= cov <= 1:
+        if not is_number(cov) or not 0 <= cov <= 1:
             raise DataError(a.reference_report, "missing or not a share between 0 and 1 "
                             "(write it with `counterfact reference-texts`)", field="coverage_target_new")
     for p in write_tables(stats, a.out_dir, rs_coverage=cov):

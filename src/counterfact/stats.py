@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from typing import TypeGuard
 
 ROWS = ("records", "subjects", "objects", "true_objects", "counterfactual_statements", "paraphrase_prompts",
         "neighborhood_prompts", "attribute_prompts", "generation_prompts")
@@ -87,7 +88,7 @@ def read_stats(path: str | os.PathLike) -> dict:
     if not isinstance(stats, dict):
         raise DataError(path, f"expected the object `counterfact stats --out` writes, got {type(stats).__name__}")
     for key in ("n_records", "n_relations"):
-        if not _is_number(stats.get(key)):
+        if not is_number(stats.get(key)):
             raise DataError(path, "missing or not a number (write it with `counterfact stats --out`)", field=key)
     rows = stats.get("rows")
     if not isinstance(rows, dict):
@@ -95,10 +96,11 @@ def read_stats(path: str | os.PathLike) -> dict:
     for row in ROWS:
         entry = rows.get(row)
         for col in ("total", "per_relation", "per_record"):
-            if not (isinstance(entry, dict) and _is_number(entry.get(col))):
+            if not (isinstance(entry, dict) and is_number(entry.get(col))):
                 raise DataError(path, "missing or not a number", field=f"rows.{row}.{col}")
     return stats
 
 
-def _is_number(x) -> bool:
+def is_number(x) -> TypeGuard[int | float]:
+    """A JSON number (an int or float, not a bool)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool)

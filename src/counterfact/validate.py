@@ -213,7 +213,6 @@ def check_readable(records, path: str | os.PathLike | None, needs: Collection[st
     raise DataError(path, first.message + cid + more, index=first.position, field=first.field or None)
 
 
-
 def load_readable(path: str | os.PathLike, needs: Collection[str] | None = None) -> list:
     """:func:`~counterfact.records.load_records` followed by :func:`check_readable`: what
     every reader of a COUNTERFACT-format file (ours or the released one) calls."""
