@@ -22,11 +22,12 @@ class DataError(CounterfactError, ValueError):
 
     The message always names the file and, when known, the line (1-based) or the
     record index and field, followed by the reason, e.g.
-    ``pararel/facts/P17.jsonl, line 12: missing field 'obj_label'``.
+    ``pararel/facts/P17.jsonl, line 12: missing field 'obj_label'``. ``unit`` names what
+    the index counts (``"record"``; ``"row"`` for the rows of a summary file).
     """
 
     def __init__(self, path: str | os.PathLike | None, reason: str, *, line: int | None = None,
-                 index: int | None = None, field: str | None = None):
+                 index: int | None = None, field: str | None = None, unit: str = "record"):
         self.path = None if path is None else str(path)
         self.line = line
         self.index = index
@@ -36,7 +37,7 @@ class DataError(CounterfactError, ValueError):
         if line is not None:
             where.append(f"line {line}")
         if index is not None:
-            where.append(f"record {index}")
+            where.append(f"{unit} {index}")
         if field is not None:
             where.append(f"field '{field}'")
         super().__init__(f"{', '.join(where)}: {reason}")

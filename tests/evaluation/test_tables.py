@@ -100,8 +100,8 @@ def test_render_tables_refuses_what_is_not_a_summary_naming_file_and_field(tmp_p
     del no_label["rows"][0]["label"]
     cases = {"list.json": ([1], "expected an object"), "nomodel.json": ({"rows": []}, "field 'model'"),
              "rows.json": (dict(good, rows={"a": 1}), "field 'rows'"),
-             "metrics.json": (bad_metrics, "record 1, field 'rows.metrics'"),
-             "label.json": (no_label, "record 0, field 'rows.label'")}
+             "metrics.json": (bad_metrics, "row 1, field 'rows.metrics'"),
+             "label.json": (no_label, "row 0, field 'rows.label'")}
     for name, (doc, expected) in cases.items():
         p = tmp_path / name
         p.write_text(json.dumps(doc))

@@ -261,13 +261,14 @@ def load_summary(path: str | Path) -> dict:
         raise DataError(path, f"{hint}: missing or not a list", field="rows")
     for i, row in enumerate(doc["rows"]):
         if not isinstance(row, dict):
-            raise DataError(path, f"{hint}: a row is {type(row).__name__}, not an object", index=i, field="rows")
+            raise DataError(path, f"{hint}: a row is {type(row).__name__}, not an object",
+                            index=i, unit="row", field="rows")
         for key, kind in (("role", str), ("method", str), ("metrics", dict)):
             if not isinstance(row.get(key), kind):
                 raise DataError(path, f"{hint}: missing or not a{'n object' if kind is dict else ' string'}",
-                                index=i, field=f"rows.{key}")
+                                index=i, unit="row", field=f"rows.{key}")
         if row["role"] == "pre-edit" and not isinstance(row.get("label"), str):
-            raise DataError(path, f"{hint}: the unedited row needs a label", index=i, field="rows.label")
+            raise DataError(path, f"{hint}: the unedited row needs a label", index=i, unit="row", field="rows.label")
     return doc
 
 
