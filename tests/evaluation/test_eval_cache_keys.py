@@ -121,3 +121,32 @@ def test_a_truncated_record_file_is_reported_and_recomputed(tiny_gpt2, records, 
     assert (stats.reuse.corrupted, stats.reuse.reused, stats.done) == (1, 1, 1)
     assert len(lines) == 1 and str(path) in lines[0]
     assert json.loads(path.read_text())["post"] == good["post"]
+
+
+class _EditorBesideAParallelShard(IdentityEditor):
+    """While this run edits its first record, another run into the same folder (a parallel
+    shard over an overlapping range) finishes the run's second record."""
+
+    def __init__(self, shard):
+        self.shard = shard
+        self.edited = 0
+
+    def apply(self, lm, requests):
+        self.edited += 1
+        if self.edited == 1:
+            self.shard()
+        return super().apply(lm, requests)
+
+
+def test_a_record_finished_meanwhile_by_a_parallel_shard_is_reused_not_recomputed(tiny_gpt2, records, tmp_path):
+    settings = _settings("ident")
+    shard_editor = IdentityEditor()
+    shard_editor.name = "ident"
+    editor = _EditorBesideAParallelShard(lambda: evaluate_records(tiny_gpt2, shard_editor, records[1:2], tmp_path,
+                                                                  settings, progress=False))
+    stats = evaluate_records(tiny_gpt2, editor, records, tmp_path, settings, progress=False)
+    written = result_path(tmp_path, "ident", records[1]["case_id"])
+    assert editor.edited == 2  # records 0 and 2; record 1 came from the shard
+    assert (stats.done, stats.skipped, stats.reuse.computed, stats.reuse.reused) == (2, 1, 2, 1)
+    assert written not in stats.files
+    assert summarize_run(tmp_path)["rows"][0]["n_records"] == len(records)

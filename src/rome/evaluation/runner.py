@@ -18,7 +18,9 @@ statistics file and the hyper-network checkpoint the editor uses) and the checks
 record. A rerun reuses a file only when both match, so an interrupted run resumes where it
 stopped without recomputing anything, while a changed setting or input recomputes every
 record it affects (or, with ``refuse_stale``, stops). An unreadable file is reported with
-its path and recomputed. ``run.json`` names the input files with their checksums.
+its path and recomputed. ``run.json`` names the input files with their checksums. Each
+record is checked again just before it is computed, so runs into one folder over
+overlapping records (parallel shards) reuse what another has finished meanwhile.
 
 For the unedited method (``none``) ``pre`` and ``post`` are the same evaluation, so it is
 computed once (with generation) and stored under both keys. For other methods ``pre``
@@ -247,6 +249,25 @@ def _status(path: Path, key: CacheKey, rec_sha: str, refuse_stale: bool, report)
                         prog="rome evaluate: ", refuse_stale=refuse_stale, stale_error=SettingsMismatchError)
 
 
+def _silent(_line: str) -> None:
+    """A ``report`` that prints nothing (the re-check before computing a record)."""
+
+
+def _count_as_reused(stats: RunStats, scanned: str) -> None:
+    """Move one record counted at the scan as ``scanned`` (missing / stale / corrupted) to reused."""
+    r = stats.reuse
+    if scanned == "stale":
+        r.stale -= 1
+        if not r.stale:
+            r.stale_reasons.clear()
+    elif scanned == "corrupted":
+        r.corrupted -= 1
+    else:
+        r.computed -= 1
+    r.reused += 1
+    stats.skipped += 1
+
+
 def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: str | Path, settings: EvalSettings,
                      references=None, records_source: str | None = None, progress: bool = True,
                      input_files: Mapping[str, Any] | None = None, refuse_stale: bool = False,
@@ -283,7 +304,7 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
             stats.reuse.corrupted += 1
         else:
             stats.reuse.computed += 1
-        todo.append((r, p, rec_sha))
+        todo.append((r, p, rec_sha, status))
     _write_run_json(folder, settings, records_source, key, files)
     it: Iterable = todo
     if progress:
@@ -292,7 +313,11 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
         it = tqdm(todo, desc=f"evaluate {settings.method} ({settings.dataset})", unit="record",
                   initial=0, total=len(todo))
     t0 = time.perf_counter()
-    for record, path, rec_sha in it:
+    for record, path, rec_sha, scanned in it:
+        if _status(path, key, rec_sha, False, _silent)[0] == "ok":
+            # another run into the same folder (a parallel shard) finished it since the scan
+            _count_as_reused(stats, scanned)
+            continue
         doc = evaluate_record(lm, editor, record, settings, references)
         check_finite({"pre": doc["pre"], "post": doc["post"]}, f"record {record['case_id']}")
         doc["cache_key"] = key.to_json()
