@@ -26,7 +26,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("ROME_SHARED_DATA", REPO.parent / "shared" / "data"))
-pytestmark = pytest.mark.slow
+# The module fixture runs the whole DAG: about 4.5 minutes on an idle 2-core machine, three times
+# that on a loaded one; pytest's limit matches the limit of its Snakemake subprocess.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def _snakemake(tmp: Path, *extra: str, overlays: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
