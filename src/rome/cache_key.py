@@ -181,6 +181,19 @@ class ReuseCounts:
     def recomputed(self) -> int:
         return self.stale + self.corrupted
 
+    def add(self, status: str, why: str | None = None) -> None:
+        """Count one item by its :func:`cache_status` (``ok`` reused, ``missing`` computed,
+        ``stale`` with its reason, ``corrupted``)."""
+        if status == "ok":
+            self.reused += 1
+        elif status == "missing":
+            self.computed += 1
+        elif status == "corrupted":
+            self.corrupted += 1
+        else:
+            self.stale += 1
+            self.stale_reasons.append(why)
+
     def as_json(self) -> dict:
         return {"reused": self.reused, "computed": self.computed, "recomputed": self.recomputed,
                 "recomputed_stale": self.stale, "recomputed_corrupted": self.corrupted}
@@ -289,14 +302,5 @@ def reuse_json(path: str | Path, key: CacheKey, item_sha: str | None, counts: Re
         return doc.get("cache_key"), doc.get("item_sha256")
 
     status, why = cache_status(p, key, item_sha, read, JSON_ERRORS, report, refuse_stale=refuse_stale)
-    if status == "ok":
-        counts.reused += 1
-        return seen["doc"]
-    if status == "missing":
-        counts.computed += 1
-    elif status == "corrupted":
-        counts.corrupted += 1
-    else:
-        counts.stale += 1
-        counts.stale_reasons.append(why)
-    return None
+    counts.add(status, why)
+    return seen["doc"] if status == "ok" else None

@@ -253,21 +253,6 @@ def _silent(_line: str) -> None:
     """A ``report`` that prints nothing (the re-check before computing a record)."""
 
 
-def _count_as_reused(stats: RunStats, scanned: str) -> None:
-    """Move one record counted at the scan as ``scanned`` (missing / stale / corrupted) to reused."""
-    r = stats.reuse
-    if scanned == "stale":
-        r.stale -= 1
-        if not r.stale:
-            r.stale_reasons.clear()
-    elif scanned == "corrupted":
-        r.corrupted -= 1
-    else:
-        r.computed -= 1
-    r.reused += 1
-    stats.skipped += 1
-
-
 def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: str | Path, settings: EvalSettings,
                      references=None, records_source: str | None = None, progress: bool = True,
                      input_files: Mapping[str, Any] | None = None, refuse_stale: bool = False,
@@ -295,16 +280,9 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
         status, why = _status(p, key, rec_sha, refuse_stale, report)
         if status == "ok":
             stats.skipped += 1
-            stats.reuse.reused += 1
+            stats.reuse.add(status)
             continue
-        if status == "stale":
-            stats.reuse.stale += 1
-            stats.reuse.stale_reasons.append(why)
-        elif status == "corrupted":
-            stats.reuse.corrupted += 1
-        else:
-            stats.reuse.computed += 1
-        todo.append((r, p, rec_sha, status))
+        todo.append((r, p, rec_sha, status, why))
     _write_run_json(folder, settings, records_source, key, files)
     it: Iterable = todo
     if progress:
@@ -313,11 +291,13 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
         it = tqdm(todo, desc=f"evaluate {settings.method} ({settings.dataset})", unit="record",
                   initial=0, total=len(todo))
     t0 = time.perf_counter()
-    for record, path, rec_sha, scanned in it:
+    for record, path, rec_sha, scanned, why in it:
         if _status(path, key, rec_sha, False, _silent)[0] == "ok":
             # another run into the same folder (a parallel shard) finished it since the scan
-            _count_as_reused(stats, scanned)
+            stats.skipped += 1
+            stats.reuse.add("ok")
             continue
+        stats.reuse.add(scanned, why)
         doc = evaluate_record(lm, editor, record, settings, references)
         check_finite({"pre": doc["pre"], "post": doc["post"]}, f"record {record['case_id']}")
         doc["cache_key"] = key.to_json()

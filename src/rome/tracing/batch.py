@@ -115,15 +115,10 @@ def trace_facts(
         redo = [k for k, (st, _) in status.items() if st != "ok"]
         states = {st for st, _ in status.values()}
         if not redo:
-            counts.reused += 1
+            counts.add("ok")
             continue
-        if "stale" in states:
-            counts.stale += 1
-            counts.stale_reasons.append(next(why for st, why in status.values() if st == "stale"))
-        elif "corrupted" in states:
-            counts.corrupted += 1
-        else:
-            counts.computed += 1
+        worst = next(st for st in ("stale", "corrupted", "missing") if st in states)
+        counts.add(worst, next((why for st, why in status.values() if st == "stale"), None))
         todo = [k for k in kinds if k in redo]
         prep = prepare(lm, rec["prompt"], rec["subject"], settings, stats, expected=rec["attribute"])
         meta = {"known_id": kid, "relation_id": rec.get("relation_id"), "attribute": rec["attribute"],
