@@ -5,6 +5,8 @@ The ``new_tokens`` setting keeps this package's earlier reading (5 and 10 new to
 stripped)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rome.editing.context_templates import clean_text, context_templates, new_token_count, sample_ids, templates_file
@@ -57,4 +59,22 @@ def test_templates_default_is_official_and_cache_key_has_the_mode(tiny_gpt2, tmp
     assert off[0] == new[0] == "{}" and len(off) == len(new) == 3
     assert all(t.endswith(". {}") and t.count("{}") == 1 for t in off[1:] + new[1:])
     assert all(t[:-4] == t[:-4].strip() for t in new[1:])  # stripped text
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_templates_of_another_sampler_are_not_reused(tiny_gpt2, tmp_path, monkeypatch):
+    """Another sampling implementation draws other texts from the same seed: its templates
+    live in another file, so a cached file of the earlier sampler is never read back."""
+    from rome import generation
+
+    first = context_templates(tiny_gpt2, [[5, 2]], 5, seed=1, cache_dir=tmp_path)
+    path = templates_file(tiny_gpt2, [[5, 2]], 5, 1, tmp_path)
+    doc = json.loads(path.read_text())
+    doc["templates"][1] = "stale text. {}"
+    path.write_text(json.dumps(doc))
+    assert context_templates(tiny_gpt2, [[5, 2]], 5, seed=1, cache_dir=tmp_path)[1] == "stale text. {}"
+    monkeypatch.setattr(generation, "SAMPLER_VERSION", "another-sampler")
+    assert templates_file(tiny_gpt2, [[5, 2]], 5, 1, tmp_path) != path
+    again = context_templates(tiny_gpt2, [[5, 2]], 5, seed=1, cache_dir=tmp_path)
+    assert again == first  # sampled anew (the seeded draw of this sampler), not the edited file
     assert len(list(tmp_path.glob("*.json"))) == 2

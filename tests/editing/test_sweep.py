@@ -100,3 +100,21 @@ def test_score_with_delta_scores_the_edited_weight_and_restores_it_exactly(tiny_
     assert torch.equal(weight, before)                       # restored bit for bit
     assert edited != score_record(tiny_gpt2, RECORDS[0])      # the delta was in place while scoring
     assert score_with_delta(tiny_gpt2, 1, torch.zeros_like(delta), RECORDS[0]) == score_record(tiny_gpt2, RECORDS[0])
+
+
+def test_sweep_files_are_keyed_by_the_texts_of_the_context_templates(tiny_gpt2, tmp_path):
+    """A sweep file made with other context templates (same settings, other texts) is stale."""
+    from atomicio import sha256_file
+    from rome.editing.sweep import sweep_key
+
+    hp = load_hparams("rome", tiny_gpt2.name, {"v_steps": 2, "context_templates": [[5, 1]]})
+    provider = StatsProvider(StatsSettings(corpus=WIKITEXT2, max_tokens=800, max_length=64), tmp_path / "stats",
+                             prefetch_layers=[0], progress=False)
+    editor = ROMEEditor(hp, provider, templates_dir=tmp_path / "tpl")
+    key = sweep_key(tiny_gpt2, editor)
+    tpl = editor.templates_path(tiny_gpt2)
+    assert key.to_json()["components"]["inputs"] == {"context_templates": sha256_file(tpl)}
+    doc = json.loads(tpl.read_text())
+    doc["templates"][1] = "Another text. {}"
+    tpl.write_text(json.dumps(doc))
+    assert sweep_key(tiny_gpt2, editor).to_json()["digest"] != key.to_json()["digest"]

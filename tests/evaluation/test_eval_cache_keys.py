@@ -150,3 +150,30 @@ def test_a_record_finished_meanwhile_by_a_parallel_shard_is_reused_not_recompute
     assert (stats.done, stats.skipped, stats.reuse.computed, stats.reuse.reused) == (2, 1, 2, 1)
     assert written not in stats.files
     assert summarize_run(tmp_path)["rows"][0]["n_records"] == len(records)
+
+
+@pytest.mark.slow
+def test_other_context_templates_reevaluate_rome(tmp_path, capsys, shared_data, records):
+    """ROME's results depend on the texts of its context templates, not only on their settings:
+    a templates file whose texts differ (another folder, another sampler's draws) makes the
+    record stale, and the run names the input."""
+    recs = _records_file(tmp_path, records[:1])
+    common = ["--method", "rome", "--records", str(recs), "--out-dir", str(tmp_path / "eval"),
+              "--stats-dir", str(tmp_path / "stats"), "--corpus", str(shared_data / CORPUS_NAME),
+              "--stats-tokens", "2000", "--templates-dir", str(tmp_path / "tpl"),
+              "--set", "context_templates=[[3, 2]]"]
+    first, _ = _evaluate(capsys, *common)
+    assert (first["computed"], first["recomputed"]) == (1, 0)
+    again, _ = _evaluate(capsys, *common)
+    assert (again["reused"], again["recomputed"]) == (1, 0)
+    [tpl] = (tmp_path / "tpl").glob("*.json")
+    doc = json.loads(tpl.read_text())
+    doc["templates"][1] = "A different context. {}"
+    tpl.write_text(json.dumps(doc))
+    changed, err = _evaluate(capsys, *common)
+    assert (changed["reused"], changed["recomputed"], changed["recomputed_stale"]) == (0, 1, 1)
+    assert "inputs.context_templates" in err
+    run = json.loads((tmp_path / "eval" / "rome" / "run.json").read_text())
+    assert run["input_files"]["context_templates"] == {"file": str(tpl), "sha256": sha256_file(tpl)}
+    rec = json.loads(result_path(tmp_path / "eval", "rome", 0).read_text())
+    assert rec["cache_key"]["components"]["inputs"]["context_templates"] == sha256_file(tpl)

@@ -16,8 +16,11 @@ start token (GPT-2's ``<|endoftext|>``, Gemma's BOS). Two readings of ``length``
   replaced by spaces, text stripped (this package's earlier reading of the paper's text).
 
 Sampling is seeded (a forked RNG, so the caller's global RNG is untouched) and the result
-is cached as a JSON file, keyed by model, seed and every setting above, in the folder the
-caller gives (``cache_dir``; the command lines' default is in :mod:`rome.cli_paths`).
+is cached as a JSON file, keyed by model, seed, every setting above and the sampler's
+version (:data:`rome.generation.SAMPLER_VERSION`: another sampling implementation draws
+other texts from the same seed), in the folder the caller gives (``cache_dir``; the command
+lines' default is in :mod:`rome.cli_paths`). The texts themselves are an input of every
+ROME result: evaluation and sweep files carry the file's checksum in their cache key.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from pathlib import Path
 
 from atomicio import atomic_write_json, stable_key
 
+from .. import generation
 from ..generation import generate_ids
 from .statistics import model_slug
 
@@ -54,7 +58,8 @@ def templates_file(lm, lengths: Sequence[Sequence[int]], top_k: int, seed: int, 
         raise ValueError("context templates need a cache folder and none was given: pass cache_dir "
                          "(ROMEEditor: templates_dir; command line: --templates-dir)")
     root = Path(cache_dir)
-    key = stable_key([list(map(int, x)) for x in lengths], int(top_k), int(seed), check_mode(mode), length=10)
+    key = stable_key([list(map(int, x)) for x in lengths], int(top_k), int(seed), check_mode(mode),
+                     generation.SAMPLER_VERSION, length=10)
     return root / f"{model_slug(lm)}-seed{seed}-{key}.json"
 
 

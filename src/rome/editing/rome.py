@@ -27,6 +27,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -36,7 +37,7 @@ from ..teacher_forcing import right_pad
 from ..tokens import Encoded, encode_with_subject
 from ..vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, all_or_nothing, begin_edit
-from .context_templates import context_templates
+from .context_templates import context_templates, templates_file
 from .hparams import ROMEHparams
 from .rome_scoring import target_ids, target_probability
 
@@ -349,11 +350,18 @@ class ROMEEditor:
     def __post_init__(self) -> None:
         self.hparams = ROMEHparams.coerce(self.hparams)
 
-    def templates(self, lm) -> list[str]:
+    def _template_settings(self) -> tuple:
         hp = self.hparams
-        return context_templates(
-            lm, hp.context_templates, hp.context_top_k, hp.context_seed, self.templates_dir, hp.context_template_mode,
-        )
+        return hp.context_templates, hp.context_top_k, hp.context_seed, self.templates_dir, hp.context_template_mode
+
+    def templates(self, lm) -> list[str]:
+        return context_templates(lm, *self._template_settings())
+
+    def templates_path(self, lm) -> Path:
+        """The cached templates file this editor uses (sampled now if missing): an input of
+        every result it makes, so its checksum belongs in their cache keys."""
+        self.templates(lm)
+        return templates_file(lm, *self._template_settings())
 
     def prepare(self, lm, request: EditRequest, layer: int | None = None) -> PreparedEdit:
         """Everything of an edit that does not depend on the statistics C: the keys of the

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from atomicio import atomic_write_json, safe_child
+from atomicio import atomic_write_json, safe_child, sha256_file
 from counterfact.errors import DataError
 from counterfact.records import check_record_ids
 from counterfact.records import load_records as load_counterfact
@@ -120,7 +120,8 @@ def sweep_key(lm, editor: ROMEEditor) -> CacheKey:
         from .statistics import corpus_fingerprint
 
         stats = {**{k: v for k, v in asdict(st).items() if k != "corpus"}, "corpus": corpus_fingerprint(st.corpus)}
-    return make_key("sweep", lm, {"hparams": hp, "statistics": stats}, {}, hp.get("context_seed"))
+    templates = {"context_templates": sha256_file(editor.templates_path(lm))}
+    return make_key("sweep", lm, {"hparams": hp, "statistics": stats}, templates, hp.get("context_seed"))
 
 
 def _stderr(msg: str) -> None:

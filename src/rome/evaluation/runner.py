@@ -198,8 +198,8 @@ def editor_inputs(editor, lm) -> tuple[dict, dict]:
     """(settings, input files) an editor's results depend on beyond the run's settings.
 
     Settings: its resolved hyper-parameters. Files (``{name: path}``): the key statistics
-    file ROME uses at its layer (computed now if missing, as the first edit would) and the
-    hyper-network checkpoint KE/MEND use (the newest finished one is resolved now and then
+    file ROME uses at its layer (computed now if missing, as the first edit would), ROME's
+    context templates file (sampled now if missing) and the hyper-network checkpoint KE/MEND use (the newest finished one is resolved now and then
     used for every record, so the key names exactly the network that made the results).
     """
     settings: dict = {}
@@ -212,6 +212,8 @@ def editor_inputs(editor, lm) -> tuple[dict, dict]:
         layer = int(hp["layer"])
         provider(lm, layer)  # compute-or-load, so that the file exists and its checksum is known
         files["statistics"] = str(provider.path(lm, layer))
+    if hasattr(editor, "templates_path"):
+        files["context_templates"] = str(editor.templates_path(lm))
     if hasattr(editor, "checkpoint_path"):
         editor.checkpoint = str(editor.checkpoint_path(lm))
         files["hypernet_checkpoint"] = editor.checkpoint
