@@ -32,7 +32,6 @@ from pathlib import Path
 from atomicio import atomic_write_json, stable_key
 
 from .. import generation
-from ..generation import generate_ids
 from .statistics import model_slug
 
 TEMPLATE_MODES = ("official", "new_tokens")
@@ -77,8 +76,8 @@ def sample_ids(lm, n_new: int, count: int, top_k: int, seed: int, stop_at_eos: b
     True: end-of-text is suppressed so every text has ``n_new`` real tokens.
     """
     start = [start_token(lm.tokenizer)]
-    return generate_ids(lm, [start] * count, n_new, top_k=top_k, seed=seed,
-                        eos="suppress" if stop_at_eos else "continue")
+    return generation.generate_ids(lm, [start] * count, n_new, top_k=top_k, seed=seed,
+                                   eos="suppress" if stop_at_eos else "continue")
 
 
 def clean_text(text: str, mode: str) -> str:

@@ -199,8 +199,9 @@ def editor_inputs(editor, lm) -> tuple[dict, dict]:
 
     Settings: its resolved hyper-parameters. Files (``{name: path}``): the key statistics
     file ROME uses at its layer (computed now if missing, as the first edit would), ROME's
-    context templates file (sampled now if missing) and the hyper-network checkpoint KE/MEND use (the newest finished one is resolved now and then
-    used for every record, so the key names exactly the network that made the results).
+    context templates file (sampled now if missing) and the hyper-network checkpoint KE/MEND
+    use (the newest finished one is resolved now and then used for every record, so the key
+    names exactly the network that made the results).
     """
     settings: dict = {}
     files: dict = {}
