@@ -21,15 +21,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
-from rome import cli_paths  # noqa: E402
+from rome.cli import paths as cli_paths  # noqa: E402
 from rome.editing.attn_edit import make_attn_edit  # noqa: E402
 from rome.editing.base import EditRequest  # noqa: E402
 from rome.editing.ft import build_target_batch, make_ft, make_ft_l, per_sequence_nll  # noqa: E402
 from rome.editing.hparams import load_hparams  # noqa: E402
-from rome.editing.hypernet_data import HypernetEditor  # noqa: E402
+from rome.editing.hypernet import HypernetEditor  # noqa: E402
 from rome.editing.kn import make_kn  # noqa: E402
 from rome.editing.train_cli import run_training  # noqa: E402
-from rome.models import load_model  # noqa: E402
+from rome.model.loading import load_model  # noqa: E402
 
 FACTS = [
     EditRequest("The mother tongue of {} is", "Danielle Darrieux", "English", "French", case_id=0),

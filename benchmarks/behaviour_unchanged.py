@@ -94,7 +94,7 @@ def run(args) -> None:
             env = dict(os.environ, PYTHONPATH=str(Path(srcs[setting]).resolve()), OMP_NUM_THREADS="1",
                        MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
             cmd = ["nice", "-n", "10", sys.executable, "-c",
-                   "import sys; from rome.cli import main; sys.argv[0] = 'rome'; sys.exit(main())", *cli]
+                   "import sys; from rome.cli.main import main; sys.argv[0] = 'rome'; sys.exit(main())", *cli]
             print(f"{part}-{setting}: rome {' '.join(cli)}", file=sys.stderr)
             t0 = time.time()
             with open(work / f"{part}-{setting}.log", "w", encoding="utf-8") as log:

@@ -41,12 +41,12 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from counterfact.records import load_records
-    from rome import cli_paths
+    from rome.cli import paths as cli_paths
     from rome.evaluation.consistency import ReferenceModel
     from rome.evaluation.counterfact_eval import GenerationSettings
     from rome.evaluation.editors import EditorUnavailableError, build_editor
     from rome.evaluation.runner import EvalSettings, evaluate_records
-    from rome.models import load_model
+    from rome.model.loading import load_model
 
     cli_paths.resolve_editing_paths(args)
     lm = load_model(args.model, device=args.device, dtype=args.dtype, cache=cli_paths.models_dir())

@@ -25,13 +25,13 @@ import time
 import torch
 
 from atomicio import atomic_write_json
-from rome import cli_paths
+from rome.cli import paths as cli_paths
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider
 from rome.editing.sweep import load_records, score_record, score_with_delta
-from rome.models import load_model
+from rome.model.loading import load_model
 
 SETTINGS = {
     "old": {"kl_direction": "original_edited", "context_template_mode": "new_tokens"},

@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-from rome import cli_paths
+from rome.cli import paths as cli_paths
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
@@ -32,7 +32,7 @@ from rome.editing.statistics import (
     load_documents,
     tokenize_chunks,
 )
-from rome.models import load_model
+from rome.model.loading import load_model
 
 FACTS = [EditRequest("{} plays the sport of", "LeBron James", "football"),
          EditRequest("The capital city of {} is", "France", "Rome"),

@@ -28,13 +28,13 @@ import torch
 
 from atomicio import atomic_write_json, stable_key
 from replkit.cli import parse_overrides
-from rome import cli_paths
+from rome.cli import paths as cli_paths
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider, StatsSettings
 from rome.editing.sweep import harmonic_mean, load_records, score_record, score_with_delta
-from rome.models import load_model
+from rome.model.loading import load_model
 
 METRICS = ("efficacy", "generalization", "specificity", "score")
 

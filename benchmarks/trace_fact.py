@@ -24,8 +24,8 @@ def prepare_fact(args, device: str = "cpu", dtype: str = "float32"):
     """``(lm, prepared prompt, restorations)`` of the benchmark fact, offline, on ``args.threads`` threads."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
-    from rome.cli_paths import models_dir
-    from rome.models import load_model
+    from rome.cli.paths import models_dir
+    from rome.model.loading import load_model
     from rome.tracing.noise import EmbeddingStats
     from rome.tracing.prepare import TraceSettings, prepare
     from rome.tracing.restore import KINDS, kind_restorations

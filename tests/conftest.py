@@ -42,14 +42,14 @@ def bos_tok():
 @pytest.fixture(scope="session")
 def gemma_tok():
     """The real Gemma 3 tokenizer (needs the embedded model's one-off conversion: mark tests gemma)."""
-    from rome.models import EMBEDDED_GEMMA, load_tokenizer
+    from rome.model.loading import EMBEDDED_GEMMA, load_tokenizer
     return load_tokenizer(EMBEDDED_GEMMA, cache=MODELS_DIR)
 
 
 @pytest.fixture(scope="session")
 def gemma():
     """The real embedded Gemma 3 270M (converted once into MODELS_DIR, then ~3 s a load)."""
-    from rome.models import load_model
+    from rome.model.loading import load_model
     return load_model("gemma-3-270m", device="cpu", dtype="float32", cache=MODELS_DIR)
 
 

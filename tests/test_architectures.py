@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from rome.architectures import (
+from rome.model.architectures import (
     ARCHITECTURES,
     UnsupportedArchitectureError,
     get_module,

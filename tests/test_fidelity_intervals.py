@@ -13,7 +13,7 @@ import pytest
 from rome.evaluation.metrics import mean_ci as metrics_mean_ci
 from rome.render.sweep import mean_ci as sweep_mean_ci
 from rome.render.tables import to_latex, to_markdown
-from rome.stats_util import CI95_CAPTION, ci95_half_width, mean_ci95
+from rome.results.stats_util import CI95_CAPTION, ci95_half_width, mean_ci95
 
 VALUES = [0.0, 1.0, 1.0, 0.0]
 HALF = 0.49
@@ -47,6 +47,6 @@ def test_tables_state_the_definition():
 
 
 def test_renderers_do_not_import_torch():
-    code = ("import sys, rome.render.sweep, rome.render.tables, rome.stats_util; "
+    code = ("import sys, rome.render.sweep, rome.render.tables, rome.results.stats_util; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

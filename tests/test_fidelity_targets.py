@@ -8,9 +8,9 @@ import pytest
 
 from rome.editing.base import EditRequestError
 from rome.editing.ft import encode_target_ids
-from rome.editing.rome_scoring import target_ids
-from rome.scoring import encode_target
-from rome.tokens import TargetTokenError, target_text, target_token_ids
+from rome.model.queries import target_ids
+from rome.model.scoring import encode_target
+from rome.model.tokens import TargetTokenError, target_text, target_token_ids
 
 ENCODERS = [target_token_ids, encode_target_ids, target_ids, encode_target]
 

@@ -1,4 +1,4 @@
-"""The one generation path (rome.generation.generate_ids, on model.generate): greedy and
+"""The one generation path (rome.model.generation.generate_ids, on model.generate): greedy and
 top-k sampling, end-of-sequence handling, left-padded batches, seeding without touching the
 caller's random state."""
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rome.generation import eos_ids, generate_ids, generation_config
-from rome.scoring import encode_prompt
+from rome.model.generation import eos_ids, generate_ids, generation_config
+from rome.model.scoring import encode_prompt
 
 PROMPTS = ["The mother tongue of Danielle Darrieux is", "Hi", "Apple's iPhone was developed by the company"]
 

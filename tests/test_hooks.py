@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from rome.hooks import (
+from rome.model.hooks import (
     StopForward,
     Trace,
     TraceDict,

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from counterfact.known_facts import load_known_facts, write_known_facts
-from rome.editing.rome_scoring import next_token
-from rome.known_facts import (
+from rome.model.queries import next_token
+from rome.tracing.known_facts import (
     build_parser_for_tests,
     greedy_continuation,
     select_with_model,
@@ -87,8 +87,8 @@ def test_selects_exactly_the_facts_the_model_predicts(tiny_gpt2, tmp_path):
 
 
 def test_rome_cli_has_known_facts():
-    from rome.cli import COMMANDS
+    from rome.cli.main import COMMANDS
 
-    assert COMMANDS["known-facts"][0] == "rome.known_facts"
+    assert COMMANDS["known-facts"][0] == "rome.tracing.known_facts"
     args = build_parser_for_tests().parse_args(["--records", "r.json", "--out", "k.json", "--limit", "5"])
     assert args.limit == 5 and args.model == "gemma-3-270m" and args.device == "cpu"

@@ -5,8 +5,8 @@ import time
 import pytest
 import torch
 
-from rome.models import ModelUnavailableError, load_model
-from rome.runtime import resolve_device, resolve_dtype
+from rome.model.loading import ModelUnavailableError, load_model
+from rome.model.runtime import resolve_device, resolve_dtype
 from testpaths import MODELS_DIR
 
 
@@ -50,8 +50,8 @@ def test_embedded_gemma_knows_famous_facts(gemma):
 
 @pytest.mark.gemma
 def test_converted_copy_is_cached_and_reloaded(gemma, monkeypatch):
-    import rome.models as models
-    from rome.models import embedded_gemma_dir
+    import rome.model.loading as models
+    from rome.model.loading import embedded_gemma_dir
     d = embedded_gemma_dir(MODELS_DIR)
     assert (d / "conversion.json").exists() and (d / "config.json").exists()
 
@@ -73,8 +73,7 @@ def test_parallel_first_loads_convert_the_embedded_model_once(tmp_path, monkeypa
     import threading
     import types
 
-    from rome import models
-
+    from rome.model import loading as models
     calls = []
 
     def fake_convert(pkg, root, target, log):
@@ -101,7 +100,7 @@ def test_loading_asks_for_the_configured_device_and_dtype(tmp_path, monkeypatch,
     through a float32 copy on the host."""
     import transformers
 
-    import rome.models as models
+    import rome.model.loading as models
 
     calls = []
 
@@ -123,7 +122,7 @@ def test_loading_asks_for_the_configured_device_and_dtype(tmp_path, monkeypatch,
 
 
 def test_unsupported_library_versions_fail_loudly():
-    from rome.models import check_versions
+    from rome.model.loading import check_versions
 
     check_versions({"transformers": "5.24.0", "torch": "2.13.0+cpu"})
     with pytest.raises(RuntimeError, match=r"transformers 4\.46\.0 \(needs >= 5\.0\)"):

@@ -1,6 +1,6 @@
 """The library takes its folders and files from its caller (README, "Layout"): no module of
 ``rome`` outside the command-line layer locates the repository or the upstream data, and
-the command lines' defaults (``rome.cli_paths``) never guess a sibling folder."""
+the command lines' defaults (``rome.cli.paths``) never guess a sibling folder."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rome.cli import main
+from rome.cli.main import main
 
 ROME = Path(__file__).resolve().parents[1] / "src" / "rome"
 
@@ -18,9 +18,9 @@ WORKSPACE_MARKERS = ("repo_root", "shared_data_dir", "Snakefile", "../shared")
 
 
 def _is_cli_module(path: Path) -> bool:
-    """Argparse command modules: ``cli.py``, ``*_cli.py``, ``cli_paths.py``, or any module
-    defining the sub-command entry ``add_arguments(parser)``."""
-    if path.name in ("cli.py", "cli_paths.py") or path.name.endswith("_cli.py"):
+    """Argparse command modules: the ``rome.cli`` package (dispatcher and default paths),
+    ``cli.py``, ``*_cli.py``, or any module defining the sub-command entry ``add_arguments(parser)``."""
+    if path.parent.name == "cli" or path.name == "cli.py" or path.name.endswith("_cli.py"):
         return True
     return re.search(r"^def add_arguments\(", path.read_text(encoding="utf-8"), re.MULTILINE) is not None
 
@@ -28,8 +28,8 @@ def _is_cli_module(path: Path) -> bool:
 def test_the_static_check_sees_the_cli_layer_and_the_library():
     modules = sorted(ROME.rglob("*.py"))
     cli = [p.relative_to(ROME).as_posix() for p in modules if _is_cli_module(p)]
-    assert {"cli_paths.py", "tracing/cli.py", "tracing/batch_cli.py", "editing/stats_cli.py"} <= set(cli)
-    assert "editing/statistics.py" not in cli and "models.py" not in cli and "runtime.py" not in cli
+    assert {"cli/paths.py", "cli/main.py", "tracing/cli.py", "tracing/batch_cli.py", "editing/stats_cli.py"} <= set(cli)
+    assert "editing/statistics.py" not in cli and "model/loading.py" not in cli and "model/runtime.py" not in cli
 
 
 def test_no_library_module_mentions_workspace_locations():
@@ -43,10 +43,10 @@ def test_no_library_module_mentions_workspace_locations():
 
 
 def test_no_library_module_defaults_to_a_folder_of_the_working_directory():
-    """Default folders such as ``data/hypernets`` are decided in ``rome.cli_paths`` only."""
+    """Default folders such as ``data/hypernets`` are decided in ``rome.cli.paths`` only."""
     bad = []
     for path in sorted(ROME.rglob("*.py")):
-        if path.name == "cli_paths.py":
+        if path.relative_to(ROME).as_posix() == "cli/paths.py":
             continue
         text = path.read_text(encoding="utf-8")
         bad += [f"{path.relative_to(ROME)}: {m.group(0)}" for m in re.finditer(r"""default=["'](data|figures)\b[^"']*["']""", text)]
@@ -55,19 +55,19 @@ def test_no_library_module_defaults_to_a_folder_of_the_working_directory():
 
 
 def test_a_hypernet_editor_without_checkpoint_or_folder_says_which_options_give_one(tiny_gpt2):
-    from rome.editing.hypernet_data import HypernetEditor
+    from rome.editing.hypernet import HypernetEditor
 
     with pytest.raises(FileNotFoundError, match=r"^mend-cf: no trained hyper-network given: .*--hypernet-checkpoint.*--hypernet-dir"):
         HypernetEditor(method="mend", variant="cf").checkpoint_path(tiny_gpt2)
 
 
 def test_cli_defaults_never_guess_a_sibling_folder():
-    text = (ROME / "cli_paths.py").read_text(encoding="utf-8")
+    text = (ROME / "cli" / "paths.py").read_text(encoding="utf-8")
     assert "../shared" not in text and "repo_root" not in text and ".parent" not in text
 
 
 def test_runtime_no_longer_offers_location_helpers():
-    import rome.runtime as runtime
+    import rome.model.runtime as runtime
     for name in ("repo_root", "shared_data_dir", "models_dir"):
         assert not hasattr(runtime, name), name
 
@@ -104,7 +104,7 @@ def test_cli_with_rome_shared_data_finds_the_known_facts(monkeypatch, tmp_path, 
 
 
 def test_models_dir_default_is_the_variable_then_the_working_directory(monkeypatch):
-    from rome import cli_paths
+    from rome.cli import paths as cli_paths
     monkeypatch.delenv("ROME_MODELS_DIR", raising=False)
     assert cli_paths.models_dir(None) == Path("data/models")
     monkeypatch.setenv("ROME_MODELS_DIR", "/elsewhere/models")
@@ -117,7 +117,7 @@ def test_models_dir_default_is_the_variable_then_the_working_directory(monkeypat
 def test_the_library_refuses_a_missing_folder_instead_of_guessing():
     from rome.editing.context_templates import templates_file
     from rome.editing.statistics import StatsSettingsError, resolve_corpus
-    from rome.models import ModelUnavailableError, embedded_gemma_dir
+    from rome.model.loading import ModelUnavailableError, embedded_gemma_dir
 
     with pytest.raises(ModelUnavailableError, match="--models-dir"):
         embedded_gemma_dir(None)

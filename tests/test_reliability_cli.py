@@ -22,8 +22,7 @@ from atomicio import CorruptFileError, atomic_save_npz, atomic_write_json, atomi
 @pytest.fixture
 def boom_command(monkeypatch):
     """A ``rome boom`` sub-command that raises whatever the test sets."""
-    from rome import cli
-
+    from rome.cli import main as cli
     module = types.ModuleType("rome_test_boom")
     module.error = RuntimeError("first line\nsecond line")
     module.add_arguments = lambda parser: parser.add_argument("--out", default=None)
@@ -41,7 +40,7 @@ def boom_command(monkeypatch):
 
 
 def test_unexpected_error_is_one_line_exit_1(boom_command, capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     assert main(["boom"]) == 1
     err = capsys.readouterr().err
@@ -49,7 +48,7 @@ def test_unexpected_error_is_one_line_exit_1(boom_command, capsys):
 
 
 def test_debug_shows_the_traceback(boom_command, capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     assert main(["boom", "--debug"]) == 1
     err = capsys.readouterr().err
@@ -58,7 +57,7 @@ def test_debug_shows_the_traceback(boom_command, capsys):
 
 def test_bad_input_is_one_line_exit_2(boom_command, capsys):
     from counterfact.errors import DataError
-    from rome.cli import main
+    from rome.cli.main import main
 
     boom_command.error = DataError("data/x.json", "must be a string", index=3, field="subject")
     assert main(["boom"]) == 2
@@ -66,7 +65,7 @@ def test_bad_input_is_one_line_exit_2(boom_command, capsys):
 
 
 def test_stdout_file_is_written_only_on_success(boom_command, tmp_path, capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     marker = tmp_path / "step.done"
     assert main(["--stdout-file", str(marker), "boom"]) == 1
@@ -77,7 +76,7 @@ def test_stdout_file_is_written_only_on_success(boom_command, tmp_path, capsys):
 
 
 def test_missing_records_file_names_the_file(tmp_path, capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     missing = tmp_path / "nope.json"
     rc = main(["evaluate", "--method", "none", "--model", "tiny-gpt2", "--records", str(missing),
@@ -89,7 +88,7 @@ def test_missing_records_file_names_the_file(tmp_path, capsys):
 
 def test_non_utf8_input_names_the_file(tmp_path, capsys):
     from counterfact.cli import main as cf_main
-    from rome.cli import main
+    from rome.cli.main import main
 
     bad = tmp_path / "records.json"
     bad.write_bytes(b'[{"case_id": 0, "subject": "Caf\xe9"}]')

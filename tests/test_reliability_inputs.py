@@ -32,7 +32,7 @@ def test_duplicate_case_ids_name_both_records(tmp_path):
 
 
 def test_evaluate_refuses_duplicate_ids_before_evaluating(tmp_path, capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     records = tmp_path / "r.json"
     records.write_text(json.dumps([_record(1), _record(1)]), encoding="utf-8")
@@ -62,7 +62,7 @@ def _defect(kind):
                                          ("missing_target_true", "requested_rewrite.target_true"),
                                          ("paraphrases_not_strings", "paraphrase_prompts")])
 def test_evaluate_refuses_a_record_it_would_misread_before_evaluating(tmp_path, capsys, kind, field):
-    from rome.cli import main
+    from rome.cli.main import main
 
     records = tmp_path / "r.json"
     records.write_text(json.dumps(_defect(kind)), encoding="utf-8")
@@ -88,7 +88,7 @@ def _zsre_record(cid, **change):
     ({"neighborhood": {"prompt": 5, "target": "Ann"}}, "field 'neighborhood.prompt' must be a string"),
     ({"paraphrase_prompts": "What does Messi play?"}, "field 'paraphrase_prompts' must be a list of strings")])
 def test_evaluate_refuses_a_converted_zsre_record_it_would_misread(tmp_path, capsys, change, expected):
-    from rome.cli import main
+    from rome.cli.main import main
 
     records = tmp_path / "z.json"
     records.write_text(json.dumps([_zsre_record(0), _zsre_record(1, **change)]), encoding="utf-8")
@@ -124,7 +124,7 @@ def test_duplicate_known_ids_name_both_records(tmp_path):
     (["train", "--method", "ke", "--batch-size", "0"], "--batch-size"),
 ])
 def test_non_positive_numeric_options_are_refused_naming_the_option(argv, option, capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -233,12 +233,12 @@ def test_build_refuses_an_empty_facts_file(tmp_path, capsys):
 # -- finding 9 (input side): prompts longer than the context ---------------------------------
 
 def test_prompt_longer_than_the_context_is_refused_naming_the_record(tiny_gpt2):
-    from rome.editing.base import PromptTooLongError
     from rome.evaluation.cli import check_record_lengths
+    from rome.model.tokens import ContextLengthError
 
     rec = _record(4)
     rec["neighborhood_prompts"] = ["Ronaldo plays", "word " * 300]
-    with pytest.raises(PromptTooLongError,
+    with pytest.raises(ContextLengthError,
                        match=r"r\.json: record 4: field neighborhood_prompts\[1\]: \d+ tokens, longer than the "
                              r"model's context of 256 tokens"):
         check_record_lengths(tiny_gpt2, [_record(3), rec], "r.json")
@@ -248,8 +248,8 @@ def test_prompt_longer_than_the_context_is_refused_naming_the_record(tiny_gpt2):
 # -- finding 3: dtypes and non-finite results ------------------------------------------------
 
 def test_float16_refused_for_gemma3_with_the_reason():
-    from rome.architectures import GEMMA3, GPT2
-    from rome.runtime import SettingError, check_dtype
+    from rome.model.architectures import GEMMA3, GPT2
+    from rome.model.runtime import SettingError, check_dtype
 
     with pytest.raises(SettingError, match=r"dtype float16 refused for gemma-3-270m .*exceed the float16 range"):
         check_dtype(GEMMA3, torch.float16, torch.device("cpu"), "gemma-3-270m")
@@ -258,15 +258,15 @@ def test_float16_refused_for_gemma3_with_the_reason():
 
 
 def test_load_model_refuses_float16_for_a_gemma3_model():
-    from rome.models import load_model
-    from rome.runtime import SettingError
+    from rome.model.loading import load_model
+    from rome.model.runtime import SettingError
 
     with pytest.raises(SettingError, match="float16 refused"):
         load_model("tiny-gemma3", dtype="float16")
 
 
 def test_unknown_dtype_is_bad_input(capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     assert main(["model-info", "--model", "tiny-gpt2", "--dtype", "int8"]) == 2
     err = capsys.readouterr().err
@@ -291,7 +291,7 @@ class NaNEditor:
 def test_nan_scores_are_never_written(tiny_gpt2, tmp_path):
     from rome.evaluation.counterfact_eval import GenerationSettings
     from rome.evaluation.runner import EvalSettings, evaluate_records
-    from rome.runtime import NonFiniteError
+    from rome.model.runtime import NonFiniteError
 
     settings = EvalSettings(model="tiny-gpt2", method="nan", generation=GenerationSettings(enabled=False),
                             check_restore=False)
@@ -305,7 +305,7 @@ def test_nan_scores_are_never_written(tiny_gpt2, tmp_path):
 def test_check_finite_finds_nested_values():
     import numpy as np
 
-    from rome.runtime import NonFiniteError, check_finite
+    from rome.model.runtime import NonFiniteError, check_finite
 
     assert check_finite({"a": [1.0, {"b": np.ones(3)}], "c": None, "d": "nan"}, "x")
     with pytest.raises(NonFiniteError, match=r"fact 2: non-finite result inf at scores\.mlp\[1, 0\]"):
@@ -315,8 +315,8 @@ def test_check_finite_finds_nested_values():
 @pytest.mark.gemma
 def test_real_gemma_in_float16_is_refused_before_any_score():
     """The reproduced case: Gemma 3 270M in float16 scored NaN (answer ``<pad>``) with exit 0."""
-    from rome.models import load_model
-    from rome.runtime import SettingError
+    from rome.model.loading import load_model
+    from rome.model.runtime import SettingError
 
     with pytest.raises(SettingError, match="dtype float16 refused for gemma-3-270m"):
         load_model("gemma-3-270m", dtype="float16", cache=MODELS_DIR)

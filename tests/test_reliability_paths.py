@@ -59,18 +59,18 @@ def test_every_result_path_builder_refuses_an_escaping_id(tmp_path):
 
 
 def test_method_slug_refuses_dot_names():
-    from rome.layout import method_slug
+    from rome.results.layout import method_slug
 
     for name in ("..", ".", " .. "):
         with pytest.raises(UnsafeNameError):
             method_slug(name)
-    assert method_slug("FT+L") == "ft-l"  # the registry name (rome.layout)
+    assert method_slug("FT+L") == "ft-l"  # the registry name (rome.results.layout)
     assert method_slug("my method") == "my_method"
 
 
 def test_evaluate_cli_refuses_an_escaping_case_id_and_writes_nothing(tmp_path, capsys):
     """The reproduced attack: a record whose case_id is x/../../…/PWNED."""
-    from rome.cli import main
+    from rome.cli.main import main
 
     rec = {"case_id": "x/../../../PWNED", "requested_rewrite": {
         "prompt": "{} plays", "subject": "Messi", "target_new": {"str": "tennis"}, "target_true": {"str": "soccer"}}}
@@ -87,7 +87,7 @@ def test_evaluate_cli_refuses_an_escaping_case_id_and_writes_nothing(tmp_path, c
 
 
 def test_prefix_options_must_be_plain_names(capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(["render-baselines", "--prefix", "../../x", "--out-dir", "o"])

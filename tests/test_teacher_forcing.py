@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rome.teacher_forcing import pack_targets, right_pad
+from rome.model.teacher_forcing import pack_targets, right_pad
 
 
 def test_right_pad_pads_on_the_right_and_masks_the_padding():

@@ -1,6 +1,6 @@
 import pytest
 
-from rome.tokens import (
+from rome.model.tokens import (
     SubjectNotFoundError,
     encode_text_with_subject,
     encode_with_subject,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rome.hooks import Trace
-from rome.vocab_projection import token_probs
+from rome.model.hooks import Trace
+from rome.model.vocab_projection import token_probs
 
 
 def _last_states_and_probs(lm, text):

@@ -17,6 +17,9 @@ from replkit.wikitext import is_heading
 
 from .errors import CorpusError
 
+# Corpus names (e.g. ROME's ``mom2_corpus``) that mean the local WikiText-2 copy, whose file the caller gives.
+LOCAL_CORPORA = ("wikitext-2", "local")
+
 _DETOK = [
     (re.compile(r" @([-,.])@ "), r"\1"),
     (re.compile(r" ([,.;:!?%)\]}])"), r"\1"),

@@ -22,22 +22,10 @@ def write_records(path: str | os.PathLike, records: list[dict]) -> Path:
     return atomic_write_text(path, dumps_records(records))
 
 
-def load_records(path: str | os.PathLike, validate: bool = False) -> list[dict]:
-    """Load a COUNTERFACT-format JSON list (ours or the released ``counterfact.json``).
-
-    With ``validate=True`` the records are checked (:func:`counterfact.validate.validate_records`)
-    and a :class:`DataError` listing the first violations is raised when any fails.
-    """
-    path = Path(path)
-    data = read_json_list(path)
-    if validate:
-        from .validate import validate_records
-
-        violations = validate_records(data)
-        if violations:
-            shown = "; ".join(str(v) for v in violations[:5])
-            raise DataError(path, f"{len(violations)} violation(s): {shown}")
-    return data
+def load_records(path: str | os.PathLike) -> list[dict]:
+    """Load a COUNTERFACT-format JSON list (ours or the released ``counterfact.json``) as it is;
+    :func:`counterfact.validate.load_valid_records` also checks every record."""
+    return read_json_list(Path(path))
 
 
 def check_record_ids(records, path: str | os.PathLike | None = None, field: str = "case_id") -> list:

@@ -184,6 +184,17 @@ def validate_file(path: str | os.PathLike, strict_counts: bool = True) -> list[V
     return validate_records(load_records(path), strict_counts=strict_counts)
 
 
+def load_valid_records(path: str | os.PathLike) -> list[dict]:
+    """:func:`~counterfact.records.load_records`, then every record checked
+    (:func:`validate_records`): a :class:`DataError` listing the first violations when any fails."""
+    data = load_records(path)
+    violations = validate_records(data)
+    if violations:
+        shown = "; ".join(str(v) for v in violations[:5])
+        raise DataError(path, f"{len(violations)} violation(s): {shown}")
+    return data
+
+
 # The violations that make a reader misread a record (as opposed to a record that reads fine
 # but breaks one of the dataset's invariants: counts, case-id order, unexpected keys, ...).
 READER_CHECKS = frozenset({"type", "prompt_placeholder"})

@@ -5,7 +5,7 @@ import pytest
 from counterfact_testdata import good_record
 
 from counterfact.cli import main
-from counterfact.validate import validate_records
+from counterfact.validate import load_valid_records, validate_records
 
 
 def checks(records, **kw):
@@ -78,7 +78,6 @@ def test_fewer_than_ten_neighbourhood_and_attribute_prompts_are_valid():
 
 def test_released_conventions_are_accepted(tmp_path):
     """The released file's Wikidata ids and pararel_idx; every loader takes them."""
-    from counterfact.records import load_records
     from counterfact.splits import write_split
     from counterfact.stats import compute_stats
 
@@ -90,7 +89,7 @@ def test_released_conventions_are_accepted(tmp_path):
     f = tmp_path / "released_like.json"
     f.write_text(json.dumps(recs), encoding="utf-8")
     assert main(["validate", str(f)]) == 0
-    assert load_records(f, validate=True) == recs
+    assert load_valid_records(f) == recs
     assert compute_stats(recs)["n_records"] == 2
     assert write_split(f, tmp_path / "split.json", eval_fraction=0.5, seed=0)["n"] == 2
     empty_id = copy.deepcopy(recs)

@@ -65,8 +65,7 @@ def test_templates_default_is_official_and_cache_key_has_the_mode(tiny_gpt2, tmp
 def test_templates_of_another_sampler_are_not_reused(tiny_gpt2, tmp_path, monkeypatch):
     """Another sampling implementation draws other texts from the same seed: its templates
     live in another file, so a cached file of the earlier sampler is never read back."""
-    from rome import generation
-
+    from rome.model import generation
     first = context_templates(tiny_gpt2, [[5, 2]], 5, seed=1, cache_dir=tmp_path)
     path = templates_file(tiny_gpt2, [[5, 2]], 5, 1, tmp_path)
     doc = json.loads(path.read_text())

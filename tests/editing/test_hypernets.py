@@ -4,9 +4,9 @@ import os
 import pytest
 import torch
 
-from rome.editing.hypernet_data import HypernetEditor, find_checkpoint, load_hypernet
-from rome.editing.ke import KENet, make_ke
-from rome.editing.mend import MENDNet, make_mend
+from rome.editing.hypernet import HypernetEditor, find_checkpoint, load_hypernet, make_ke, make_mend
+from rome.editing.ke import KENet
+from rome.editing.mend import MENDNet
 from rome.editing.train_cli import run_training, train_hypernet
 
 from ._baseline_helpers import FACTS, check_edit_contract

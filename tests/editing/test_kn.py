@@ -37,7 +37,7 @@ def test_ig_attribution_completeness(tiny_gpt2):
     attr, acts = ed.attribute(lm, FACTS[0].text, answer)
     assert attr.shape == acts.shape == (1, lm.spec.key_dim(lm.model, 1))
     from rome.editing.ft import last_token_logits
-    from rome.hooks import Trace
+    from rome.model.hooks import Trace
 
     name = lm.spec.layer_name("edit", 1)
     with torch.no_grad():

@@ -80,7 +80,7 @@ def _editor(method, lm, tmp_path):
                                  hypernet_checkpoint=None)
     editor = make_editor(method, lm, overrides, options)
     if hasattr(editor, "net"):  # KE / MEND: an untrained network of the right shape
-        from rome.editing.hypernet_data import net_class
+        from rome.editing.hypernet import net_class
 
         torch.manual_seed(0)
         editor.net = net_class(editor.method).for_model(lm, editor.hparams)

@@ -20,7 +20,7 @@ from rome.editing.rome import (
     v_rows,
 )
 from rome.editing.statistics import StatsProvider, StatsSettings
-from rome.hooks import count_hooks
+from rome.model.hooks import count_hooks
 from testpaths import WIKITEXT2
 
 REQ = EditRequest("{} plays the sport of", "LeBron James", "football", "basketball")
@@ -166,9 +166,9 @@ def test_inserted_weights_reproduce_v_star_in_a_real_forward(arch, gpt2_tok, bos
     """End to end: δ is optimised at the same place the insert changes. Patching δ into the
     unedited model and editing the weights both give v* at the edited module's output at
     the last subject token of the un-prefixed prompt, in a plain forward pass."""
-    from rome.hooks import Trace
+    from rome.model.hooks import Trace
+    from rome.model.tokens import encode_with_subject
     from rome.testing import tiny_model
-    from rome.tokens import encode_with_subject
     lm = tiny_model(arch, gpt2_tok if arch != "gemma3" else bos_tok)
     ed = editor_for(lm, stats_cache, v_steps=4)
     layer = ed.hparams["layer"]

@@ -14,8 +14,8 @@ import torch
 from rome.editing.base import EditRequest
 from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
-from rome.editing.rome_scoring import score_pairs
 from rome.editing.statistics import StatsProvider, StatsSettings
+from rome.model.queries import score_pairs
 from testpaths import WIKITEXT2
 
 pytestmark = pytest.mark.gemma

@@ -15,7 +15,7 @@ from rome.editing.statistics import (
     split_wikitext,
     tokenize_chunks,
 )
-from rome.hooks import Trace, count_hooks
+from rome.model.hooks import Trace, count_hooks
 
 WIKI = """ = Alpha = 
 

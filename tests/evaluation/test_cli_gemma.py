@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from rome.cli import main
+from rome.cli.main import main
 
 
 @pytest.mark.gemma
@@ -35,7 +35,7 @@ def test_command_chain_counterfact_and_zsre(tmp_path, make_record, shared_data, 
 @pytest.mark.gemma
 def test_gemma_knows_a_famous_fact(gemma):
     """Scoring on the real model: Paris beats Rome as France's capital."""
-    from rome.scoring import score_targets
+    from rome.model.scoring import score_targets
 
     paris, rome = score_targets(gemma, [("The capital of France is", " Paris"), ("The capital of France is", " Rome")])
     assert paris.nll < rome.nll and len(paris.correct) == 1

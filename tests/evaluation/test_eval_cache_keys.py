@@ -11,12 +11,12 @@ import json
 import pytest
 
 from atomicio import sha256_file
-from rome.cache_key import MissingItemsError, MixedKeysError
-from rome.cli import main
+from rome.cli.main import main
 from rome.evaluation.counterfact_eval import GenerationSettings
 from rome.evaluation.editors import IdentityEditor
 from rome.evaluation.runner import EvalSettings, evaluate_records, result_path
 from rome.evaluation.summary import summarize_run
+from rome.results.cache_key import MissingItemsError, MixedKeysError
 
 CORPUS_NAME = "wikitext-2/wiki.test.raw"
 

@@ -7,7 +7,15 @@ import sys
 
 import pytest
 
-from rome.layout import StaleResultError, case_file, common_case_ids, display_name, is_unedited, method_dir, method_slug
+from rome.results.layout import (
+    StaleResultError,
+    case_file,
+    common_case_ids,
+    display_name,
+    is_unedited,
+    method_dir,
+    method_slug,
+)
 
 
 @pytest.mark.parametrize("name, slug", [
@@ -39,7 +47,7 @@ def test_folders_and_common_case_ids(tmp_path):
 
 
 def test_render_does_not_import_torch():
-    code = ("import sys, rome.layout, rome.render.tables, rome.render.text_figures, rome.render.style; "
+    code = ("import sys, rome.results.layout, rome.render.tables, rome.render.text_figures, rome.render.style; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from atomicio import atomic_write_json
-from rome.evaluation.human_eval import export_kit, tally_ratings
 from rome.render.human_eval import render_fig26
+from rome.render.human_eval_kit import export_kit, tally_ratings
 from rome.render.text_figures import render_generations, render_record
 
 TAGS = {"none": "x", "ROME": "y", "FT+L": "z", "unedited": "x"}
@@ -33,7 +33,7 @@ def eval_dir(tmp_path, make_record):
 def test_records_come_from_each_run_manifest_not_from_files_present(eval_dir, tmp_path):
     """A result file left from another run (not in the manifest, or under another key) is
     never picked or shown."""
-    from rome.layout import StaleResultError, common_case_ids
+    from rome.results.layout import StaleResultError, common_case_ids
 
     assert common_case_ids(eval_dir, ["none", "ROME", "FT+L"], 5) == [0, 1]
     for folder in ("none", "rome", "ft-l"):    # record 7: files of an earlier run in every folder

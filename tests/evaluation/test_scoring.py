@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rome.evaluation.zsre_eval import score_zsre_record
-from rome.scoring import encode_prompt, encode_target, score_targets, score_token_ids
+from rome.model.scoring import encode_prompt, encode_target, score_targets, score_token_ids
 
 
 def reference_nll(lm, prompt, target):

@@ -91,7 +91,7 @@ def test_generation_thresholds_follow_the_unedited_row():
 
 
 def test_render_tables_refuses_what_is_not_a_summary_naming_file_and_field(tmp_path, capsys):
-    from rome.cli import main
+    from rome.cli.main import main
 
     good = summary("gemma-3-270m", ROWS)
     bad_metrics = json.loads(json.dumps(good))

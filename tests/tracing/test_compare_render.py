@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rome.model.tokens import TOKEN_CATEGORIES
 from rome.render.tracing_cli import add_arguments, compare_entry, compare_models, run
-from rome.tokens import TOKEN_CATEGORIES
 from rome.tracing.aggregate import save_average
 from rome.tracing.saliency_cli import prompt_from_args
 

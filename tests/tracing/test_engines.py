@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rome.hooks import count_hooks
+from rome.model.hooks import count_hooks
 from rome.tracing.engine_fast import FastEngine
 from rome.tracing.engine_reference import ReferenceEngine
 from rome.tracing.noise import EmbeddingStats

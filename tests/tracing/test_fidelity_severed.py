@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from rome.hooks import TraceDict
+from rome.model.hooks import TraceDict
 from rome.tracing.engine_fast import FastEngine
 from rome.tracing.engine_reference import ReferenceEngine
 from rome.tracing.noise import sample_noise, sample_noise_draws

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from counterfact.errors import BadInputError
-from rome.cache_key import MissingItemsError, MixedKeysError, StaleCacheError
-from rome.cli import main
+from rome.cli.main import main
+from rome.results.cache_key import MissingItemsError, MixedKeysError, StaleCacheError
 from rome.tracing.batch import result_path, trace_facts
 from rome.tracing.prepare import TraceSettings
 from rome.tracing.summary import summarise

@@ -1,9 +1,9 @@
 import json
 
-from rome.audit import audit
-from rome.cli import main
-from rome.provenance import write_provenance
-from rome.report import build_index
+from rome.cli.main import main
+from rome.render.report import build_index
+from rome.results.audit import audit
+from rome.results.provenance import write_provenance
 
 
 def _make(tmp_path):
@@ -51,7 +51,7 @@ def test_report_index_lists_files_with_provenance(tmp_path):
 
 def _per_item_run(tmp_path):
     """A step's outputs as the workflow has them: ``main.done`` and ``main/`` with per-fact files and a manifest."""
-    from rome.cache_key import item_record
+    from rome.results.cache_key import item_record
 
     run = tmp_path / "data" / "tracing" / "main"
     (run / "hidden").mkdir(parents=True)

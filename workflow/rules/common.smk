@@ -138,7 +138,7 @@ def model_layers():
 
 
 def check_layers():
-    from rome.architectures import parse_layers
+    from rome.model.architectures import parse_layers
 
     n = model_layers()
     if n is None:

@@ -2,7 +2,7 @@
 
 One template per paper item: the item and its title (rome.render.catalogue), the
 configuration that produced it (filled in by Snakemake from the run's config when the
-report is built) and the paper's value (catalogue and rome.paper_values). Rules whose
+report is built) and the paper's value (catalogue and rome.results.paper_values). Rules whose
 wildcard picks the item (tables, text figures, tracing variants) get one template that
 selects by the wildcard. Run after changing the catalogue:  python workflow/scripts/make_captions.py
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rome.paper_values import COUNTERFACT_COLUMNS, PAPER_TABLES, ZSRE_COLUMNS
 from rome.render.catalogue import CATALOGUE
+from rome.results.paper_values import COUNTERFACT_COLUMNS, PAPER_TABLES, ZSRE_COLUMNS
 
 OUT = Path(__file__).resolve().parents[1] / "report"
 C = "snakemake.config"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rome.provenance import write_provenance
 from rome.render.tracing import KINDS, plot_trace
-from rome.tracing.trace import TraceResult
+from rome.results.provenance import write_provenance
+from rome.results.traces import TraceResult
 
 PAPER_SUBJECT = "Space Needle"
 sm = snakemake  # noqa: F821 - provided by Snakemake's script directive

@@ -11,7 +11,7 @@ import random
 import sys
 
 from atomicio import atomic_write_json
-from rome.provenance import write_provenance
+from rome.results.provenance import write_provenance
 
 sm = snakemake  # noqa: F821 - provided by Snakemake's script directive
 source = sm.input[0]

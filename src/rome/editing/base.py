@@ -22,7 +22,8 @@ import torch
 
 from counterfact.errors import BadInputError
 
-from ..hooks import restore_weights, snapshot_weights
+from ..model.hooks import restore_weights, snapshot_weights
+from ..model.tokens import ContextLengthError, check_fits_context
 
 
 class EditRequestError(BadInputError, ValueError):
@@ -112,28 +113,16 @@ def begin_edit(model: torch.nn.Module, names: Sequence[str], method: str) -> Edi
     return result
 
 
-class PromptTooLongError(EditRequestError):
+class PromptTooLongError(EditRequestError, ContextLengthError):
     """A request (prompt plus target) longer than the model's context."""
-
-
-def check_fits_context(lm, text: str, where: str, field_name: str = "prompt") -> None:
-    """Refuse ``text`` when it has more tokens than ``lm`` supports (it used to end in an
-    ``IndexError`` deep in the position embedding); ``where`` names the record."""
-    limit = getattr(lm, "context_length", None)
-    tokenizer = getattr(lm, "tokenizer", None)
-    if not limit or tokenizer is None:
-        return
-    n = len(tokenizer(text)["input_ids"])
-    if n > limit:
-        raise PromptTooLongError(f"{where}: field {field_name}: {n} tokens, longer than the model's context "
-                                 f"of {limit} tokens")
 
 
 def _check_requests(lm, requests: list) -> None:
     for r in requests:
         if isinstance(r, EditRequest):
             where = f"record {r.case_id}" if r.case_id is not None else "edit request"
-            check_fits_context(lm, f"{r.text} {r.target_new}", where, "requested_rewrite (prompt + target_new)")
+            check_fits_context(lm, f"{r.text} {r.target_new}", where, "requested_rewrite (prompt + target_new)",
+                               error=PromptTooLongError)
 
 
 def all_or_nothing(apply):

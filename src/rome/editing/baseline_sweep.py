@@ -28,9 +28,9 @@ from counterfact.errors import BadInputError
 from counterfact.records import check_record_ids
 from counterfact.records import load_records as load_counterfact
 
-from ..record_prompts import record_prompts as all_record_prompts
-from ..runtime import check_finite
-from ..scoring import score_targets
+from ..model.record_prompts import record_prompts as all_record_prompts
+from ..model.runtime import check_finite
+from ..model.scoring import score_targets
 from .attn_edit import make_attn_edit
 from .base import EditRequest
 from .ft import make_ft
@@ -64,7 +64,7 @@ def editor_for(setting: Mapping[str, Any]):
 def record_prompts(record: Mapping[str, Any]) -> dict[str, list[str]]:
     """The prompts of each kind of :data:`PROMPT_KINDS` (the rewrite prompt filled with its subject).
 
-    The record is read by :func:`rome.record_prompts.record_prompts` (its ``RecordError``
+    The record is read by :func:`rome.model.record_prompts.record_prompts` (its ``RecordError``
     names the record and field of a malformed record).
     """
     prompts = all_record_prompts(record)
@@ -103,7 +103,7 @@ def run_sweep(lm, records: Sequence[Mapping[str, Any]], settings: Sequence[Mappi
 
     from tqdm.auto import tqdm
 
-    from ..cache_key import ReuseCounts, json_checksum, make_key, reuse_json
+    from ..results.cache_key import ReuseCounts, json_checksum, make_key, reuse_json
 
     def report(msg: str) -> None:
         print(f"rome baseline-sweep: {msg}", file=sys.stderr)

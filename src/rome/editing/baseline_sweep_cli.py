@@ -14,8 +14,8 @@ import json
 
 from counterfact.cliargs import positive_int
 
-from .. import cli_paths
-from ..architectures import parse_layers
+from ..cli import paths as cli_paths
+from ..model.architectures import parse_layers
 from .baseline_sweep import SWEEP_METHODS, load_records, run_sweep, settings_grid
 
 
@@ -38,7 +38,7 @@ def parse_epsilons(text: str | None) -> list[float | None] | None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from replkit.cli import add_progress_option, add_set_option
 
-    from ..model_info import add_model_arguments
+    from ..model.info import add_model_arguments
 
     add_model_arguments(parser)
     parser.add_argument("--method", required=True, choices=list(SWEEP_METHODS))
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from replkit.cli import parse_overrides
 
-    from ..model_info import load_from_args
+    from ..model.info import load_from_args
     from .hparams import load_hparams
 
     case_ids = None

@@ -17,9 +17,9 @@ start token (GPT-2's ``<|endoftext|>``, Gemma's BOS). Two readings of ``length``
 
 Sampling is seeded (a forked RNG, so the caller's global RNG is untouched) and the result
 is cached as a JSON file, keyed by model, seed, every setting above and the sampler's
-version (:data:`rome.generation.SAMPLER_VERSION`: another sampling implementation draws
+version (:data:`rome.model.generation.SAMPLER_VERSION`: another sampling implementation draws
 other texts from the same seed), in the folder the caller gives (``cache_dir``; the command
-lines' default is in :mod:`rome.cli_paths`). The texts themselves are an input of every
+lines' default is in :mod:`rome.cli.paths`). The texts themselves are an input of every
 ROME result: evaluation and sweep files carry the file's checksum in their cache key.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from atomicio import atomic_write_json, stable_key
 
-from .. import generation
+from ..model import generation
 from .statistics import model_slug
 
 TEMPLATE_MODES = ("official", "new_tokens")

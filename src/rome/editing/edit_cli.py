@@ -15,11 +15,12 @@ import json
 from counterfact.cliargs import nonnegative_int, positive_int
 from replkit.cli import add_set_option, parse_overrides
 
-from ..cli_paths import resolve_editing_paths
-from ..model_info import add_model_arguments, load_from_args
+from ..cli.paths import resolve_editing_paths
+from ..model.info import add_model_arguments, load_from_args
+from ..model.queries import greedy_generation, next_token, score_pairs
+from ..model.tokens import check_fits_context
 from .base import EditRequest
 from .registry import METHODS, make_editor
-from .rome_scoring import greedy_generation, next_token, score_pairs
 
 
 def add_stats_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["layer"] = args.layer
     request = EditRequest(args.prompt, args.subject, args.target, args.target_true)
     lm = load_from_args(args)
+    check_fits_context(lm, f"{request.text} {request.target_new}", "command line",
+                       "--prompt (with --subject and --target filled in)")
     editor = make_editor(args.method, lm, overrides, args)
     text = request.text
     true = args.target_true or next_token(lm, text)

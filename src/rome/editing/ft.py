@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from ..architectures import ArchSpec, get_parameter
-from ..teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
-from ..tokens import TargetTokenError, target_token_ids
-from ..vocab_projection import final_hidden, head_logits
+from ..model.architectures import ArchSpec, get_parameter
+from ..model.teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
+from ..model.tokens import TargetTokenError, target_token_ids
+from ..model.vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, all_or_nothing, begin_edit
 from .hparams import FTHparams, FTLHparams, HparamsError
 
@@ -41,7 +41,7 @@ def encode_prompt_ids(tokenizer, prompt: str) -> list[int]:
 
 
 def encode_target_ids(tokenizer, target: str) -> list[int]:
-    """Token ids of ``" " + target`` (:func:`rome.tokens.target_token_ids`)."""
+    """Token ids of ``" " + target`` (:func:`rome.model.tokens.target_token_ids`)."""
     try:
         return target_token_ids(tokenizer, target)
     except TargetTokenError as err:

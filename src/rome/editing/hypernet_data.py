@@ -18,6 +18,9 @@
   edited projections, which MEND transforms and KE conditions on), and
   :func:`added_weight_deltas` (a context manager running the model as if ``W + dW``,
   differentiably in ``dW``, without touching the stored weights).
+
+The trained networks' files and the editor that applies them are in
+:mod:`rome.editing.hypernet` (which imports this module and the networks, never the reverse).
 """
 from __future__ import annotations
 
@@ -25,27 +28,20 @@ import contextlib
 import os
 import random
 import re
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
-from counterfact.errors import BadInputError, read_json, read_json_list
+from counterfact.errors import BadInputError, read_json_list
 from counterfact.records import load_records as load_counterfact
 from replkit.wikitext import is_heading
 
-from ..generation import generate_ids
-from ..hooks import TraceDict
-from ..scoring import encode_prompt
-from .base import all_or_nothing
+from ..model.generation import generate_ids
+from ..model.hooks import TraceDict
+from ..model.scoring import encode_prompt
 from .ft import build_target_batch, target_token_logprobs
-
-if TYPE_CHECKING:
-    from .ke import KENet
-    from .mend import MENDNet
 
 VARIANTS = ("plain", "cf", "zsre")
 
@@ -265,128 +261,3 @@ def to_param_layout(spec, delta_out_in: torch.Tensor) -> torch.Tensor:
 
 
 # -- trained hyper-networks: files and the editor ------------------------------------------
-
-NET_CLASSES = {"ke": ("rome.editing.ke", "KENet"), "mend": ("rome.editing.mend", "MENDNet")}
-
-
-def net_class(method: str):
-    import importlib
-
-    try:
-        module, cls = NET_CLASSES[method]
-    except KeyError:
-        raise ValueError(f"unknown hyper-network method {method!r}; expected one of {sorted(NET_CLASSES)}") from None
-    return getattr(importlib.import_module(module), cls)
-
-
-def save_hypernet(path: str | os.PathLike, net: KENet | MENDNet, meta: Mapping) -> None:
-    """Plain tensors + JSON-able config (loadable with ``torch.load(weights_only=True)``)."""
-    import io
-
-    from atomicio import atomic_write_bytes
-
-    buf = io.BytesIO()
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    torch.save({"method": net.method, "config": net.config(), "state_dict": state, "meta": dict(meta)}, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def load_hypernet(path: str | os.PathLike, device="cpu") -> torch.nn.Module:
-    try:
-        blob = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"hyper-network checkpoint {path} not found (make it with `rome train`)") from None
-    try:
-        net = net_class(blob["method"])(**blob["config"])
-        net.load_state_dict(blob["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as err:
-        raise ValueError(f"{path}: not a valid hyper-network checkpoint ({err})") from None
-    net.meta = blob.get("meta", {})
-    return net.to(device).eval()
-
-
-def find_checkpoint(directory: str | os.PathLike, method: str, variant: str, model_name: str) -> Path:
-    """The newest finished checkpoint of (method, variant, model) in ``directory`` (per its .json).
-
-    A metadata file that is not valid JSON is an error naming it (it is never skipped). When
-    several finished checkpoints match (e.g. trained with different budgets), the newest is
-    used and a warning names the ones passed over; pass an explicit checkpoint to choose.
-    """
-    directory = Path(directory)
-    found = []
-    for meta_path in sorted(directory.glob(f"{method}-{variant}-*.json")):
-        if meta_path.name.endswith(".examples.json"):
-            continue
-        meta = read_json(meta_path, "metadata of a trained hyper-network")
-        weights = meta_path.with_suffix(".pt")
-        if isinstance(meta, dict) and meta.get("model") == model_name and meta.get("finished") and weights.exists():
-            found.append((weights.stat().st_mtime, weights))
-    if not found:
-        raise FileNotFoundError(
-            f"no trained {method} ({variant}) hyper-network for model {model_name!r} in {directory}; "
-            f"run `rome train --method {method} --variant {variant} --model {model_name} --out-dir {directory}`")
-    found.sort()
-    chosen = found[-1][1]
-    if len(found) > 1:
-        others = ", ".join(p.name for _, p in found[:-1])
-        warnings.warn(f"{len(found)} finished {method} ({variant}) checkpoints for {model_name!r} in {directory}; "
-                      f"using the newest, {chosen.name} (passed over: {others}). "
-                      "Name one with `rome evaluate --hypernet-checkpoint`.", stacklevel=2)
-    return chosen
-
-
-@dataclass
-class HypernetEditor:
-    """KE or MEND as an :class:`rome.editing.base.Editor`: apply a trained hyper-network's updates.
-
-    The network is ``net`` if given, else read from ``checkpoint``, else the newest
-    finished checkpoint for the model in ``hypernet_dir`` (the caller's folder: the library
-    guesses none).
-    """
-
-    method: str
-    variant: str = "plain"
-    hparams: Mapping = field(default_factory=dict)
-    checkpoint: str | None = None
-    hypernet_dir: str | None = None
-    net: torch.nn.Module | None = None
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown variant {self.variant!r}; expected one of {VARIANTS}")
-
-    @property
-    def name(self) -> str:
-        return self.method if self.variant == "plain" else f"{self.method}-{self.variant}"
-
-    def checkpoint_path(self, lm) -> Path:
-        """``checkpoint``, else the newest finished one in ``hypernet_dir`` (an error naming
-        both when neither is given)."""
-        if self.checkpoint:
-            return Path(self.checkpoint)
-        if not self.hypernet_dir:
-            raise FileNotFoundError(f"{self.name}: no trained hyper-network given: pass a checkpoint "
-                                    "(--hypernet-checkpoint) or the folder of trained ones (--hypernet-dir)")
-        return find_checkpoint(self.hypernet_dir, self.method, self.variant, lm.name)
-
-    def load(self, lm) -> torch.nn.Module:
-        if self.net is None:
-            self.net = load_hypernet(self.checkpoint_path(lm), lm.device)
-        return self.net
-
-    @all_or_nothing
-    def apply(self, lm, requests):
-        from .base import begin_edit
-
-        net = self.load(lm)
-        spec = lm.spec
-        result = begin_edit(lm.model, [spec.edit_weight_name(l) for l in net.layers], self.name)
-        for req in requests:
-            deltas = net.deltas(lm, req.text, req.target_new)
-            with torch.no_grad():
-                for layer, d in deltas.items():
-                    w = spec.edit_weight(lm.model, layer)
-                    w += to_param_layout(spec, d.detach()).to(w.dtype)
-        result.info = {"layers": list(net.layers), "variant": self.variant,
-                       "checkpoint": str(self.checkpoint) if self.checkpoint else None}
-        return result

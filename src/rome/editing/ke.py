@@ -27,7 +27,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ..vocab_projection import final_hidden
+from ..model.vocab_projection import final_hidden
 from .ft import build_target_batch
 from .hparams import KEHparams
 from .hypernet_data import gradient_factors
@@ -91,7 +91,7 @@ class KENet(nn.Module):
 
 def resolve_layers(lm, spec: str | list[int]) -> list[int]:
     """Edited layers of the ``layers`` setting: a selection, or ``"last:N"`` for the model's last N layers."""
-    from ..architectures import parse_layers
+    from ..model.architectures import parse_layers
 
     if isinstance(spec, str) and spec.startswith("last:"):
         n = int(spec.split(":", 1)[1])
@@ -102,10 +102,3 @@ def resolve_layers(lm, spec: str | list[int]) -> list[int]:
     if not layers or bad:
         raise ValueError(f"hyper-network layers {spec!r} invalid for a {lm.n_layers}-layer model")
     return layers
-
-
-def make_ke(hparams: Mapping[str, Any], variant: str = "plain", **kw):
-    """The KE editor of ``variant`` (plain, cf, zsre); see :class:`rome.editing.hypernet_data.HypernetEditor`."""
-    from .hypernet_data import HypernetEditor
-
-    return HypernetEditor(method="ke", variant=variant, hparams=KEHparams.coerce(hparams), **kw)

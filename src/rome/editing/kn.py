@@ -28,9 +28,9 @@ from typing import Any
 
 import torch
 
-from ..architectures import get_parameter, parse_layers
-from ..hooks import Trace, TraceDict
-from ..vocab_projection import final_hidden, head_logits
+from ..model.architectures import get_parameter, parse_layers
+from ..model.hooks import Trace, TraceDict
+from ..model.vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditResult, all_or_nothing, begin_edit
 from .ft import encode_target_ids
 from .hparams import KNHparams

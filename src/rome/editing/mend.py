@@ -71,10 +71,3 @@ class MENDNet(nn.Module):
             u_t, d_t = z[:, : self.d_in], z[:, self.d_in:]
             out[l] = -self.log_lr[i].exp() / z.shape[0] * (d_t.T @ u_t)
         return out
-
-
-def make_mend(hparams: Mapping[str, Any], variant: str = "plain", **kw):
-    """The MEND editor of ``variant`` (plain, cf, zsre); see :class:`rome.editing.hypernet_data.HypernetEditor`."""
-    from .hypernet_data import HypernetEditor
-
-    return HypernetEditor(method="mend", variant=variant, hparams=MENDHparams.coerce(hparams), **kw)

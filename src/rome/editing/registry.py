@@ -56,7 +56,7 @@ def _fine_tuning(method: str, maker: str):
 
 def _hypernet(method: str, variant: str):
     def factory(lm, overrides: dict, options) -> Any:
-        from .hypernet_data import HypernetEditor
+        from .hypernet import HypernetEditor
 
         kw = {}
         if getattr(options, "hypernet_dir", None):

@@ -31,15 +31,15 @@ from pathlib import Path
 
 import torch
 
-from ..hooks import Trace, TraceDict, with_primary
-from ..partial_forward import build_cache, capture_raw_output, left_padded_prefix_cache, replay_blocks
-from ..teacher_forcing import right_pad
-from ..tokens import Encoded, encode_with_subject
-from ..vocab_projection import final_hidden, head_logits
+from ..model.hooks import Trace, TraceDict, with_primary
+from ..model.partial_forward import build_cache, capture_raw_output, left_padded_prefix_cache, replay_blocks
+from ..model.queries import target_ids, target_probability
+from ..model.teacher_forcing import right_pad
+from ..model.tokens import Encoded, encode_with_subject
+from ..model.vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditRequestError, EditResult, all_or_nothing, begin_edit
 from .context_templates import context_templates, templates_file
 from .hparams import ROMEHparams
-from .rome_scoring import target_ids, target_probability
 
 TOKEN_CHOICES = ("first_subject", "last_subject", "first_subsequent", "last")
 

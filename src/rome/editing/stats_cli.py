@@ -12,9 +12,9 @@ import json
 
 from counterfact.cliargs import positive_int
 
-from .. import cli_paths
-from ..architectures import parse_layers
-from ..model_info import add_model_arguments, load_from_args
+from ..cli import paths as cli_paths
+from ..model.architectures import parse_layers
+from ..model.info import add_model_arguments, load_from_args
 from .statistics import StatsSettings, compute_statistics, load_second_moment
 
 

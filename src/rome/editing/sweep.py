@@ -3,7 +3,7 @@
 For each (token choice, layer, record) the sweep edits the model with ROME at that layer
 and token, scores the record, restores the weights bit for bit and writes one JSON file
 ``<out>/<token>/layer-NN/case-<id>.json``. Each file stores the cache key of what made it
-(:mod:`rome.cache_key`: model and weights fingerprint, ROME hyper-parameters, statistics
+(:mod:`rome.results.cache_key`: model and weights fingerprint, ROME hyper-parameters, statistics
 settings and corpus checksum, code version) and its record's checksum; a rerun reuses only
 files whose key matches (an interrupted sweep resumes; a changed setting recomputes). The
 unedited model's scores go to ``<out>/pre/case-<id>.json``.
@@ -28,14 +28,14 @@ from counterfact.errors import DataError
 from counterfact.records import check_record_ids
 from counterfact.records import load_records as load_counterfact
 
-from ..cache_key import CacheKey, ReuseCounts, json_checksum, make_key, reuse_json
-from ..record_prompts import EDIT_FIELDS, check_records
-from ..runtime import check_finite
-from ..stats_util import harmonic_mean
-from ..tokens import SubjectNotFoundError
+from ..model.queries import score_pairs
+from ..model.record_prompts import EDIT_FIELDS, check_records
+from ..model.runtime import check_finite
+from ..model.tokens import SubjectNotFoundError
+from ..results.cache_key import CacheKey, ReuseCounts, json_checksum, make_key, reuse_json
+from ..results.stats_util import harmonic_mean
 from .base import EditRequest, EditRequestError
 from .rome import TOKEN_CHOICES, ROMEEditor
-from .rome_scoring import score_pairs
 
 METRICS = ("efficacy", "generalization", "specificity", "score")
 
@@ -52,7 +52,7 @@ def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
 
     Reading is :func:`counterfact.records.load_records` (a missing file, invalid JSON or a
     non-list raise its :class:`~counterfact.errors.DataError`); a record that would be
-    misread or lacks a needed field (:func:`rome.record_prompts.check_records`) raises
+    misread or lacks a needed field (:func:`rome.model.record_prompts.check_records`) raises
     :class:`RecordError` (a ``DataError`` too), naming the file, record and field.
     """
     data = check_record_ids(load_counterfact(path), path)

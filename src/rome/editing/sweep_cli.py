@@ -12,9 +12,9 @@ import argparse
 from counterfact.cliargs import positive_int
 from replkit.cli import add_set_option, parse_overrides
 
-from .. import cli_paths
-from ..architectures import parse_layers
-from ..model_info import add_model_arguments, load_from_args
+from ..cli import paths as cli_paths
+from ..model.architectures import parse_layers
+from ..model.info import add_model_arguments, load_from_args
 from .edit_cli import add_stats_arguments
 from .hparams import ROMEHparams, load_hparams
 from .rome import TOKEN_CHOICES, ROMEEditor

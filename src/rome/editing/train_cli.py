@@ -6,7 +6,7 @@ its paraphrases, with the network's update applied) + ``kl_weight`` x locality l
 stays frozen; only the hyper-network learns.
 
 Files in ``--out-dir`` (``<stem>`` = ``<method>-<variant>-<key>``, key = stable_key of
-the model (name, dtype and weights fingerprint, :func:`rome.cache_key.model_identity`),
+the model (name, dtype and weights fingerprint, :func:`rome.results.cache_key.model_identity`),
 method, variant, data sha256, hparams, seed, steps and batch size):
 
 * ``<stem>.pt``      the trained network (plain tensors + JSON-able config);
@@ -31,17 +31,16 @@ import torch
 from atomicio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, stable_key
 from counterfact.cliargs import positive_int
 
-from .. import cli_paths
+from ..cli import paths as cli_paths
 from .ft import build_target_batch, last_token_logits, target_nll
+from .hypernet import net_class, save_hypernet
 from .hypernet_data import (
     VARIANTS,
     HypernetExample,
     added_weight_deltas,
     counterfact_examples,
     generic_examples,
-    net_class,
     save_examples,
-    save_hypernet,
     zsre_examples,
 )
 
@@ -147,7 +146,7 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
                  out_dir: str | Path, records: str | None = None, corpus: str | None = None, seed: int = 0,
                  exclude_case_ids: Sequence[int] = (), progress: bool = True) -> Path:
     """Train (or resume, or reuse) the hyper-network keyed by its inputs; returns the ``.pt`` path."""
-    from ..runtime import seed_everything
+    from ..model.runtime import seed_everything
     from .hparams import _HypernetHparams, hparams_class
 
     hparams = cast(_HypernetHparams, hparams_class(method).coerce(hparams))
@@ -156,8 +155,8 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
     n_plain = min(hparams.n_plain_examples, steps * batch_size)
     data_file = corpus if variant == "plain" else records
     data_sha = sha256_file(data_file) if data_file else None
-    from ..cache_key import model_identity
-    from ..generation import SAMPLER_VERSION
+    from ..model.generation import SAMPLER_VERSION
+    from ..results.cache_key import model_identity
 
     # the plain variant's edits are sampled from the model: the sampler is one of its inputs
     sampler = [SAMPLER_VERSION] if variant == "plain" else []
@@ -195,7 +194,7 @@ def run_training(lm, method: str, variant: str, hparams: Mapping[str, Any], *, s
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from replkit.cli import add_progress_option, add_set_option
 
-    from ..model_info import add_model_arguments
+    from ..model.info import add_model_arguments
 
     add_model_arguments(parser)
     parser.add_argument("--method", required=True, choices=["ke", "mend"])
@@ -215,7 +214,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from replkit.cli import parse_overrides
 
-    from ..model_info import load_from_args
+    from ..model.info import load_from_args
     from .hparams import load_hparams
 
     lm = load_from_args(args)

@@ -16,8 +16,8 @@ from counterfact.cliargs import nonnegative_int, positive_int
 from counterfact.errors import BadInputError
 from replkit.cli import add_progress_option, add_set_option, parse_overrides
 
-from ..cli_paths import resolve_editing_paths
-from ..model_info import add_model_arguments, load_from_args
+from ..cli.paths import resolve_editing_paths
+from ..model.info import add_model_arguments, load_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_eval_records(path: str, dataset: str) -> list[dict]:
     """The records of ``path``, checked at the door: a JSON list whose ``case_id`` are plain,
     unique tokens and, for COUNTERFACT, whose records read as the format says
-    (:func:`rome.record_prompts.check_records`); a :class:`counterfact.errors.DataError`
+    (:func:`rome.model.record_prompts.check_records`); a :class:`counterfact.errors.DataError`
     names the file, record and field."""
     from counterfact.errors import read_json_list
     from counterfact.records import check_record_ids
@@ -72,7 +72,7 @@ def load_eval_records(path: str, dataset: str) -> list[dict]:
         return load_zsre(path)
     check_record_ids(head, path)
     if dataset == "counterfact":
-        from ..record_prompts import check_records
+        from ..model.record_prompts import check_records
 
         check_records(head, path)
     else:
@@ -111,9 +111,9 @@ def select_records(records: list[dict], start: int = 0, limit: int | None = None
 
 def check_record_lengths(lm, records: list[dict], path: str) -> None:
     """Every prompt of every record (with its longest target) must fit the model's context;
-    otherwise a :class:`rome.editing.base.PromptTooLongError` names the file, record and field
+    otherwise a :class:`rome.model.tokens.ContextLengthError` names the file, record and field
     (it used to be an ``IndexError`` in the position embedding, after some records were done)."""
-    from ..editing.base import check_fits_context
+    from ..model.tokens import check_fits_context
 
     for r in records:
         rw = r.get("requested_rewrite") or {}

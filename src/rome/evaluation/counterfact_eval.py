@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..record_prompts import PROMPT_KINDS, RecordError, record_prompts, record_targets  # noqa: F401
-from ..scoring import score_targets
+from ..model.record_prompts import PROMPT_KINDS, RecordError, record_prompts, record_targets  # noqa: F401
+from ..model.scoring import score_targets
 from .fluency import generation_entropy
 from .generation import generate_texts
 

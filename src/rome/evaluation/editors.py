@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..editing.base import EditRequest, EditResult
-from ..layout import is_unedited
+from ..results.layout import is_unedited
 
 
 class EditorUnavailableError(RuntimeError):

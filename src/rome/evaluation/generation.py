@@ -4,7 +4,7 @@ The paper generates 100 tokens *including the prompt* with top-k 5 sampling.
 ``total_tokens`` has that meaning here: each batch generates
 ``max(1, total_tokens - longest prompt)`` new tokens, and end-of-sequence tokens are
 never sampled (every text has its full length). The tokens come from the package's one
-generation path, :func:`rome.generation.generate_ids` (``model.generate``), seeded with
+generation path, :func:`rome.model.generation.generate_ids` (``model.generate``), seeded with
 ``seed`` + batch start so the global random state is untouched and the same seed gives the
 same texts.
 """
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import torch
 
-from ..generation import generate_ids
-from ..scoring import encode_prompt
+from ..model.generation import generate_ids
+from ..model.scoring import encode_prompt
 
 
 @torch.no_grad()

@@ -1,20 +1,20 @@
 """Per-record metrics from stored scores, and the aggregate statistics (paper Tables 1 and 4).
 
-``harmonic_mean`` (the Score column) is :func:`rome.stats_util.harmonic_mean`, shared with the
+``harmonic_mean`` (the Score column) is :func:`rome.results.stats_util.harmonic_mean`, shared with the
 layer sweep (:mod:`rome.editing.sweep`).
 
 All per-record values are fractions (0..1) or raw entropies; summaries scale by 100.
 Probabilities are ``exp(-mean NLL)``; "P(new) > P(true)" is strict, so a tie counts
 as a failure for ES/PS and also for NS (which asks P(true) > P(new)). The per-prompt
-definitions (:func:`success`, :func:`magnitude`) live in :mod:`rome.prompt_metrics`, which the
+definitions (:func:`success`, :func:`magnitude`) live in :mod:`rome.results.prompt_metrics`, which the
 renderers share.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..prompt_metrics import magnitude, success
-from ..stats_util import Z95, harmonic_mean, mean_ci95
+from ..results.prompt_metrics import magnitude, success
+from ..results.stats_util import Z95, harmonic_mean, mean_ci95
 
 
 def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
@@ -45,7 +45,7 @@ def zsre_record_metrics(block: Mapping) -> dict[str, float | None]:
 
 
 def mean_ci(values: Iterable[float | None], z: float = Z95) -> tuple[float, float, int]:
-    """``(mean, z · std / sqrt(N), N)`` with the population std (:mod:`rome.stats_util`); None values are skipped."""
+    """``(mean, z · std / sqrt(N), N)`` with the population std (:mod:`rome.results.stats_util`); None values are skipped."""
     m, half, n = mean_ci95(values)
     return m, (half * z / Z95 if n else half), n
 

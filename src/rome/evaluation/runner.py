@@ -12,7 +12,7 @@ Editor, score again (``post``), restore the weights and check that every paramet
 bit for bit (exact comparison for the parameters the edit reports, and a float64
 checksum of every parameter to catch edits the result did not report). Files are written
 atomically. Every record file stores the cache key of what produced it (``cache_key``, see
-:mod:`rome.cache_key`: model and weights fingerprint, method, hyper-parameters, generation
+:mod:`rome.results.cache_key`: model and weights fingerprint, method, hyper-parameters, generation
 settings, seed, and the checksums of the records file, the reference texts, the key
 statistics file and the hyper-network checkpoint the editor uses) and the checksum of its
 record. A rerun reuses a file only when both match, so an interrupted run resumes where it
@@ -40,7 +40,10 @@ import torch
 
 from atomicio import atomic_write_json, sha256_file, sha256_text
 
-from ..cache_key import (
+from ..editing.base import EditRequest
+from ..model.generation import SAMPLER_VERSION
+from ..model.runtime import check_finite
+from ..results.cache_key import (
     JSON_ERRORS,
     CacheKey,
     ReuseCounts,
@@ -50,10 +53,7 @@ from ..cache_key import (
     json_item_reader,
     make_key,
 )
-from ..editing.base import EditRequest
-from ..generation import SAMPLER_VERSION
-from ..layout import case_file, is_unedited, method_dir
-from ..runtime import check_finite
+from ..results.layout import case_file, is_unedited, method_dir
 from .counterfact_eval import GenerationSettings, score_record
 from .zsre_eval import score_zsre_record
 
@@ -331,12 +331,12 @@ def write_manifest(folder: Path, key: CacheKey, case_ids: Sequence, records_sour
 def load_selected(folder: str | Path, case_ids: Sequence) -> list[dict]:
     """The result documents of exactly ``case_ids`` in ``folder`` (in that order).
 
-    A missing file is a :class:`~rome.cache_key.MissingItemsError` naming every missing id;
+    A missing file is a :class:`~rome.results.cache_key.MissingItemsError` naming every missing id;
     an unreadable one a ``ValueError`` naming its path.
     """
     import json
 
-    from ..cache_key import MissingItemsError
+    from ..results.cache_key import MissingItemsError
 
     folder = Path(folder)
     paths = [(c, folder / f"case_{c}.json") for c in case_ids]

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..cache_key import MissingItemsError, MixedKeysError, check_consistent
-from ..layout import is_unedited, method_dir
+from ..results.cache_key import MissingItemsError, MixedKeysError, check_consistent
+from ..results.layout import is_unedited, method_dir
 from .metrics import counterfact_record_metrics, harmonic_mean, mean_ci, zsre_record_metrics
 from .runner import load_selected, manifest_path
 

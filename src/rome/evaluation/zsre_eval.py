@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..record_prompts import RecordError
-from ..scoring import score_targets
+from ..model.record_prompts import RecordError
+from ..model.scoring import score_targets
 
 
 def zsre_items(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:

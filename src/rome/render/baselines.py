@@ -19,7 +19,7 @@ from typing import Any
 
 from atomicio import load_json
 
-from ..prompt_metrics import magnitude, success
+from ..results.prompt_metrics import magnitude, success
 from .style import styled
 
 METRICS = ("ES", "PS", "NS", "EM", "PM", "NM")

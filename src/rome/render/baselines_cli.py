@@ -11,7 +11,7 @@ from pathlib import Path
 
 from counterfact.cliargs import plain_name
 
-from .. import cli_paths
+from ..cli import paths as cli_paths
 from .baselines import boxplot_groups, load_results, render_boxplots, render_epsilon_sweep, render_layer_sweep
 
 

@@ -2,7 +2,7 @@
 
 Reads ``<sweep>/<token>/layer-NN/case-*.json`` (written by :mod:`rome.editing.sweep`),
 averages each metric over records per (token, layer) with a 95% band
-(1.96·std/√N, population std: :mod:`rome.stats_util`), and draws four panels: efficacy, generalization, specificity, score.
+(1.96·std/√N, population std: :mod:`rome.results.stats_util`), and draws four panels: efficacy, generalization, specificity, score.
 Never loads a model.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from atomicio import atomic_write_json, load_json
 
-from ..stats_util import mean_ci95
+from ..results.stats_util import mean_ci95
 from .style import CATEGORY_COLOURS, save_figure, styled
 
 TOKENS = ("first_subject", "last_subject", "first_subsequent", "last")
@@ -23,7 +23,7 @@ METRICS = ("efficacy", "generalization", "specificity", "score")
 
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
-    """Mean and the 95% half-width (:func:`rome.stats_util.mean_ci95`: population std)."""
+    """Mean and the 95% half-width (:func:`rome.results.stats_util.mean_ci95`: population std)."""
     m, half, _ = mean_ci95(values)
     return m, half
 

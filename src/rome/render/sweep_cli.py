@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import cli_paths
+from ..cli import paths as cli_paths
 from .sweep import render_fig5
 
 

@@ -7,7 +7,7 @@ block, labelled as a different model.
 
 Colouring (paper's rule, COUNTERFACT tables): in each block the best editor per column
 (highest; the pre-edit row does not compete) is green, values below the thresholds of
-:data:`rome.paper_values.THRESHOLDS` are red. The GE and RS thresholds scale with the
+:data:`rome.results.paper_values.THRESHOLDS` are red. The GE and RS thresholds scale with the
 block's unedited row (:func:`block_thresholds`), because generation length and model
 set those metrics' level; for the paper's GPT-2 XL rows the scale is 1. LaTeX uses ``\\cellcolor`` (needs
 ``\\usepackage[table]{xcolor}``); Markdown marks best as **bold** and below-threshold
@@ -25,8 +25,8 @@ from atomicio import atomic_write_text, load_json
 from counterfact.errors import DataError
 from replkit.tables import Latex, csv_text, latex_escape, latex_row, markdown_row
 
-from ..layout import display_name
-from ..paper_values import (
+from ..results.layout import display_name
+from ..results.paper_values import (
     COUNTERFACT_COLUMNS,
     ORIENTATION_MODEL,
     RELATIVE_THRESHOLD_BASE,
@@ -34,12 +34,12 @@ from ..paper_values import (
     ZSRE_COLUMNS,
     paper_rows,
 )
-from ..stats_util import CI95_CAPTION
+from ..results.stats_util import CI95_CAPTION
 
 TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre"}
 TITLES = {"table1": "Table 1: zsRE editing results", "table4": "Table 4: COUNTERFACT editing results",
           "table5": "Table 5: COUNTERFACT, other GPT-2 sizes", "table6": "Table 6: zsRE, other GPT-2 sizes"}
-display_method = display_name  # the paper's name of a method (rome.layout)
+display_method = display_name  # the paper's name of a method (rome.results.layout)
 
 
 @dataclass

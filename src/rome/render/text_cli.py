@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(f"rome render-text: {fig} needs --eval-dir and --case-ids or --first")
         case_ids = args.case_ids
         if not case_ids:
-            from ..layout import common_case_ids
+            from ..results.layout import common_case_ids
 
             case_ids = common_case_ids(args.eval_dir, args.methods, args.first)
         paths = render_generations(args.eval_dir, args.methods, case_ids, stem, title, args.texts_per_method)

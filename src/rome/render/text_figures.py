@@ -13,8 +13,8 @@ from pathlib import Path
 
 from atomicio import atomic_write_text
 
-from ..layout import case_file, load_current
-from ..layout import display_name as display_method
+from ..results.layout import case_file, load_current
+from ..results.layout import display_name as display_method
 from .style import save_figure, styled
 
 WRAP = 110

@@ -31,7 +31,7 @@ def compare_entry(text: str) -> tuple[str, str]:
 
 def load_summary_averages(summary_dir: str | Path) -> dict:
     """{kind: averages} of the ``aie_<kind>.json`` files present in a trace-summary folder."""
-    from ..tracing.aggregate import load_average
+    from ..results.traces import load_average
     from .tracing import KINDS
 
     sd = Path(summary_dir)
@@ -57,8 +57,7 @@ def compare_models(entries, out_dir: str | Path, prefix: str = "fig") -> list[Pa
 def run(args) -> int:
     import json
 
-    from ..tracing.aggregate import load_average
-    from ..tracing.trace import TraceResult
+    from ..results.traces import TraceResult, load_average
     from . import tracing as fig
     out = Path(args.out_dir)
     written = []
@@ -74,7 +73,7 @@ def run(args) -> int:
         written += fig.plot_trace(TraceResult.load(path), out / f"{args.prefix}1-trace-{Path(path).stem}")
     if args.results and args.examples:
         res_dir = Path(args.results)
-        from ..tracing.batch import result_path
+        from ..results.traces import result_path
         for kid in [x.strip() for x in args.examples.split(",") if x.strip()]:
             parts = [TraceResult.load(result_path(res_dir, k, kid)) for k in fig.KINDS
                      if result_path(res_dir, k, kid).exists()]

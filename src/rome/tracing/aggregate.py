@@ -2,7 +2,7 @@
 
 Only facts the clean model gets right (clean argmax == the expected first token) count;
 each fact contributes, per category, the mean indirect effect over its positions of that
-category. The 95% interval is 1.96·std/√N (population std, :mod:`rome.stats_util`) over the facts
+category. The 95% interval is 1.96·std/√N (population std, :mod:`rome.results.stats_util`) over the facts
 that have the category.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..stats_util import ci95_half_width
-from ..tokens import TOKEN_CATEGORIES
-from .trace import TraceResult
+from ..model.tokens import TOKEN_CATEGORIES
+from ..results.stats_util import ci95_half_width
+from ..results.traces import TraceResult, load_average, save_average  # noqa: F401 (re-exported)
 
 PAPER_GPT2_XL = {
     "clean": 0.270, "corrupted": 0.0847, "ate": 0.186,
@@ -91,19 +91,3 @@ def severed_average(results: Iterable[TraceResult], only_correct: bool = True) -
         out[label] = ie.mean(0)
         out[label + "_ci95"] = ci95_half_width(ie.std(0), len(kept))
     return out
-
-
-def save_average(avg: dict, path: str | Path) -> Path:
-    from atomicio import atomic_write_json
-    d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in avg.items()}
-    return atomic_write_json(path, d)
-
-
-def load_average(path: str | Path) -> dict:
-    from atomicio import load_json
-    d = load_json(path)
-    for k in ("aie", "ci95", "n_per_category", "single", "attn_severed", "mlp_severed",
-              "single_ci95", "attn_severed_ci95", "mlp_severed_ci95"):
-        if k in d:
-            d[k] = np.asarray(d[k], dtype=float)
-    return d

@@ -5,7 +5,7 @@ Layout: ``<out>/<kind>/<known_id>.npz`` for kinds hidden/mlp/attn,
 listing the facts, kinds and key of the last run with the size and sha256 of every file.
 
 Every file stores the cache key of what produced it (``meta.cache_key``, see
-:mod:`rome.cache_key`: model and weights fingerprint, trace settings, noise statistics,
+:mod:`rome.results.cache_key`: model and weights fingerprint, trace settings, noise statistics,
 facts file, seed, code version) and the checksum of its own fact record. A rerun reuses a
 file only when both match; a file made under other settings is recomputed (or, with
 ``refuse_stale``, the run stops), and an unreadable file is reported with its path and
@@ -22,13 +22,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from atomicio import atomic_write_json, safe_child, sha256_text
+from atomicio import atomic_write_json, sha256_text
 
 # Reading/validating known_1000.json-format files belongs to the dataset package; re-exported
 # here for the tracing CLIs (a bad file raises counterfact.errors.DataError naming file, record, field).
 from counterfact.known_facts import load_known_facts
 
-from ..cache_key import (
+from ..model.runtime import check_finite
+from ..results.cache_key import (
     CacheKey,
     ReuseCounts,
     array_checksum,
@@ -36,7 +37,6 @@ from ..cache_key import (
     item_record,
     make_key,
 )
-from ..runtime import check_finite
 from .noise import EmbeddingStats
 from .prepare import TraceSettings, prepare
 from .restore import KINDS
@@ -48,11 +48,7 @@ __all__ = ["load_known_facts", "result_path", "trace_facts", "trace_key", "manif
 CORRUPT_ERRORS = (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError, TypeError)
 
 
-def result_path(out_dir: str | Path, kind: str, known_id) -> Path:
-    """``<out_dir>/<kind>/<known_id>.npz``; ids and kinds must be plain tokens that stay
-    inside the folder (else :class:`atomicio.UnsafeNameError` naming the fact)."""
-    folder = safe_child(out_dir, kind, "trace kind")
-    return safe_child(folder, known_id, f"fact {known_id!r}: field known_id", suffix=".npz")
+from ..results.traces import result_path  # noqa: E402 (the file layout lives with the file format)
 
 
 def manifest_path(out_dir: str | Path) -> Path:
@@ -67,7 +63,7 @@ def fact_checksum(rec: Mapping) -> str:
 
 def trace_key(lm, settings: TraceSettings, stats: EmbeddingStats | None, engine: str = "fast",
               inputs: Mapping | None = None, engine_options: Mapping | None = None) -> CacheKey:
-    """The cache key of per-fact traces made with these settings (see :mod:`rome.cache_key`)."""
+    """The cache key of per-fact traces made with these settings (see :mod:`rome.results.cache_key`)."""
     noise = None if stats is None else array_checksum(stats.sigma, stats.n_tokens, stats.mean, stats.cov)
     s = dict(settings.to_json(), engine=engine, engine_options=dict(engine_options or {}))
     seed = s.pop("seed")

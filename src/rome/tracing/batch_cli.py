@@ -8,7 +8,7 @@ import sys
 from counterfact.cliargs import nonnegative_int
 from replkit.cli import add_progress_option
 
-from ..model_info import add_model_arguments, load_from_args
+from ..model.info import add_model_arguments, load_from_args
 from .cli import add_trace_settings, resolve_noise_inputs, settings_from_args, stats_from_args
 from .restore import KINDS
 
@@ -28,15 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .. import cli_paths
+    from ..cli import paths as cli_paths
     from .batch import load_known_facts, trace_facts
     facts_path = cli_paths.known_facts(args.facts, "--facts")
     if args.known_facts is None:  # σ from the traced facts unless --known-facts names others
         args.known_facts = str(facts_path)
     resolve_noise_inputs(args)
     lm = load_from_args(args)
-    from ..cache_key import file_checksum
-    from ..editing.base import check_fits_context
+    from ..model.tokens import check_fits_context
+    from ..results.cache_key import file_checksum
 
     facts = load_known_facts(facts_path)
     facts = facts[args.start: None if args.limit is None else args.start + args.limit]

@@ -8,8 +8,8 @@ from pathlib import Path
 from counterfact.cliargs import nonnegative_int, positive_int
 from replkit.cli import add_progress_option
 
-from .. import cli_paths
-from ..model_info import add_model_arguments, load_from_args
+from ..cli import paths as cli_paths
+from ..model.info import add_model_arguments, load_from_args
 from .noise import SIGMA_ESTIMATES
 from .prepare import TraceSettings
 from .restore import KINDS
@@ -59,7 +59,7 @@ def settings_from_args(args) -> TraceSettings:
 
 def resolve_noise_inputs(args, rule=None) -> None:
     """Fill in the input the noise rule needs (``args.corpus`` or ``args.known_facts``) from
-    :mod:`rome.cli_paths`, in place; call it before loading the model so a missing input
+    :mod:`rome.cli.paths`, in place; call it before loading the model so a missing input
     stops the command at once."""
     from .noise import parse_noise
     rule = parse_noise(rule if rule is not None else args.noise)
@@ -110,9 +110,11 @@ def format_table(result, kind: str) -> str:
 
 
 def run(args) -> int:
+    from ..model.tokens import check_fits_context
     from .trace import trace_prompt
     resolve_noise_inputs(args)
     lm = load_from_args(args)
+    check_fits_context(lm, args.prompt.replace("{}", args.subject), "command line", "--prompt (with --subject filled in)")
     settings = settings_from_args(args)
     stats = stats_from_args(lm, args)
     kinds = list(KINDS) if args.kind == "all" else [args.kind]

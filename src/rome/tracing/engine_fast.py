@@ -14,7 +14,7 @@ Same scores as :mod:`.engine_reference` (tested to 1e-5), computed differently:
 5. The forward pass stops after the final norm; only the last position's normed state
    is kept, and the unembedding (262k × 640 for Gemma) runs once over the collected rows
    of all batches, block by block over the vocabulary without holding the full logits
-   (:func:`rome.vocab_projection.token_probs`), instead of once per batch.
+   (:func:`rome.model.vocab_projection.token_probs`), instead of once per batch.
 6. Restorations that cannot change the last position's output run no pass at all and
    score the corrupted probability (:meth:`FastEngine.changes_nothing`): those at a token
    before the first corrupted one (clean and corrupted states are the same there), those
@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..hooks import Trace, TraceDict, with_primary
-from ..partial_forward import build_cache, cache_of, capture_raw_output, replay_blocks
-from ..vocab_projection import token_probs
+from ..model.hooks import Trace, TraceDict, with_primary
+from ..model.partial_forward import build_cache, cache_of, capture_raw_output, replay_blocks
+from ..model.vocab_projection import token_probs
 from .prepare import PARTS, PreparedPrompt
 from .restore import Restoration
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..hooks import TraceDict
+from ..model.hooks import TraceDict
 from .prepare import PreparedPrompt, record_states
 from .restore import Restoration
 

@@ -42,7 +42,7 @@ import torch
 from atomicio import atomic_save_npz, atomic_write_json, load_json, load_npz, stable_key
 from counterfact.errors import BadInputError
 
-from ..tokens import encode_with_subject
+from ..model.tokens import encode_with_subject
 
 SIGMA_ESTIMATES = ("bare", "in-prompt")  # first: the official estimate (the default)
 
@@ -262,7 +262,7 @@ def corpus_texts(corpus: str | Path | None) -> list[str]:
     """The texts the corpus Gaussian samples from: for a local file, each non-blank line as it
     stands (the rows of the official WikiText-103 dataset are the raw file's lines: paragraphs
     and headings); for a named ``datasets`` corpus, its non-empty rows."""
-    from ..editing.statistics import load_documents, resolve_corpus
+    from ..model.corpus import load_documents, resolve_corpus
     kind, where = resolve_corpus(corpus)
     if kind != "file":
         return load_documents(corpus)
@@ -293,7 +293,7 @@ def corpus_embedding_stats(
 ) -> EmbeddingStats:
     """μ, Σ (and σ of all entries) of the token embeddings of a text corpus: the statistics of
     the official ``m`` and ``t<d>`` rules (``get_embedding_cov``), cached by inputs."""
-    from ..editing.statistics import corpus_fingerprint, resolve_corpus
+    from ..model.corpus import corpus_fingerprint, resolve_corpus
     where = resolve_corpus(corpus)[1]
     sha = corpus_fingerprint(corpus)
     key = stable_key(model_fingerprint(lm), "corpus", sha, max_texts, max_len, seed)

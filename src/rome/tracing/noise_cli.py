@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..model_info import add_model_arguments, load_from_args
+from ..model.info import add_model_arguments, load_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

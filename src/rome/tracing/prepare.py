@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..hooks import TraceDict
-from ..tokens import Encoded, encode_text_with_subject, encode_with_subject
+from ..model.hooks import TraceDict
+from ..model.tokens import Encoded, encode_text_with_subject, encode_with_subject
 from .noise import EmbeddingStats, NoiseRule, corrupt, noise_scale, parse_noise, sample_noise, sample_noise_draws
 
 if TYPE_CHECKING:
-    from ..loaded_model import LoadedModel
+    from ..model.loaded_model import LoadedModel
 
 PARTS = ("block", "mlp", "attn")
 SEVERED_NOISE = ("same", "official")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..hooks import Trace
+from ..model.hooks import Trace
 from .prepare import PARTS, answer_token, encode_prompt
 
 KIND_OF_PART = {"block": "hidden", "mlp": "mlp", "attn": "attn"}

@@ -10,7 +10,7 @@ import argparse
 
 from counterfact.cliargs import positive_int
 
-from ..model_info import add_model_arguments, load_from_args
+from ..model.info import add_model_arguments, load_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

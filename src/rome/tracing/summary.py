@@ -8,7 +8,7 @@ from typing import Any
 from atomicio import atomic_write_json, atomic_write_text
 from counterfact.errors import read_json
 
-from ..cache_key import MissingItemsError, MixedKeysError, check_consistent
+from ..results.cache_key import MissingItemsError, MixedKeysError, check_consistent
 from .aggregate import PAPER_GPT2_XL, average_effects, peak, save_average, severed_average
 from .batch import CORRUPT_ERRORS, manifest_path, result_path
 from .restore import KINDS
@@ -37,7 +37,7 @@ def collect_results(results_dir: str | Path, known_ids: Sequence | None = None,
     ``manifest.json`` (written by ``rome trace-batch``), else every file found. A fact
     without a file of some kind is an error naming the ids (a kind is never averaged over
     other facts than its siblings); files made under different keys are refused
-    (:class:`~rome.cache_key.MixedKeysError` naming the differing setting and files).
+    (:class:`~rome.results.cache_key.MixedKeysError` naming the differing setting and files).
     Returns ``({kind: results}, key)``.
     """
     results_dir = Path(results_dir)

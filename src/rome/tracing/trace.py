@@ -6,16 +6,11 @@ Fig. 3 / Fig. 14 curves. Results save to and load from ``.npz`` (no pickles).
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from atomicio import atomic_save_npz, load_npz
-
-from ..tokens import token_categories
+from ..results.traces import TraceResult
 from .engine_fast import FastEngine
 from .engine_reference import ReferenceEngine
 from .noise import EmbeddingStats
@@ -31,69 +26,6 @@ def make_engine(prep: PreparedPrompt, engine: str = "fast", **options):
     except KeyError:
         raise ValueError(f"unknown engine {engine!r}; expected one of {sorted(ENGINES)}") from None
     return cls(prep, **options)
-
-
-@dataclass
-class TraceResult:
-    prompt: str
-    subject: str
-    tokens: list[str]
-    subject_range: tuple[int, int]
-    corrupt_range: tuple[int, int]
-    answer: str
-    answer_id: int
-    clean: float
-    corrupted: float
-    scores: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> [T, L]
-    settings: dict = field(default_factory=dict)
-    noise_nu: float = float("nan")
-    model: str = ""
-    engine: str = ""
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def categories(self) -> list[str]:
-        from ..tokens import Encoded
-        enc = Encoded("", list(range(len(self.tokens))), *self.subject_range)
-        return token_categories(enc)
-
-    def indirect_effect(self, kind: str) -> np.ndarray:
-        return self.scores[kind] - self.corrupted
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        header = dict(prompt=self.prompt, subject=self.subject, tokens=self.tokens,
-                      subject_range=list(self.subject_range), corrupt_range=list(self.corrupt_range),
-                      answer=self.answer, answer_id=self.answer_id, clean=self.clean,
-                      corrupted=self.corrupted, settings=self.settings, noise_nu=self.noise_nu,
-                      model=self.model, engine=self.engine, meta=self.meta)
-        arrays = {"header_json": np.array(json.dumps(header, ensure_ascii=False))}
-        for kind, grid in self.scores.items():
-            arrays[f"scores_{kind}"] = np.asarray(grid, dtype=np.float64)
-        return arrays
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        if path.suffix == ".json":
-            from atomicio import atomic_write_json
-            d = json.loads(str(self.to_arrays()["header_json"]))
-            d["scores"] = {k: np.asarray(v).tolist() for k, v in self.scores.items()}
-            return atomic_write_json(path, d)
-        return atomic_save_npz(path, self.to_arrays())
-
-    @classmethod
-    def load(cls, path: str | Path) -> TraceResult:
-        path = Path(path)
-        if path.suffix == ".json":
-            from atomicio import load_json
-            d = load_json(path)
-            scores = {k: np.asarray(v) for k, v in d.pop("scores").items()}
-        else:
-            arr = load_npz(path)
-            d = json.loads(str(arr.pop("header_json")))
-            scores = {k[len("scores_"):]: v for k, v in arr.items() if k.startswith("scores_")}
-        d["subject_range"] = tuple(d["subject_range"])
-        d["corrupt_range"] = tuple(d["corrupt_range"])
-        return cls(scores=scores, **d)
 
 
 def _result(prep: PreparedPrompt, prompt: str, subject: str, corrupted: float, engine: str) -> TraceResult:

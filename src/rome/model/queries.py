@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 import torch
 
-from ..generation import generate_ids
-from ..scoring import encode_prompt
-from ..teacher_forcing import right_pad
-from ..tokens import target_token_ids
-from ..vocab_projection import final_hidden, head_logits
+from .generation import generate_ids
+from .scoring import encode_prompt
+from .teacher_forcing import right_pad
+from .tokens import target_token_ids
+from .vocab_projection import final_hidden, head_logits
 
 
 def target_ids(tokenizer, target: str) -> list[int]:
-    """Token ids of ``" " + target`` (:func:`rome.tokens.target_token_ids`)."""
+    """Token ids of ``" " + target`` (:func:`rome.model.tokens.target_token_ids`)."""
     return target_token_ids(tokenizer, target)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from atomicio import atomic_write_text
 
-from ..layout import case_file, is_unedited, load_current
+from ..results.layout import case_file, is_unedited, load_current
 
 DEFAULT_METHODS = ("ROME", "FT+L", "none")
 RATING_FIELDS = ("item_id", "rater_id", "most_consistent", "most_fluent")

@@ -2,7 +2,7 @@
 
 Nothing here reads configuration at import time; callers pass the values they were given.
 Folders and files are not decided here either: the library takes them from its caller,
-and the command lines' defaults live in :mod:`rome.cli_paths`.
+and the command lines' defaults live in :mod:`rome.cli.paths`.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import cli_paths
+from ..cli import paths as cli_paths
 from .provenance import load_provenance, sha256_path
 
 

@@ -1,6 +1,6 @@
 """A loaded causal LM: the model, its tokenizer and its architecture spec, and how both are prepared.
 
-Shared by :mod:`rome.models` (real models) and :mod:`rome.tiny_models` (random test models).
+Shared by :mod:`rome.model.loading` (real models) and :mod:`rome.model.tiny_models` (random test models).
 """
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from counterfact.corpus import LOCAL_CORPORA
 from counterfact.errors import BadInputError
 
 MODELS_ENV = "ROME_MODELS_DIR"
@@ -89,8 +90,6 @@ def known_facts(explicit: str | os.PathLike | None, option: str = "--known-facts
 def corpus(explicit: str | None, option: str = "--corpus") -> str:
     """A corpus option as the library takes it (a text file or a network corpus name):
     ``wikitext-2`` / ``local`` / not given mean the local WikiText-2 copy under ``$ROME_SHARED_DATA``."""
-    from .editing.statistics import LOCAL_CORPORA
-
     if explicit and explicit not in LOCAL_CORPORA:
         return explicit
     return str(shared_file(None, WIKITEXT2, option))
@@ -113,8 +112,6 @@ def resolve_editing_paths(args) -> None:
         args.templates_dir = str(templates_dir(args.templates_dir))
     if hasattr(args, "hypernet_dir") and not args.hypernet_dir:
         args.hypernet_dir = str(HYPERNETS_DIR)
-    from .editing.statistics import LOCAL_CORPORA
-
     if getattr(args, "corpus", None) in LOCAL_CORPORA:
         args.corpus = corpus(args.corpus)
     args.local_corpus = local_corpus()

@@ -3,7 +3,7 @@
 The selection rule and the ``known_1000.json`` format live in
 :mod:`counterfact.known_facts` (no model code there); this module loads the model and
 gives that rule its three callables: the greedy continuation (the one generation path,
-:mod:`rome.generation`), the argmax next token (:func:`rome.editing.rome_scoring.next_token`,
+:mod:`rome.model.generation`), the argmax next token (:func:`rome.model.queries.next_token`,
 one forward pass) and the first token of an object.
 """
 from __future__ import annotations
@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from .editing.rome_scoring import next_token as argmax_next_token
-from .generation import generate_ids
-from .scoring import encode_prompt
+from ..model.generation import generate_ids
+from ..model.queries import next_token as argmax_next_token
+from ..model.scoring import encode_prompt
 
 
 def greedy_continuation(lm, text: str, max_new_tokens: int = 10) -> list[int]:
     """Greedy token ids after ``text``, ending at the first end-of-sequence token (kept).
 
-    Decoded by the package's one generation path (:func:`rome.generation.generate_ids`).
+    Decoded by the package's one generation path (:func:`rome.model.generation.generate_ids`).
     """
     return generate_ids(lm, [encode_prompt(lm.tokenizer, text)], max_new_tokens, top_k=None, eos="stop")[0]
 
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from counterfact.cliargs import nonnegative_int, positive_int
     from replkit.cli import add_progress_option
 
-    from .model_info import add_model_arguments
+    from ..model.info import add_model_arguments
 
     parser.add_argument("--records", required=True, help="COUNTERFACT-format records (ours or the released file)")
     parser.add_argument("--out", required=True, help="known facts JSON (known_1000.json format)")
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from counterfact.known_facts import write_known_facts
     from counterfact.records import load_records
 
-    from .model_info import load_from_args
+    from ..model.info import load_from_args
 
     records = load_records(args.records)
     lm = load_from_args(args)

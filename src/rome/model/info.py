@@ -6,7 +6,7 @@ import json
 
 from replkit.cli import add_model_options
 
-from .models import load_model
+from .loading import load_model
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_from_args(args: argparse.Namespace):
-    from .cli_paths import models_dir
+    from ..cli.paths import models_dir
     return load_model(args.model, device=args.device, dtype=args.dtype, cache=models_dir(args.models_dir))
 
 

@@ -12,8 +12,8 @@ import sys
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "model-info": ("rome.model_info", "load a model and print its architecture map entry"),
-    "known-facts": ("rome.known_facts", "select the COUNTERFACT facts a model knows (known_1000.json format)"),
+    "model-info": ("rome.model.info", "load a model and print its architecture map entry"),
+    "known-facts": ("rome.tracing.known_facts", "select the COUNTERFACT facts a model knows (known_1000.json format)"),
     # causal tracing
     "trace": ("rome.tracing.cli", "causal trace of one prompt"),
     "trace-batch": ("rome.tracing.batch_cli", "causal traces of many known facts (resumable)"),
@@ -34,11 +34,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summarize": ("rome.evaluation.summary_cli", "summarise per-record evaluation results"),
     "render-tables": ("rome.render.tables_cli", "Tables 1, 4, 5, 6 from summaries"),
     "render-text": ("rome.render.text_cli", "text figures 6, 19-22, 25"),
-    "human-eval": ("rome.evaluation.human_eval_cli", "human-evaluation kit and Fig. 26"),
+    "human-eval": ("rome.render.human_eval_cli", "human-evaluation kit and Fig. 26"),
     # the workflow's own
-    "report": ("rome.report", "HTML index of every figure and table with provenance"),
-    "provenance": ("rome.provenance", "record checksums of a rule's inputs and outputs"),
-    "audit": ("rome.audit", "re-check recorded checksums of artifacts"),
+    "report": ("rome.render.report", "HTML index of every figure and table with provenance"),
+    "provenance": ("rome.results.provenance", "record checksums of a rule's inputs and outputs"),
+    "audit": ("rome.results.audit", "re-check recorded checksums of artifacts"),
 }
 
 

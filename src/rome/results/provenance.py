@@ -3,7 +3,7 @@
 The workflow calls ``rome provenance`` after every rule; it writes one JSON file per rule
 run under ``<data>/provenance/`` holding the sha256 of every input and output file (a
 folder is hashed as its sorted file list and contents), the rule's parameters, the model
-and the package version. :mod:`rome.audit` re-hashes them later and reports any artifact
+and the package version. :mod:`rome.results.audit` re-hashes them later and reports any artifact
 whose inputs or own bytes changed since it was made.
 
 Per-item files (one traced fact, one evaluated record) are recorded one by one under
@@ -26,7 +26,7 @@ from typing import Any
 
 from atomicio import atomic_write_json, sha256_file, stable_key
 
-from . import cli_paths
+from ..cli import paths as cli_paths
 
 
 def package_version() -> str:

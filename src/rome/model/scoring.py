@@ -3,7 +3,7 @@
 For every ``(prompt, target)`` pair the sequence ``ids(prompt) + ids(target)`` is built
 (the target tokenized on its own, without special tokens, so the boundary is exact),
 all pairs are right-padded into batches, and one forward pass per batch runs only up to
-the model's final norm (:func:`rome.vocab_projection.final_hidden` stops the pass there). The
+the model's final norm (:func:`rome.model.vocab_projection.final_hidden` stops the pass there). The
 unembedding and the log-softmax are then applied only at the positions that predict a
 target token: Gemma's vocabulary has 262k entries, so vocabulary logits for every
 position would dominate the cost.
@@ -46,7 +46,7 @@ def encode_prompt(tokenizer, prompt: str) -> list[int]:
 
 
 def encode_target(tokenizer, target: str) -> list[int]:
-    """Token ids of ``" " + target`` (:func:`rome.tokens.target_token_ids`: one leading
+    """Token ids of ``" " + target`` (:func:`rome.model.tokens.target_token_ids`: one leading
     space whether or not the target has one), no special tokens."""
     return target_token_ids(tokenizer, target)
 
@@ -54,7 +54,7 @@ def encode_target(tokenizer, target: str) -> list[int]:
 def score_targets(lm, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[TargetScore]:
     """Score each ``(prompt, target)``; the target gets one leading space (:func:`encode_target`).
 
-    ``lm`` is a :class:`rome.models.LoadedModel`. Returns one :class:`TargetScore` per pair
+    ``lm`` is a :class:`rome.model.loading.LoadedModel`. Returns one :class:`TargetScore` per pair
     in input order.
     """
     tok = lm.tokenizer

@@ -23,6 +23,10 @@ class UnsupportedArchitectureError(BadInputError, ValueError):
     """Raised for a model whose ``config.model_type`` is not in the map."""
 
 
+class LayerRangeError(BadInputError, ValueError):
+    """A layer setting that names a layer the model does not have."""
+
+
 @dataclass(frozen=True)
 class ArchSpec:
     """Module paths of one architecture family.
@@ -46,7 +50,7 @@ class ArchSpec:
     unembed: str
     mlp_out_norm: str | None = None  # a norm applied to the MLP output before the residual
     notes: str = ""
-    # (dtype name, reason) pairs this family must not run in (checked by rome.runtime.check_dtype)
+    # (dtype name, reason) pairs this family must not run in (checked by rome.model.runtime.check_dtype)
     unsafe_dtypes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -173,7 +177,7 @@ def spec_for_model_type(model_type: str) -> ArchSpec:
         known = ", ".join(sorted(ARCHITECTURES))
         raise UnsupportedArchitectureError(
             f"architecture {model_type!r} is not in the architecture map "
-            f"(src/rome/architectures.py); supported model types: {known}. "
+            f"(src/rome/model/architectures.py); supported model types: {known}. "
             "Add an ArchSpec for it there."
         ) from None
 
@@ -189,10 +193,25 @@ def spec_for(model: torch.nn.Module) -> ArchSpec:
     return spec_for_model_type(model_type)
 
 
+def _check_layer_index(model: torch.nn.Module, name: str) -> None:
+    """A :class:`LayerRangeError` naming the model's layer count when ``name`` indexes a layer
+    list (a ``ModuleList``) past its end; nothing otherwise."""
+    module = model
+    for part in name.split("."):
+        if isinstance(module, torch.nn.ModuleList) and part.lstrip("-").isdigit():
+            if not 0 <= int(part) < len(module):
+                raise LayerRangeError(f"layer {part} does not exist: {type(model).__name__} has {len(module)} layers "
+                                      f"(0-{len(module) - 1}); check the layer setting")
+        module = getattr(module, part, None)
+        if module is None:
+            return
+
+
 def get_module(model: torch.nn.Module, name: str) -> torch.nn.Module:
     try:
         return model.get_submodule(name)
     except AttributeError as err:
+        _check_layer_index(model, name)
         raise KeyError(f"{type(model).__name__} has no module {name!r} ({err})") from None
 
 
@@ -200,6 +219,7 @@ def get_parameter(model: torch.nn.Module, name: str) -> torch.nn.Parameter:
     try:
         return model.get_parameter(name)
     except AttributeError as err:
+        _check_layer_index(model, name)
         raise KeyError(f"{type(model).__name__} has no parameter {name!r} ({err})") from None
 
 

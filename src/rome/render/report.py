@@ -13,9 +13,9 @@ from pathlib import Path
 
 from atomicio import atomic_write_text
 
-from . import cli_paths
-from .provenance import load_provenance, package_version
-from .render.catalogue import CATALOGUE, catalogue_id
+from ..cli import paths as cli_paths
+from ..results.provenance import load_provenance, package_version
+from .catalogue import CATALOGUE, catalogue_id
 
 SHOWN = {".png", ".md", ".csv", ".tex", ".pdf", ".html", ".json"}
 

@@ -173,3 +173,22 @@ def token_categories(enc: Encoded) -> list[str]:
 TOKEN_CATEGORIES: Sequence[str] = (
     "first_subject", "middle_subject", "last_subject", "first_subsequent", "further", "last",
 )
+
+
+class ContextLengthError(BadInputError, ValueError):
+    """A text with more tokens than the model's context (it would otherwise fail deep in the
+    position embedding with an ``IndexError``)."""
+
+
+def check_fits_context(lm, text: str, where: str, field_name: str = "prompt",
+                       error: type[ContextLengthError] = ContextLengthError) -> None:
+    """Refuse ``text`` when it has more tokens than ``lm`` supports, naming ``where`` (the
+    file and record), the field, the length and the limit."""
+    limit = getattr(lm, "context_length", None)
+    tokenizer = getattr(lm, "tokenizer", None)
+    if not limit or tokenizer is None:
+        return
+    n = len(tokenizer(text)["input_ids"])
+    if n > limit:
+        raise error(f"{where}: field {field_name}: {n} tokens, longer than the model's context of {limit} tokens")
+

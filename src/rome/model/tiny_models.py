@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .architectures import UnsupportedArchitectureError
 from .loaded_model import LoadedModel, wrap
 
 GPT2_FAMILY = ("gpt2", "gptj", "gpt_neox")
@@ -42,6 +43,7 @@ def gpt2_tokenizer(add_bos: bool = False):
 
 def tiny_tokenizer(arch: str):
     """The tokenizer of tiny ``arch`` models: GPT-2's BPE, with a BOS for non-GPT-2 families."""
+    check_tiny_architecture(arch)
     return gpt2_tokenizer(add_bos=arch not in GPT2_FAMILY)
 
 
@@ -69,7 +71,7 @@ def _config(arch: str, vocab_size: int, n_layers: int, hidden: int, bos: int | N
         return tf.Qwen2Config(**llama_like)
     if arch == "gemma3":
         return tf.Gemma3TextConfig(head_dim=hidden // heads, sliding_window=64, **llama_like)
-    raise KeyError(f"no tiny config for architecture {arch!r}")
+    raise UnsupportedArchitectureError(f"no tiny config for architecture {arch!r}")
 
 
 TINY_ARCHITECTURES = ("gpt2", "gptj", "gpt_neox", "llama", "qwen2", "gemma3")
@@ -86,6 +88,8 @@ def tiny_model(
     """A random-weight model of ``arch`` with ``n_layers`` blocks, wrapped with its tokenizer."""
     from transformers import AutoModelForCausalLM
 
+    check_tiny_architecture(arch)
+
     if tokenizer is None:
         tokenizer = tiny_tokenizer(arch)
     config = _config(arch, len(tokenizer), n_layers, hidden, tokenizer.bos_token_id, tokenizer.eos_token_id)
@@ -98,6 +102,14 @@ def tiny_model(
     for p in model.parameters():
         p.requires_grad_(False)
     return wrap(model, tokenizer, f"tiny-{arch}")
+
+
+def check_tiny_architecture(arch: str) -> None:
+    """Refuse an architecture with no tiny configuration, listing the ones there are."""
+    if arch not in TINY_ARCHITECTURES:
+        known = ", ".join(f"tiny-{a}" for a in TINY_ARCHITECTURES)
+        raise UnsupportedArchitectureError(f"model 'tiny-{arch}': no tiny test model of architecture {arch!r}; "
+                                           f"supported: {known}")
 
 
 FACTORIES: dict[str, Callable[..., LoadedModel]] = {a: partial(tiny_model, a) for a in TINY_ARCHITECTURES}
