@@ -6,6 +6,7 @@ line naming the file / record / field or the option, before anything is computed
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -320,3 +321,59 @@ def test_real_gemma_in_float16_is_refused_before_any_score():
 
     with pytest.raises(SettingError, match="dtype float16 refused for gemma-3-270m"):
         load_model("gemma-3-270m", dtype="float16", cache=MODELS_DIR)
+
+
+# -- issue 27: the last bad inputs that ended in exit 1 with an internal message ------------
+
+def _long_prompt() -> str:
+    return "word " * 300 + "{} is in"
+
+
+@pytest.mark.parametrize("argv", [
+    ["trace", "--model", "tiny-gpt2", "--prompt", _long_prompt(), "--subject", "Paris", "--noise", "0.1"],
+    ["edit", "--model", "tiny-gpt2", "--prompt", _long_prompt(), "--subject", "Paris", "--target", "Rome"],
+])
+def test_a_command_line_prompt_longer_than_the_context_names_the_limit_and_the_length(tmp_path, capsys, argv):
+    from rome.cli.main import main
+
+    rc = main([*argv, *(["--stats-dir", str(tmp_path / "s")] if argv[0] == "edit" else [])])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    # 300 words of one token each, the subject and the rest of the prompt: more than tiny-gpt2's 256 positions
+    assert re.search(r"field --prompt \(with --subject.*filled in\): 30\d tokens, longer than the model's context "
+                     r"of 256 tokens", err), err
+    assert "IndexError" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_layer_beyond_the_model_names_the_layer_count(tmp_path, capsys):
+    from rome.cli.main import main
+
+    rc = main(["edit", "--model", "tiny-gpt2", "--prompt", "{} plays the sport of", "--subject", "LeBron James",
+               "--target", "football", "--set", "layer=99", "--stats-dir", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "layer 99 does not exist: GPT2LMHeadModel has 4 layers (0-3)" in err
+    assert "KeyError" not in err
+
+
+def test_a_layer_beyond_the_model_leaves_the_weights_untouched(tiny_gpt2):
+    from rome.editing.base import EditRequest
+    from rome.editing.ft import make_ft
+    from rome.editing.hparams import load_hparams
+    from rome.model.architectures import LayerRangeError
+
+    before = {k: v.clone() for k, v in tiny_gpt2.model.state_dict().items()}
+    editor = make_ft(load_hparams("ft", "tiny", {"layer": 7}))
+    with pytest.raises(LayerRangeError, match=r"ft hyperparameter 'layer': layer 7 does not exist: tiny-gpt2 has 4 layers \(0-3\)"):
+        editor.apply(tiny_gpt2, [EditRequest("{} plays", "LeBron James", "football")])
+    assert all(torch.equal(before[k], v) for k, v in tiny_gpt2.model.state_dict().items())
+
+
+def test_an_unknown_tiny_architecture_lists_the_supported_ones(capsys):
+    from rome.cli.main import main
+
+    rc = main(["model-info", "--model", "tiny-opt"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert ("no tiny test model of architecture 'opt'; supported: tiny-gpt2, tiny-gptj, tiny-gpt_neox, tiny-llama, "
+            "tiny-qwen2, tiny-gemma3") in err

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ..model.architectures import ArchSpec, get_parameter
+from ..model.architectures import ArchSpec, check_layers, get_parameter
 from ..model.teacher_forcing import TargetBatch, pack_targets, pad_id  # noqa: F401 (TargetBatch re-exported)
 from ..model.tokens import TargetTokenError, target_token_ids
 from ..model.vocab_projection import final_hidden, head_logits
@@ -127,8 +127,7 @@ class FineTuneEditor:
             raise ValueError(f"{self.name}: epsilon must be positive or None, got {self.epsilon}")
 
     def param_names(self, lm) -> list[str]:
-        if not 0 <= self.layer < lm.n_layers:
-            raise ValueError(f"{self.name}: layer {self.layer} out of range for a {lm.n_layers}-layer model")
+        check_layers([self.layer], lm.n_layers, f"{self.name} hyperparameter 'layer'", lm.name)
         return self.select(lm.spec, self.layer)
 
     @all_or_nothing

@@ -91,14 +91,14 @@ class KENet(nn.Module):
 
 def resolve_layers(lm, spec: str | list[int]) -> list[int]:
     """Edited layers of the ``layers`` setting: a selection, or ``"last:N"`` for the model's last N layers."""
-    from ..model.architectures import parse_layers
+    from ..model.architectures import LayerRangeError, check_layers, parse_layers
 
     if isinstance(spec, str) and spec.startswith("last:"):
         n = int(spec.split(":", 1)[1])
         layers = list(range(max(0, lm.n_layers - n), lm.n_layers))
     else:
         layers = parse_layers(spec)
-    bad = [l for l in layers if not 0 <= l < lm.n_layers]
-    if not layers or bad:
-        raise ValueError(f"hyper-network layers {spec!r} invalid for a {lm.n_layers}-layer model")
+    if not layers:
+        raise LayerRangeError(f"hyper-network layers {spec!r} select no layer")
+    check_layers(layers, lm.n_layers, f"hyper-network hyperparameter 'layers' ({spec!r})", lm.name)
     return layers

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from ..model.architectures import get_parameter, parse_layers
+from ..model.architectures import check_layers, get_parameter, parse_layers
 from ..model.hooks import Trace, TraceDict
 from ..model.vocab_projection import final_hidden, head_logits
 from .base import EditRequest, EditResult, all_or_nothing, begin_edit
@@ -51,9 +51,7 @@ class KnowledgeNeuronEditor:
     # -- attribution ---------------------------------------------------------------
     def _layers(self, lm) -> list[int]:
         layers = list(range(lm.n_layers)) if self.layers is None else list(self.layers)
-        bad = [l for l in layers if not 0 <= l < lm.n_layers]
-        if bad:
-            raise ValueError(f"{self.name}: layers {bad} out of range for a {lm.n_layers}-layer model")
+        check_layers(layers, lm.n_layers, f"{self.name} hyperparameter 'layers'", lm.name)
         return layers
 
     def attribute(self, lm, prompt: str, answer_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -193,15 +193,23 @@ def spec_for(model: torch.nn.Module) -> ArchSpec:
     return spec_for_model_type(model_type)
 
 
+def check_layers(layers: Iterable[int], n_layers: int, what: str, model_name: str = "the model") -> None:
+    """A :class:`LayerRangeError` naming ``what`` (the setting) and the model's layer count when
+    any of ``layers`` is not one of the model's layers ``0 .. n_layers - 1``."""
+    bad = [l for l in layers if not 0 <= l < n_layers]
+    if bad:
+        shown = ", ".join(str(l) for l in bad)
+        raise LayerRangeError(f"{what}: layer {shown} does not exist: {model_name} has {n_layers} layers "
+                              f"(0-{n_layers - 1})")
+
+
 def _check_layer_index(model: torch.nn.Module, name: str) -> None:
     """A :class:`LayerRangeError` naming the model's layer count when ``name`` indexes a layer
     list (a ``ModuleList``) past its end; nothing otherwise."""
     module = model
     for part in name.split("."):
         if isinstance(module, torch.nn.ModuleList) and part.lstrip("-").isdigit():
-            if not 0 <= int(part) < len(module):
-                raise LayerRangeError(f"layer {part} does not exist: {type(model).__name__} has {len(module)} layers "
-                                      f"(0-{len(module) - 1}); check the layer setting")
+            check_layers([int(part)], len(module), "the layer setting", type(model).__name__)
         module = getattr(module, part, None)
         if module is None:
             return
