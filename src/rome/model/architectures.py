@@ -206,7 +206,7 @@ def check_layers(layers: Iterable[int], n_layers: int, what: str, model_name: st
 def _check_layer_index(model: torch.nn.Module, name: str) -> None:
     """A :class:`LayerRangeError` naming the model's layer count when ``name`` indexes a layer
     list (a ``ModuleList``) past its end; nothing otherwise."""
-    module = model
+    module: Any = model
     for part in name.split("."):
         if isinstance(module, torch.nn.ModuleList) and part.lstrip("-").isdigit():
             check_layers([int(part)], len(module), "the layer setting", type(model).__name__)
