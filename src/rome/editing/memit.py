@@ -195,6 +195,10 @@ class MEMITEditor:
     def reset_state(self) -> None:
         pass
 
+    def use_statistics(self, stats_provider: StatsFn) -> None:
+        """Take C from ``stats_provider`` from now on (forgets what was derived from the old C)."""
+        self.stats_provider = stats_provider
+
     # -- templates
     def _template_settings(self) -> tuple:
         hp = self.hparams
@@ -233,6 +237,24 @@ class MEMITEditor:
         """Hook after a batch is written (AlphaEdit accumulates its keys); returns an undo."""
         return None
 
+    def write(self, lm, requests: Sequence[EditRequest], templates: Sequence[str], Z: torch.Tensor) -> list[float]:
+        """Write the targets ``Z`` [n, d] into the edited layers in place, layer after layer on
+        the model as edited so far; the mean ‖z* − h‖ before each layer and after the last.
+        (The caller snapshots the weights: :meth:`apply` does, inside all-or-nothing.)"""
+        hp = self.hparams
+        z_error = []
+        for j, layer in enumerate(hp.layers):
+            K = self.keys(lm, layer, requests, templates)
+            H = block_states(lm, hp.layers[-1], requests, hp.token)
+            R = (Z - H) / (len(hp.layers) - j)  # the rest spread over the layers still to edit
+            z_error.append(float((Z - H).norm(dim=1).mean()))
+            delta_w = self.layer_update(lm, j, layer, K, R)
+            weight = lm.spec.edit_weight(lm.model, layer)
+            with torch.no_grad():
+                lm.spec.as_out_in(weight).add_(delta_w.to(weight.dtype))
+        z_error.append(float((Z - block_states(lm, hp.layers[-1], requests, hp.token)).norm(dim=1).mean()))
+        return z_error
+
     @all_or_nothing
     def apply(self, lm, requests: list[EditRequest]) -> EditResult:
         """Edit ``lm.model`` in place with one update for the whole batch; restorable bit for bit."""
@@ -250,18 +272,7 @@ class MEMITEditor:
         vres = self.compute_z(lm, requests, templates)
         Z = torch.stack([v.v_star for v in vres])
         t_z = time.time() - t0
-        n_layers = len(hp.layers)
-        z_error = []
-        for j, layer in enumerate(hp.layers):
-            K = self.keys(lm, layer, requests, templates)
-            H = block_states(lm, hp.layers[-1], requests, hp.token)
-            R = (Z - H) / (n_layers - j)  # the rest spread over the layers still to edit
-            z_error.append(float((Z - H).norm(dim=1).mean()))
-            delta_w = self.layer_update(lm, j, layer, K, R)
-            weight = lm.spec.edit_weight(lm.model, layer)
-            with torch.no_grad():
-                lm.spec.as_out_in(weight).add_(delta_w.to(weight.dtype))
-        z_error.append(float((Z - block_states(lm, hp.layers[-1], requests, hp.token)).norm(dim=1).mean()))
+        z_error = self.write(lm, requests, templates, Z)
         undo = self.after_batch(lm, requests, templates)
         result.undo = undo
         deltas = result.deltas(lm.model)
@@ -299,6 +310,10 @@ class AlphaEditEditor(MEMITEditor):
     kkt: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
     n_edits: int = 0
     _projectors: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    def use_statistics(self, stats_provider: StatsFn) -> None:
+        super().use_statistics(stats_provider)
+        self._projectors.clear()
 
     def projector(self, lm, layer: int) -> torch.Tensor:
         if layer not in self._projectors:
