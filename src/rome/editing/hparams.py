@@ -224,6 +224,16 @@ class Hparams(Mapping):
         return len(fields(self))
 
 
+def _check_value_settings(hp: Any) -> None:
+    """The choices of the v*/z* optimisation and its templates (ROME and MEMIT alike)."""
+    if hp.kl_direction not in ("edited_original", "original_edited"):
+        raise HparamsError(f"{hp._where()}: kl_direction must be 'edited_original' or 'original_edited', "
+                           f"got {hp.kl_direction!r}")
+    if hp.context_template_mode not in ("official", "new_tokens"):
+        raise HparamsError(f"{hp._where()}: context_template_mode must be 'official' or 'new_tokens', "
+                           f"got {hp.context_template_mode!r}")
+
+
 @dataclass(frozen=True)
 class ROMEHparams(Hparams):
     """ROME (paper section 3; official code ``rome/rome_hparams.py``)."""
@@ -257,12 +267,7 @@ class ROMEHparams(Hparams):
     mom2_max_length: int = _setting(512, "sequences are cut at this many tokens for the statistics")
 
     def validate(self) -> None:
-        if self.kl_direction not in ("edited_original", "original_edited"):
-            raise HparamsError(f"{self._where()}: kl_direction must be 'edited_original' or 'original_edited', "
-                               f"got {self.kl_direction!r}")
-        if self.context_template_mode not in ("official", "new_tokens"):
-            raise HparamsError(f"{self._where()}: context_template_mode must be 'official' or 'new_tokens', "
-                               f"got {self.context_template_mode!r}")
+        _check_value_settings(self)
         if self.key_for_insert not in ("prompt", "mean"):
             raise HparamsError(f"{self._where()}: key_for_insert must be 'prompt' or 'mean', got {self.key_for_insert!r}")
         for pair in self.context_templates:
@@ -321,12 +326,7 @@ class MEMITHparams(Hparams):
                                f"got {self.layers!r}")
         if self.key_average not in ("groups", "flat"):
             raise HparamsError(f"{self._where()}: key_average must be 'groups' or 'flat', got {self.key_average!r}")
-        if self.kl_direction not in ("edited_original", "original_edited"):
-            raise HparamsError(f"{self._where()}: kl_direction must be 'edited_original' or 'original_edited', "
-                               f"got {self.kl_direction!r}")
-        if self.context_template_mode not in ("official", "new_tokens"):
-            raise HparamsError(f"{self._where()}: context_template_mode must be 'official' or 'new_tokens', "
-                               f"got {self.context_template_mode!r}")
+        _check_value_settings(self)
         starts = len(self.context_starts) or 1
         for pair in self.context_templates:
             if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, int) for x in pair)

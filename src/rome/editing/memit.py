@@ -176,7 +176,7 @@ class MEMITEditor:
     templates_dir: str | os.PathLike | None = None
     name: str = "memit"
     batch_native: ClassVar[bool] = True
-    hparams_class: ClassVar[type] = MEMITHparams
+    hparams_class: ClassVar[type[MEMITHparams]] = MEMITHparams
 
     def __post_init__(self) -> None:
         self.hparams = self.hparams_class.coerce(self.hparams)
@@ -200,7 +200,7 @@ class MEMITEditor:
         self.stats_provider = stats_provider
 
     # -- templates
-    def _template_settings(self) -> tuple:
+    def _template_settings(self) -> tuple[list, int, int, Any, str]:
         hp = self.hparams
         return hp.context_templates, hp.context_top_k, hp.context_seed, self.templates_dir, hp.context_template_mode
 
@@ -306,7 +306,7 @@ class AlphaEditEditor(MEMITEditor):
 
     hparams: AlphaEditHparams  # type: ignore[assignment]
     name: str = "alphaedit"
-    hparams_class: ClassVar[type] = AlphaEditHparams
+    hparams_class: ClassVar[type[MEMITHparams]] = AlphaEditHparams
     kkt: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
     n_edits: int = 0
     _projectors: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)

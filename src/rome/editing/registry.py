@@ -49,7 +49,7 @@ def _rome_family(method: str):
     def factory(lm, overrides: dict, options) -> Any:
         from .statistics import StatsProvider
 
-        hp = load_hparams(method, lm.name, overrides)
+        hp: Any = load_hparams(method, lm.name, overrides)  # RROMEHparams or MEMITHparams (a subclass)
         provider = StatsProvider.from_hparams(
             hp, cache_dir=_required_folder(options, "stats_dir", "--stats-dir"), corpus=getattr(options, "corpus", None),
             tokens=getattr(options, "stats_tokens", None), local_corpus=getattr(options, "local_corpus", None),

@@ -297,13 +297,13 @@ class StatsProvider:
 
         The corpus is ``corpus`` when given, else the hparams' ``mom2_corpus``; when that
         is ``wikitext-2`` (or unset) it is the local copy's file ``local_corpus``."""
-        hp = hp if isinstance(hp, Hparams) else ROMEHparams.coerce(hp)  # any method with the mom2_* settings
+        h: Any = hp if isinstance(hp, Hparams) else ROMEHparams.coerce(hp)  # any method with the mom2_* settings
         settings = StatsSettings(
-            corpus=str(corpus) if corpus is not None else _hparams_corpus(hp.mom2_corpus, local_corpus),
-            max_tokens=tokens if tokens is not None else hp.mom2_tokens,
-            max_samples=None if tokens is not None else hp.mom2_samples,
-            dtype=hp.mom2_dtype,
-            max_length=hp.mom2_max_length,
+            corpus=str(corpus) if corpus is not None else _hparams_corpus(h.mom2_corpus, local_corpus),
+            max_tokens=tokens if tokens is not None else h.mom2_tokens,
+            max_samples=None if tokens is not None else h.mom2_samples,
+            dtype=h.mom2_dtype,
+            max_length=h.mom2_max_length,
         )
         return cls(settings, cache_dir, **kw)
 
