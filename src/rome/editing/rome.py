@@ -220,11 +220,11 @@ class SuffixPass:
     (lower blocks replay their outputs). Equal to :class:`FullPass` up to float rounding;
     ``ok`` is False where the model keeps no usable cache (then use :class:`FullPass`)."""
 
-    def __init__(self, lm, layer: int, rows: VRows, site: str = "edit"):
+    def __init__(self, lm, layer: int, rows: VRows, site: str = "edit", batch_prefixes: bool = False):
         model, dev, spec = lm.model, lm.device, lm.spec
         self.lm, self.name, self.ok = lm, lm.layer_name(site, layer), False
         look = rows.lookup
-        prefix = left_padded_prefix_cache(model, [s[:p] for s, p in zip(rows.seqs, look)], dev)
+        prefix = left_padded_prefix_cache(model, [s[:p] for s, p in zip(rows.seqs, look)], dev, batched=batch_prefixes)
         if prefix is None:
             return
         self.prefix_layers, prefix_mask = prefix
@@ -321,7 +321,8 @@ def optimise_values(lm, layer: int, requests: Sequence[EditRequest], templates: 
     requests = list(requests)
     n = len(requests)
     rows, parts, row_request = v_rows_batch(lm, requests, templates, hp.token, hp.kl_prompts)
-    suffix = SuffixPass(lm, layer, rows, site) if hp.v_suffix_pass else None
+    # MEMIT's batches: the distinct prefixes in padded batches (ROME keeps its one-at-a-time cache)
+    suffix = SuffixPass(lm, layer, rows, site, batch_prefixes=(site == "block")) if hp.v_suffix_pass else None
     run: SuffixPass | FullPass = suffix if suffix is not None and suffix.ok else FullPass(lm, layer, rows, site)
     all_rows = torch.arange(len(rows.seqs), device=dev)
     labels = torch.tensor(rows.labels, device=dev)

@@ -75,14 +75,49 @@ def build_cache(config, layers: Sequence[tuple[torch.Tensor, torch.Tensor]]):
     return cache
 
 
+def _prefix_caches_batched(model, prefixes: Sequence[Sequence[int]], device, final_norm: str,
+                           chunk: int = 32) -> list[list[tuple[torch.Tensor, torch.Tensor]] | None] | None:
+    """Per prefix, its layers' ``(keys, values)`` [1, heads, len, dim] from right-padded batches
+    (distinct prefixes only). A causal model's keys and values at a real position never see the
+    padding after it, so they equal the one-at-a-time pass up to the rounding of a batched matmul."""
+    from transformers import DynamicCache
+
+    from .hooks import Trace
+
+    unique = sorted({tuple(p) for p in prefixes if len(p)}, key=len)
+    found: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    for start in range(0, len(unique), chunk):
+        part = unique[start:start + chunk]
+        width = max(len(p) for p in part)
+        ids = torch.zeros((len(part), width), dtype=torch.long, device=device)
+        mask = torch.zeros((len(part), width), dtype=torch.long, device=device)
+        for i, p in enumerate(part):
+            ids[i, :len(p)] = torch.tensor(p, device=device)
+            mask[i, :len(p)] = 1
+        cache = DynamicCache(config=model.config)
+        with Trace(model, final_norm, retain_output=False, stop=True):
+            model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True)
+        if cache.get_seq_length() != width:
+            return None
+        layers = cache_layers(cache)
+        if any(k.shape[2] != width for k, _ in layers):  # a sliding-window layer dropped positions
+            return None
+        for i, p in enumerate(part):
+            found[p] = [(k[i:i + 1, :, :len(p)], v[i:i + 1, :, :len(p)]) for k, v in layers]
+    return [found[tuple(p)] if len(p) else None for p in prefixes]
+
+
 @torch.no_grad()
-def left_padded_prefix_cache(model, prefixes: Sequence[Sequence[int]], device) -> tuple[list, torch.Tensor] | None:
+def left_padded_prefix_cache(model, prefixes: Sequence[Sequence[int]], device,
+                             batched: bool = False) -> tuple[list, torch.Tensor] | None:
     """Keys/values of several token prefixes, each computed alone, stacked left-padded.
 
     Returns ``(layers, mask)``: per layer ``(keys, values)`` of shape [n, heads, P, dim]
     with P the longest prefix (padding slots hold zeros, never attended to), and the
     [n, P] attention mask of the real slots; ``None`` when the model keeps no cache.
-    Each prefix runs at positions 0..len-1, exactly as in an unpadded pass.
+    Each prefix runs at positions 0..len-1, exactly as in an unpadded pass. ``batched``:
+    the distinct prefixes run together in right-padded batches instead (equal up to
+    float rounding; MEMIT's batches of many requests).
     """
     from transformers import DynamicCache
 
@@ -94,7 +129,16 @@ def left_padded_prefix_cache(model, prefixes: Sequence[Sequence[int]], device) -
     mask = torch.zeros((len(prefixes), width), dtype=torch.long, device=device)
     per_row: list[list[tuple[torch.Tensor, torch.Tensor]] | None] = []
     template = None
-    for i, ids in enumerate(prefixes):
+    if batched:
+        rows = _prefix_caches_batched(model, prefixes, device, final_norm)
+        if rows is None:
+            return None
+        for i, row in enumerate(rows):
+            if row is not None:
+                template = row
+                mask[i, width - len(prefixes[i]):] = 1
+        per_row = rows
+    for i, ids in enumerate(prefixes if not batched else ()):
         if not len(ids):
             per_row.append(None)
             continue
