@@ -288,3 +288,15 @@ def test_r_rome_is_rome_with_the_mean_key(tiny_gpt2, cache):
     assert all(i["key_for_insert"] == "mean" for i in result.info["requests"])
     result.restore(lm.model)
     assert same(weights(lm), start)
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_gemma"])
+def test_z_suffix_pass_with_batched_prefixes_equals_the_full_pass(model, cache, request):
+    lm = request.getfixturevalue(model)
+    ed = editor(MEMITEditor, lm, cache)
+    templates = ed.templates(lm)
+    fast = optimise_values(lm, 2, REQS, templates, ed.hparams, site="block")
+    full = optimise_values(lm, 2, REQS, templates, ed.hparams.with_changes(v_suffix_pass=False), site="block")
+    for a, b in zip(fast, full):
+        assert torch.allclose(a.v_star, b.v_star, atol=1e-4, rtol=1e-3)
+        assert a.losses[0] == pytest.approx(b.losses[0], rel=1e-5)
