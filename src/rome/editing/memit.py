@@ -329,11 +329,11 @@ class AlphaEditEditor(MEMITEditor):
 
     def after_batch(self, lm, requests: Sequence[EditRequest], templates: Sequence[str]):
         before = self.state_dict()
-        for layer in self.hparams.layers:
+        updated = dict(self.kkt)
+        for layer in self.hparams.layers:  # the keys on the model with this batch written
             K = self.keys(lm, layer, requests, templates).float().cpu()
-            prev = self.kkt.get(layer, torch.zeros(K.shape[1], K.shape[1]))
-            self.kkt[layer] = prev + K.T @ K
-        self.n_edits += len(requests)
+            updated[layer] = updated.get(layer, torch.zeros(K.shape[1], K.shape[1])) + K.T @ K
+        self.kkt, self.n_edits = updated, self.n_edits + len(requests)  # all at once: a failure above changes nothing
         return lambda: self.load_state_dict(before)
 
     def state_dict(self) -> dict[str, Any]:
