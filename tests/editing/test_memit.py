@@ -300,3 +300,25 @@ def test_z_suffix_pass_with_batched_prefixes_equals_the_full_pass(model, cache, 
     for a, b in zip(fast, full):
         assert torch.allclose(a.v_star, b.v_star, atol=1e-4, rtol=1e-3)
         assert a.losses[0] == pytest.approx(b.losses[0], rel=1e-5)
+
+
+def test_a_request_that_stops_keeps_its_z_while_the_others_go_on(tiny_gpt2, cache):
+    """The stop rule per request (official compute_z's break): the request with the lowest
+    starting loss stops at once, the others keep optimising in the same batch (their rows
+    alone go through the vocabulary projection from then on) and end as when alone."""
+    lm = tiny_gpt2
+    ed = editor(MEMITEditor, lm, cache)
+    templates = ed.templates(lm)
+    first = [optimise_values(lm, 2, [r], templates, ed.hparams.with_changes(v_steps=1), site="block")[0].losses[0]
+             for r in REQS]
+    low, second = sorted(first)[:2]
+    hp = ed.hparams.with_changes(v_loss_stop=(low + second) / 2)
+    batch = optimise_values(lm, 2, REQS, templates, hp, site="block")
+    for r, b, loss0 in zip(REQS, batch, first):
+        alone = optimise_values(lm, 2, [r], templates, hp, site="block")[0]
+        if loss0 == low:
+            assert len(b.losses) == 1 and torch.equal(b.delta, torch.zeros_like(b.delta))
+        else:
+            assert len(b.losses) == hp.v_steps
+        assert len(alone.losses) == len(b.losses)
+        assert torch.allclose(alone.v_star, b.v_star, atol=1e-4, rtol=1e-3)

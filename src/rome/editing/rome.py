@@ -326,7 +326,6 @@ def optimise_values(lm, layer: int, requests: Sequence[EditRequest], templates: 
     run: SuffixPass | FullPass = suffix if suffix is not None and suffix.ok else FullPass(lm, layer, rows, site)
     all_rows = torch.arange(len(rows.seqs), device=dev)
     labels = torch.tensor(rows.labels, device=dev)
-    n_labels = len(rows.labels)
     # each request's slice of the returned KL states (its rows are consecutive)
     kl_req = [row_request[r] for r in run.kl_row_ids]
     kl_slices = [(kl_req.index(i), len(kl_req) - kl_req[::-1].index(i)) if i in kl_req else (0, 0) for i in range(n)]
@@ -352,22 +351,39 @@ def optimise_values(lm, layer: int, requests: Sequence[EditRequest], templates: 
     for step in range(hp.v_steps):
         opt.zero_grad()
         h_lab, h_kl = run(add_delta)
+        # where each active request's label and KL rows lie in what goes through the head
+        lab_at, kl_at = [p.label_start for p in parts], [a for a, _ in kl_slices]
+        h_lab_used, h_kl_used, labels_used, kl_init_used = h_lab, h_kl, labels, kl_init
+        if not all(active):  # requests that stopped leave the vocabulary projection
+            lab_idx: list[int] = []
+            kl_idx: list[int] = []
+            for i, part in enumerate(parts):
+                if active[i]:
+                    lab_at[i], kl_at[i] = len(lab_idx), len(kl_idx)
+                    lab_idx += range(part.label_start, part.label_start + part.n_rewrite * part.n_target)
+                    kl_idx += range(*kl_slices[i])
+            li, ki = torch.tensor(lab_idx, device=dev, dtype=torch.long), torch.tensor(kl_idx, device=dev, dtype=torch.long)
+            h_lab_used, h_kl_used, labels_used = h_lab[li], h_kl[ki], labels[li]
+            kl_init_used = kl_init[ki] if kl_init is not None else None
         # one vocabulary projection per step (for a small model it costs more than the body)
-        logp = torch.log_softmax(head_logits(lm, torch.cat([h_lab, h_kl])), dim=-1)
-        token_lp_all = logp[torch.arange(n_labels, device=dev), labels]
-        kl_logp = logp[n_labels:]
+        logp = torch.log_softmax(head_logits(lm, torch.cat([h_lab_used, h_kl_used])), dim=-1)
+        n_used = len(labels_used)
+        token_lp_all = logp[torch.arange(n_used, device=dev), labels_used]
+        kl_logp = logp[n_used:]
         if kl_init is None:
-            kl_init = kl_logp.detach().clone()
+            kl_init = kl_init_used = kl_logp.detach().clone()
+        assert kl_init_used is not None
         still: list[int] = []
         step_losses = {}
         for i, part in enumerate(parts):
             if not active[i]:
                 continue
-            token_lp = token_lp_all[part.label_start:part.label_start + part.n_rewrite * part.n_target]
+            token_lp = token_lp_all[lab_at[i]:lab_at[i] + part.n_rewrite * part.n_target]
             nll = -token_lp.view(part.n_rewrite, part.n_target).mean(dim=1).mean()
-            a, b = kl_slices[i]
+            a = kl_at[i]
+            b = a + kl_slices[i][1] - kl_slices[i][0]
             # "batchmean" over every KL prompt (rows whose KL cannot change contribute 0)
-            kl = kl_term(kl_logp[a:b], kl_init[a:b], part.n_kl, hp.kl_direction)
+            kl = kl_term(kl_logp[a:b], kl_init_used[a:b], part.n_kl, hp.kl_direction)
             v_norm = state["v_init"][i].norm()
             wd = hp.v_weight_decay * (delta[i].norm() / v_norm ** 2)
             loss = nll + hp.kl_factor * kl + wd
