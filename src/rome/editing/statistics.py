@@ -293,7 +293,8 @@ class StatsProvider:
     @classmethod
     def from_hparams(cls, hp: Hparams | Mapping[str, Any], cache_dir: str | os.PathLike, corpus=None,
                      tokens=None, *, local_corpus: str | os.PathLike | None = None, **kw) -> StatsProvider:
-        """Settings from ROME hyperparameters, with optional command-line overrides.
+        """Settings from a method's mom2_* hyperparameters (ROME, r-ROME, MEMIT, AlphaEdit), with optional
+        command-line overrides.
 
         The corpus is ``corpus`` when given, else the hparams' ``mom2_corpus``; when that
         is ``wikitext-2`` (or unset) it is the local copy's file ``local_corpus``."""
