@@ -322,3 +322,32 @@ def test_a_request_that_stops_keeps_its_z_while_the_others_go_on(tiny_gpt2, cach
             assert len(b.losses) == hp.v_steps
         assert len(alone.losses) == len(b.losses)
         assert torch.allclose(alone.v_star, b.v_star, atol=1e-4, rtol=1e-3)
+
+
+def test_residual_target_through_gemmas_output_norm(tiny_gemma, monkeypatch):
+    """Gemma's MLP output passes post_feedforward_layernorm: the module-output change that
+    through_output_norm returns moves the normed output by the residual target R (up to the
+    norm's sphere: for a small R, to first order). The norm's eps is set to 0: the tiny random
+    model's MLP outputs are so small that eps would dominate (on Gemma 3 270M mean(m²) ~ 1e-2
+    against eps 1e-6, where the norm is scale-free as the mapping assumes)."""
+    from rome.editing.memit import through_output_norm
+    from rome.model.hooks import Trace
+    from rome.model.tokens import encode_with_subject
+
+    lm = tiny_gemma
+    req = REQS[:1]
+    enc = encode_with_subject(lm.tokenizer, req[0].prompt, req[0].subject)
+    with Trace(lm.model, lm.layer_name("edit", 1), retain_output=True, stop=True) as tr:
+        lm.model(input_ids=torch.tensor([enc.input_ids]), use_cache=False)
+    m = tr.output[0, enc.last_subject].float()
+    norm = lm.model.get_submodule(f"{lm.spec.layers}.1.{lm.spec.mlp_out_norm}")
+    monkeypatch.setattr(norm, "eps", 0.0)
+    y = norm(m[None])[0]
+    R = 1e-3 * y.norm() * torch.randn(1, m.shape[0], generator=torch.Generator().manual_seed(0)) / m.shape[0] ** 0.5
+    dm = through_output_norm(lm, 1, req, "last_subject", R)
+    moved = norm((m + dm[0])[None])[0] - y
+    # the norm keeps its output on a sphere: R's radial part is lost, the rest arrives
+    assert (moved - R[0]).norm() < 0.5 * R.norm()
+    # without the mapping the same R written as module output moves the residual elsewhere
+    plain = norm((m + R[0])[None])[0] - y
+    assert (plain - R[0]).norm() > 10 * (moved - R[0]).norm()

@@ -302,6 +302,8 @@ class MEMITHparams(Hparams):
     context_top_k: int = _setting(5, "top-k of the prefix sampling")
     context_seed: int = _setting(0, "seed of the prefix sampling")
     context_template_mode: str = _setting("official", "official or new_tokens (as ROME's setting of that name)")
+    mlp_out_norm: str = _setting("invert", "where a norm follows the MLP output (Gemma): 'invert' maps the residual "
+                                           "target through it, 'ignore' writes it as the MLP output (the official code)")
     key_average: str = _setting("groups", "keys: 'groups' = mean of each template group's mean (official compute_ks) "
                                           "or 'flat' = mean over all templates (ROME's k*)")
     token: str = _setting("last_subject", "where keys and z* are read: last_subject (official subject_last), ...")
@@ -324,6 +326,8 @@ class MEMITHparams(Hparams):
         if not self.layers or list(self.layers) != sorted(set(self.layers)):
             raise HparamsError(f"{self._where()}: layers must be a non-empty ascending list of distinct layers, "
                                f"got {self.layers!r}")
+        if self.mlp_out_norm not in ("invert", "ignore"):
+            raise HparamsError(f"{self._where()}: mlp_out_norm must be 'invert' or 'ignore', got {self.mlp_out_norm!r}")
         if self.key_average not in ("groups", "flat"):
             raise HparamsError(f"{self._where()}: key_average must be 'groups' or 'flat', got {self.key_average!r}")
         _check_value_settings(self)

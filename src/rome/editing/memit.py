@@ -124,6 +124,38 @@ def block_states(lm, layer: int, requests: Sequence[EditRequest], token: str) ->
     return tr.output[torch.arange(len(encs)), pos].float()
 
 
+@torch.no_grad()
+def through_output_norm(lm, layer: int, requests: Sequence[EditRequest], token: str, R: torch.Tensor) -> torch.Tensor:
+    """The change of the edited module's output that moves the residual stream by ``R`` [n, d]
+    where the MLP output passes a norm before the residual (Gemma's ``post_feedforward_layernorm``,
+    ``spec.mlp_out_norm``); ``R`` itself where it does not.
+
+    With m the module's output at the chosen token of each un-prefixed prompt, y = norm(m) and
+    g the norm's gain (norm of a vector of ones), the new output is m' = (y + R) / g · rms(m):
+    an RMS norm sends m' to (y + R) / rms((y + R) / g), which is y + R wherever that lies on the
+    norm's reachable sphere (rms(out / g) = 1) and its nearest direction otherwise; coordinates with
+    a (nearly) zero gain keep m. Returns m' − m.
+    """
+    spec = lm.spec
+    if not spec.mlp_out_norm:
+        return R
+    encs = [encode_with_subject(lm.tokenizer, r.prompt, r.subject) for r in requests]
+    pos = [token_position(e, token) for e in encs]
+    ids, mask = right_pad([e.input_ids for e in encs], lm.tokenizer.pad_token_id or 0, lm.device)
+    with Trace(lm.model, lm.layer_name("edit", layer), retain_output=True, stop=True) as tr:
+        lm.model(input_ids=ids, attention_mask=mask, use_cache=False)
+    assert tr.output is not None
+    m = tr.output[torch.arange(len(encs)), pos].float()
+    norm = lm.model.get_submodule(f"{spec.layers}.{layer}.{spec.mlp_out_norm}")
+    y = norm(m.to(lm.dtype)).float()
+    gain = norm(torch.ones(1, m.shape[1], dtype=lm.dtype, device=m.device)).float()[0]
+    # coordinates the norm scales to (nearly) zero: the MLP cannot move the residual there
+    live = gain.abs() > 1e-6 * gain.abs().max()
+    rms = m.pow(2).mean(dim=1, keepdim=True).sqrt()
+    target = torch.where(live, (y + R.float()) / torch.where(live, gain, torch.ones_like(gain)) * rms, m)
+    return target - m
+
+
 def memit_update(K: torch.Tensor, R: torch.Tensor, C: torch.Tensor, lam: float) -> torch.Tensor:
     """ΔW [out, in] = R Kᵀ (λC + KKᵀ)⁻¹ in float64, for keys K [n, in] and residuals R [n, out]
     (rows are requests), by a linear solve, never an explicit inverse."""
@@ -247,6 +279,8 @@ class MEMITEditor:
             K = self.keys(lm, layer, requests, templates)
             H = block_states(lm, hp.layers[-1], requests, hp.token)
             R = (Z - H) / (len(hp.layers) - j)  # the rest spread over the layers still to edit
+            if hp.mlp_out_norm == "invert":  # Gemma: the module's output passes a norm first
+                R = through_output_norm(lm, layer, requests, hp.token, R)
             z_error.append(float((Z - H).norm(dim=1).mean()))
             delta_w = self.layer_update(lm, j, layer, K, R)
             weight = lm.spec.edit_weight(lm.model, layer)
