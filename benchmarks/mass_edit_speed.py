@@ -22,6 +22,7 @@ import os
 import resource
 import tempfile
 import time
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -87,7 +88,7 @@ def main() -> None:
         print(f"{'method':<10} {'batch':>5} {'seconds':>8} {'z* s':>7} {'edits/min':>9} {'stopped':>8} {'peak MiB':>9}")
         for method in args.methods.split(","):
             overrides = {} if args.v_steps is None else {"v_steps": args.v_steps}
-            hp = load_hparams(method, lm.name, overrides)
+            hp: Any = load_hparams(method, lm.name, overrides)  # MEMITHparams / AlphaEditHparams
             provider = StatsProvider(settings, stats_dir, prefetch_layers=list(hp.layers), progress=False)
             cls = AlphaEditEditor if method == "alphaedit" else MEMITEditor
             ed = cls(hp, provider, templates_dir=tmp)

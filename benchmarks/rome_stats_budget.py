@@ -31,6 +31,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -222,7 +223,7 @@ def main_mass(args, lm, overrides: dict) -> int:
 
     from rome.editing.memit import AlphaEditEditor, MEMITEditor
 
-    hp = load_hparams(args.method, lm.name, overrides)
+    hp: Any = load_hparams(args.method, lm.name, overrides)  # MEMITHparams / AlphaEditHparams
     cls = AlphaEditEditor if args.method == "alphaedit" else MEMITEditor
     editor = cls(hp, stats_provider=None, templates_dir=cli_paths.templates_dir(args.templates_dir))
     d_k = lm.spec.key_dim(lm.model, hp.layers[0])
