@@ -18,6 +18,7 @@ from replkit.cli import add_progress_option, add_set_option, parse_overrides
 
 from ..cli.paths import resolve_editing_paths
 from ..model.info import add_model_arguments, load_from_args
+from .fluency import SENTENCE_SPLITTERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="generated text length in tokens, prompt included (paper: 100)")
     parser.add_argument("--top-k", type=positive_int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="seed of the generation sampling")
+    parser.add_argument("--ge-sentences", default="punkt", choices=list(SENTENCE_SPLITTERS),
+                        help="sentence splitter of GE's word tokenization: punkt (NLTK's English Punkt, as the official "
+                             "nltk.word_tokenize; default), spacy (spaCy's rule-based sentencizer, the earlier splitter) "
+                             "or none (the whole text at once)")
     parser.add_argument("--no-generation", action="store_true", help="skip generation (no GE/RS)")
     parser.add_argument("--pre-generation", action="store_true",
                         help="also generate before the edit (otherwise pre-edit GE/RS come from --method none)")
@@ -150,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     settings = EvalSettings(
         dataset=args.dataset, model=args.model, method=args.method,
         generation=GenerationSettings(tokens=args.generation_tokens, top_k=args.top_k, seed=args.seed,
-                                      enabled=not args.no_generation),
+                                      enabled=not args.no_generation, ge_sentences=args.ge_sentences),
         pre_generation=args.pre_generation, batch_size=args.batch_size, overrides=overrides,
         check_restore=not args.no_restore_check,
     )

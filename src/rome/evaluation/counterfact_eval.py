@@ -24,6 +24,9 @@ class GenerationSettings:
     top_k: int = 5
     seed: int = 0
     enabled: bool = True
+    # GE's sentence splitter (rome.evaluation.fluency.SENTENCE_SPLITTERS): "punkt" is the
+    # official nltk.word_tokenize; "spacy" the package's earlier rule-based sentencizer
+    ge_sentences: str = "punkt"
 
 
 def score_record(lm, record: Mapping[str, Any], generation: GenerationSettings | None = None,
@@ -46,7 +49,7 @@ def score_record(lm, record: Mapping[str, Any], generation: GenerationSettings |
         texts = generate_texts(lm, gen_prompts, total_tokens=generation.tokens, top_k=generation.top_k,
                                seed=generation.seed) if gen_prompts else []
         block["text"] = texts
-        block["ngram_entropy"] = generation_entropy(texts) if texts else None
+        block["ngram_entropy"] = generation_entropy(texts, generation.ge_sentences) if texts else None
         rs = None
         if references is not None and texts:
             rw = record["requested_rewrite"]
