@@ -395,8 +395,8 @@ def _one_draw(rule: NoiseRule, stats, shape, gen: torch.Generator, rng: np.rando
     if rule.kind == "student_entry":
         nu, dof = noise_scale(rule, stats), rule.value
         z = torch.randn(shape, generator=gen, dtype=torch.float64)
-        chi2 = torch.from_numpy(rng.chisquare(dof, size=shape))
-        t = z / torch.sqrt(chi2 / dof)
+        u = torch.from_numpy(rng.chisquare(dof, size=shape))
+        t = z / torch.sqrt(u / dof)
         return t * (nu * math.sqrt((dof - 2) / dof) if dof > 2 else nu)
     if rule.kind in ("mvn", "student", "mvn_subject"):
         w = gaussian_transform(stats)
