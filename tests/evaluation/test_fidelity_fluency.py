@@ -153,3 +153,23 @@ def test_punkt_tables_are_the_pinned_ones_and_unknown_splitters_are_refused():
     assert {"he", "the", "it"} <= english.SENT_STARTERS
     with pytest.raises(SentenceSplitterError, match="unknown GE sentence splitter"):
         sentences("A b.", "moses")
+
+
+def test_the_splitter_is_a_generation_setting_in_the_cache_key():
+    import argparse
+
+    from rome.evaluation.cli import add_arguments
+    from rome.evaluation.counterfact_eval import GenerationSettings
+    from rome.evaluation.runner import EvalSettings
+
+    punkt = EvalSettings(generation=GenerationSettings()).as_json()
+    spacy = EvalSettings(generation=GenerationSettings(ge_sentences="spacy")).as_json()
+    assert punkt["generation"]["ge_sentences"] == "punkt" and spacy["generation"]["ge_sentences"] == "spacy"
+    assert punkt != spacy  # run_key hashes as_json(): record files of the other splitter are recomputed
+    with pytest.raises(SentenceSplitterError):
+        GenerationSettings(ge_sentences="moses")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--method", "none", "--records", "r.json", "--out-dir", "o"]
+    assert parser.parse_args(base).ge_sentences == "punkt"
+    assert parser.parse_args(base + ["--ge-sentences", "spacy"]).ge_sentences == "spacy"

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..model.record_prompts import PROMPT_KINDS, RecordError, record_prompts, record_targets  # noqa: F401
 from ..model.scoring import score_targets
-from .fluency import generation_entropy
+from .fluency import check_splitter, generation_entropy
 from .generation import generate_texts
 
 
@@ -27,6 +27,9 @@ class GenerationSettings:
     # GE's sentence splitter (rome.evaluation.fluency.SENTENCE_SPLITTERS): "punkt" is the
     # official nltk.word_tokenize; "spacy" the package's earlier rule-based sentencizer
     ge_sentences: str = "punkt"
+
+    def __post_init__(self) -> None:
+        check_splitter(self.ge_sentences)
 
 
 def score_record(lm, record: Mapping[str, Any], generation: GenerationSettings | None = None,

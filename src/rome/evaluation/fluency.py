@@ -84,7 +84,8 @@ def _word_tokenizer():
     return NLTKWordTokenizer()
 
 
-def _check_splitter(splitter: str) -> None:
+def check_splitter(splitter: str) -> None:
+    """A :class:`SentenceSplitterError` for a name not in :data:`SENTENCE_SPLITTERS`."""
     if splitter not in SENTENCE_SPLITTERS:
         raise SentenceSplitterError(f"unknown GE sentence splitter {splitter!r}; expected one of {SENTENCE_SPLITTERS}")
 
@@ -94,7 +95,7 @@ def sentences(text: str, splitter: str = "punkt") -> list[str]:
 
     ``punkt`` returns what ``nltk.sent_tokenize`` returns; ``spacy`` the stripped, non-empty
     sentences of spaCy's rule-based sentencizer."""
-    _check_splitter(splitter)
+    check_splitter(splitter)
     if splitter == "punkt":
         return punkt_sentence_tokenizer().tokenize(text)
     if splitter == "spacy":
