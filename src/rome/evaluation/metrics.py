@@ -18,10 +18,8 @@ from ..results.stats_util import Z95, harmonic_mean, mean_ci95
 
 
 def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
-    """ES, EM, PS, PM, NS, NM (fractions), GE (raw), RS (fraction or None) of one block, and the
-    strict columns (:func:`rome.evaluation.strict.strict_record_metrics`; ``None`` when absent)."""
-    from .strict import strict_record_metrics
-
+    """ES, EM, PS, PM, NS, NM (fractions), GE (raw), RS (fraction or None) of one block (the strict
+    columns: :func:`rome.evaluation.strict.strict_record_metrics`)."""
     rw = block.get("rewrite_prompts_probs", [])
     pa = block.get("paraphrase_prompts_probs", [])
     nb = block.get("neighborhood_prompts_probs", [])
@@ -30,7 +28,6 @@ def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
         "PS": success(pa, "target_new"), "PM": magnitude(pa, "target_new"),
         "NS": success(nb, "target_true"), "NM": magnitude(nb, "target_true"),
         "GE": block.get("ngram_entropy"), "RS": block.get("reference_score"),
-        **strict_record_metrics(block),
     }
 
 

@@ -177,9 +177,11 @@ def evaluate_record(lm, editor, record: Mapping[str, Any], settings: EvalSetting
     post_dists: dict | None = {} if _strict_on(settings) else None
     if unedited:
         pre = _score(lm, record, settings, references, generate=True, dists=pre_dists, report=report)
+        if pre_dists is not None:   # compared with itself: NKL 0, every argmax unchanged
+            add_cross_fields(pre, pre, pre_dists, pre_dists)
         t_pre = time.perf_counter()
         doc_post = copy.deepcopy(pre)
-        post_dists = pre_dists
+        pre_dists = post_dists = None
         t_edit = t_post = t_pre
         info: dict = {}
     else:

@@ -23,6 +23,7 @@ from ..results.layout import is_unedited, method_dir
 from ..results.paper_values import COUNTERFACT_COLUMNS, STRICT_COLUMNS, UNSCALED_COLUMNS, ZSRE_COLUMNS
 from .metrics import counterfact_record_metrics, harmonic_mean, mean_ci, zsre_record_metrics
 from .runner import load_selected, manifest_path
+from .strict import strict_record_metrics
 
 
 def aggregate(per_record: Sequence[dict], dataset: str) -> dict[str, dict]:
@@ -44,7 +45,10 @@ def aggregate(per_record: Sequence[dict], dataset: str) -> dict[str, dict]:
 
 
 def record_metrics(block: dict, dataset: str) -> dict:
-    return counterfact_record_metrics(block) if dataset == "counterfact" else zsre_record_metrics(block)
+    """The per-record metrics of one block: Table 4's and the strict ones, or Table 1's."""
+    if dataset == "counterfact":
+        return {**counterfact_record_metrics(block), **strict_record_metrics(block)}
+    return zsre_record_metrics(block)
 
 
 def _row(label: str, method: str, role: str, blocks: list[dict], dataset: str, case_ids: list) -> dict:
