@@ -58,7 +58,7 @@ def score_record(lm, record: Mapping[str, Any], generation: GenerationSettings |
     block: dict[str, Any] = {f"{k}_probs": [dict() for _ in ps] for k, ps in prompts.items()}
     for (kind, i, which), s in zip(where, scores):
         block[f"{kind}_probs"][i][which] = s.nll
-    if strict_on:
+    if strict is not None and strict.enabled:
         add_strict_fields(lm, record, block, where, scores, strict, generate=greedy, dists=dists,
                           batch_size=batch_size, report=report)
     if generation is not None and generation.enabled:

@@ -55,7 +55,7 @@ from ..results.cache_key import (
 )
 from ..results.layout import case_file, is_unedited, method_dir
 from .counterfact_eval import GenerationSettings, score_record
-from .strict import StrictSettings, add_cross_fields
+from .strict import STRICT_VERSION, StrictSettings, add_cross_fields
 from .zsre_eval import score_zsre_record
 
 DATASETS = ("counterfact", "zsre")
@@ -97,6 +97,8 @@ class EvalSettings:
         else:
             # texts from another sampling implementation are other texts (GE, RS)
             d["generation"]["sampler"] = SAMPLER_VERSION
+            # the strict fields' definitions: records written before them (or by another version) are recomputed
+            d["strict"]["version"] = STRICT_VERSION
         return d
 
 

@@ -63,6 +63,9 @@ from ..model.scoring import TargetScore, encode_prompt, encode_target, score_tar
 from ..results.prompt_metrics import magnitude, success
 from .metrics import token_accuracy
 
+# Part of every COUNTERFACT record's cache key (with the settings): bump it when a change here
+# changes what the strict fields hold, so that records written earlier are recomputed.
+STRICT_VERSION = "strict-1"
 # Per-record fields (in a result block) that this module writes.
 PLUS_KIND = "distracting_neighborhood_prompts"      # the specificityplus code's name for CounterFact+ prompts
 GEN_KINDS = ("rewrite_prompts", "paraphrase_prompts")
