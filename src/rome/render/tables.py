@@ -237,7 +237,8 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
         fewer = _column_ns(b, columns) if table == "table4-strict" else ""
         if fewer:
             lines += [f"Columns with fewer records than their row: {fewer}.", ""]
-    legend = f"Values × 100 (GE: n-gram entropy × 100), mean ± {CI95_CAPTION}. **bold**: best editor per column"
+    unit = "NKL, NKL+: nats, not × 100" if table == "table4-strict" else "GE: n-gram entropy × 100"
+    legend = f"Values × 100 ({unit}), mean ± {CI95_CAPTION}. **bold**: best editor per column"
     if TABLES[table] == "counterfact":
         legend += ("; ↓: below the paper's threshold (" + ", ".join(f"{k} {v:g}" for k, v in THRESHOLDS.items())
                    + "; GE and RS scaled by the block's unedited value over GPT-2 XL's "
