@@ -163,12 +163,16 @@ def test_counterfact_plus_prompts_of_a_hand_made_record(make_record):
     ]
 
 
-def test_counterfact_plus_scores_and_summary_columns(tiny_gpt2, make_record):
+@pytest.mark.parametrize("new", ["English", "Old Church Slavonic"])   # one token (one row per prompt) / several
+def test_counterfact_plus_scores_and_summary_columns(tiny_gpt2, make_record, new):
     record = make_record(0)
-    block = score_record(tiny_gpt2, record, GenerationSettings(enabled=False), strict=StrictSettings(), dists={})
+    record["requested_rewrite"]["target_new"]["str"] = new
+    dists: dict = {}
+    block = score_record(tiny_gpt2, record, GenerationSettings(enabled=False), strict=StrictSettings(), dists=dists)
     plus = block["distracting_neighborhood_prompts_probs"]
     want = scoring.score_targets(tiny_gpt2, [(p, " " + t) for p in counterfact_plus_prompts(record)
-                                             for t in ("English", "French")])
+                                             for t in (new, "French")])
+    assert len(dists["distracting_neighborhood_prompts"]) == 2 and len(dists["neighborhood_prompts"]) == 2
     assert [x for d in plus for x in (d["target_new"], d["target_true"])] == pytest.approx([w.nll for w in want])
     ns_plus = sum(d["target_true"] < d["target_new"] for d in plus) / 2
     agg = aggregate([record_metrics(block, "counterfact")], "counterfact")

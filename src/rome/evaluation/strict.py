@@ -146,6 +146,28 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _score_plus(lm, prompts: Sequence[str], new: str, true: str, batch_size: int) -> tuple[list[dict], list]:
+    """``[{"target_new": nll, "target_true": nll}]`` and the next-token log-probabilities of each
+    CounterFact+ prompt, in one pass of one row per prompt when both targets are one token.
+
+    A one-token target's NLL is minus the next-token log-probability of that token, which the
+    row of ``" " + target_true`` already holds (``next_logp``, the same log-softmax row the
+    scoring reads it from), so the ``target_new`` row would repeat the same input. Longer targets
+    get both rows, as in the paper's pass.
+    """
+    tok = lm.tokenizer
+    new_ids, true_ids = encode_target(tok, new), encode_target(tok, true)
+    if len(new_ids) == 1 and len(true_ids) == 1:
+        scores = score_targets(lm, [(p, " " + true) for p in prompts], batch_size=batch_size,
+                               keep_next=range(len(prompts)))
+        probs = [{"target_new": -float(s.next_logp[new_ids[0]]), "target_true": s.nll} for s in scores]  # type: ignore[index]
+        return probs, [s.next_logp for s in scores]
+    pairs = [(p, " " + t) for p in prompts for t in (new, true)]
+    scores = score_targets(lm, pairs, batch_size=batch_size, keep_next=range(1, len(pairs), 2))
+    probs = [{"target_new": scores[2 * j].nll, "target_true": scores[2 * j + 1].nll} for j in range(len(prompts))]
+    return probs, [scores[2 * j + 1].next_logp for j in range(len(prompts))]
+
+
 def add_strict_fields(lm, record: Mapping[str, Any], block: dict, where: Sequence[tuple[str, int, str]],
                       scores: Sequence[TargetScore], settings: StrictSettings, *, generate: bool,
                       dists: dict | None = None, batch_size: int = 64,
@@ -174,14 +196,10 @@ def add_strict_fields(lm, record: Mapping[str, Any], block: dict, where: Sequenc
                           "neighbourhood prompt")
     block["neighborhood_prompts_argmax"] = [nb[i]["target_true"].argmax for i in sorted(nb)]
     plus = counterfact_plus_prompts(record)
-    pairs = [(p, " " + t) for p in plus for t in (new, true)]
-    keep = range(1, len(pairs), 2) if dists is not None else ()
-    plus_scores = score_targets(lm, pairs, batch_size=batch_size, keep_next=keep)
-    block[f"{PLUS_KIND}_probs"] = [{"target_new": plus_scores[2 * j].nll, "target_true": plus_scores[2 * j + 1].nll}
-                                   for j in range(len(plus))]
+    block[f"{PLUS_KIND}_probs"], plus_next = _score_plus(lm, plus, new, true, batch_size)
     if dists is not None:
         dists["neighborhood_prompts"] = [nb[i]["target_true"].next_logp for i in sorted(nb)]
-        dists[PLUS_KIND] = [plus_scores[2 * j + 1].next_logp for j in range(len(plus))]
+        dists[PLUS_KIND] = plus_next
     if not generate:
         return
     n_tokens = len(encode_target(lm.tokenizer, new)) + settings.match_slack
