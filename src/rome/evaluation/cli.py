@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-strict", action="store_true",
                         help="COUNTERFACT: leave out the strict metrics (CounterFact+ NS+/NM+, NKL, generation "
                              "efficacy, token accuracy; rome.evaluation.strict)")
-    parser.add_argument("--match-slack", type=nonnegative_int, default=3,
-                        help="greedy tokens beyond the new target's own token count for ES-gen / PS-gen (default 3)")
+    parser.add_argument("--match-slack", type=nonnegative_int, default=1,
+                        help="greedy tokens beyond the new target's own token count for ES-gen / PS-gen (default 1: one token to see where the word ends)")
     parser.add_argument("--reference-dir", default=None,
                         help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
     parser.add_argument("--batch-size", type=positive_int, default=64)

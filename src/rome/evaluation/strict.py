@@ -76,7 +76,7 @@ class StrictSettings:
     """Whether the strict metrics are computed, and the greedy generation's extra tokens."""
 
     enabled: bool = True
-    match_slack: int = 3     # greedy tokens beyond the target's own token count
+    match_slack: int = 1     # greedy tokens beyond the target's own token count (one shows where the word ends)
 
     def __post_init__(self):
         if not isinstance(self.match_slack, int) or self.match_slack < 0:
