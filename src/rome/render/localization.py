@@ -132,7 +132,8 @@ def draw(doc: dict, stem: str | Path, title: str | None = None) -> list[Path]:
     bar.set_ylabel("R² of rewrite score")
     bar.set_title("variance explained")
     bar.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1, frameon=False)
-    fig.suptitle(title or f"Tracing effect vs ROME rewrite score (N = {doc['n_facts']} facts)", y=1.04)
+    head = f"{title}: t" if title else "T"
+    fig.suptitle(f"{head}racing effect vs ROME rewrite score (N = {doc['n_facts']} facts)", y=1.04)
     fig.tight_layout()
     return save_figure(fig, stem)
 
