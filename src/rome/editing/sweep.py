@@ -49,8 +49,9 @@ class RecordError(DataError):
 NEEDED_FIELDS = (*EDIT_FIELDS, "paraphrase_prompts", "neighborhood_prompts")
 
 
-def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
-    """The first ``n`` records of a COUNTERFACT JSON list, checked for the fields the sweep needs.
+def load_records(path: str | os.PathLike, n: int | None = None, case_ids: Sequence[int] | None = None) -> list[dict]:
+    """The first ``n`` records of a COUNTERFACT JSON list (or those with ``case_ids``, in that
+    order: :func:`select_records`), checked for the fields the sweep needs.
 
     Reading is :func:`counterfact.records.load_records` (a missing file, invalid JSON or a
     non-list raise its :class:`~counterfact.errors.DataError`); a record that would be
@@ -58,7 +59,10 @@ def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
     :class:`RecordError` (a ``DataError`` too), naming the file, record and field.
     """
     data = check_record_ids(load_counterfact(path), path)
-    records = data[:n] if n is not None else data
+    if case_ids is not None:
+        records = select_records(data, case_ids, path)
+    else:
+        records = data[:n] if n is not None else data
     try:
         check_records(records, path, needs=NEEDED_FIELDS)
     except DataError as exc:

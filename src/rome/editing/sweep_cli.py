@@ -19,7 +19,7 @@ from .edit_cli import add_stats_arguments
 from .hparams import ROMEHparams, load_hparams
 from .rome import TOKEN_CHOICES, ROMEEditor
 from .statistics import StatsProvider
-from .sweep import load_records, run_sweep, select_records
+from .sweep import load_records, run_sweep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         from ..results.localization import read_selection
 
         ids = [f["case_id"] for f in read_selection(args.case_ids_from)]
-        records = select_records(load_records(args.records), ids, args.records)
+        records = load_records(args.records, case_ids=ids)
     else:
         records = load_records(args.records, args.n_records)
     lm = load_from_args(args)
