@@ -118,3 +118,25 @@ def test_sweep_files_are_keyed_by_the_texts_of_the_context_templates(tiny_gpt2, 
     doc["templates"][1] = "Another text. {}"
     tpl.write_text(json.dumps(doc))
     assert sweep_key(tiny_gpt2, editor).to_json()["digest"] != key.to_json()["digest"]
+
+
+def test_select_records_by_case_id_and_reuse_from_another_sweep(tmp_path):
+    """``rome sweep --case-ids-from`` / ``--reuse-dir``: records in the given order; a file of
+    another sweep folder is copied only when its key and record checksum match."""
+    from rome.editing.sweep import reuse_other, select_records
+    from rome.results.cache_key import CacheKey, json_checksum
+
+    assert [r["case_id"] for r in select_records(RECORDS, [1, 0], "cf.json")] == [1, 0]
+    with pytest.raises(RecordError, match="case_id 5"):
+        select_records(RECORDS, [0, 5], "cf.json")
+    key, other_key = CacheKey({"a": 1}), CacheKey({"a": 2})
+    sha = json_checksum(RECORDS[0])
+    src, dest = tmp_path / "fig5", tmp_path / "loc"
+    theirs = result_path(src, "last_subject", 3, 0)
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text(json.dumps({"efficacy": 1.0, "cache_key": key.to_json(), "item_sha256": sha}))
+    mine = result_path(dest, "last_subject", 3, 0)
+    assert reuse_other(mine, src, dest, other_key, sha) is None and not mine.exists()
+    assert reuse_other(mine, src, dest, key, "another record") is None and not mine.exists()
+    assert reuse_other(mine, src, dest, key, sha)["efficacy"] == 1.0
+    assert json.loads(mine.read_text()) == json.loads(theirs.read_text())

@@ -1,5 +1,5 @@
 """Noise rules s<f>, m, t<d> as the official code defines them (experiments/causal_trace.py of
-kmeng01/rome: collect_embedding_std, get_embedding_cov, make_generator_transform,
+kmeng01/rome, commit 0874014: collect_embedding_std, get_embedding_cov, make_generator_transform,
 collect_embedding_gaussian, collect_embedding_tdist), checked against hand computations."""
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from rome.tracing.noise import (
     EmbeddingStats,
     NoiseRuleError,
     corpus_embedding_stats,
+    corpus_token_ids,
     corrupt,
     fit_gaussian,
+    official_corpus_max_len,
     parse_noise,
     sample_noise,
+    sample_noise_draws,
     subject_embedding_stats,
 )
 
@@ -146,14 +149,86 @@ def test_rule_t_scales_the_m_sample_by_sqrt_of_d_minus_2_over_chi2():
     S, T, h, seed, d = 4, 3, 4, 5, 5.0
     t = sample_noise("t5", st, S, T, h, seed, dtype=torch.float64).numpy()
     m = sample_noise("m", st, S, T, h, seed, dtype=torch.float64).numpy()  # same z (first Gaussian draw)
-    u = np.random.default_rng(seed).chisquare(d, size=(S, T))  # one chi2 per noised token vector
+    # one chi2 per noised token vector: the official fixed draws of RandomState(2), vector
+    # (s, t) taking draw s*T + t (collect_embedding_tdist reshapes fixed_sample[:S*T] to [S, T, 1])
+    u = np.random.RandomState(2).chisquare(df=d, size=1000)[:S * T].reshape(S, T)
     np.testing.assert_allclose(t, np.sqrt((d - 2) / u)[..., None] * m, rtol=1e-12)
+    # the earlier reading: fresh values from the prompt's seeded stream
+    fresh = sample_noise("t5", st, S, T, h, seed, dtype=torch.float64, chi2="fresh").numpy()
+    u_fresh = np.random.default_rng(seed).chisquare(d, size=(S, T))
+    np.testing.assert_allclose(fresh, np.sqrt((d - 2) / u_fresh)[..., None] * m, rtol=1e-12)
     # i.e. z * sqrt(d / chi2) with the scale matrix Sigma (d-2)/d: the covariance of the
     # Gaussian part stays Sigma (official comment in collect_embedding_tdist)
     assert np.sqrt((d - 2) / u[0, 0]) == pytest.approx(np.sqrt(d / u[0, 0]) * np.sqrt((d - 2) / d))
     with pytest.raises(NoiseRuleError):
         parse_noise("t2")
     assert parse_noise("ts2").kind == "student_entry" and parse_noise("ms").kind == "mvn_subject"
+
+
+def test_rule_t_reuses_the_same_chi2_values_for_every_prompt():
+    # Sigma = 0 and mu = 1: every noise vector is sqrt((d-2)/u_k) * 1, whatever z is. With d = 3 the
+    # official factors are 1/sqrt(u_k), u_k the first values of RandomState(2).chisquare(3):
+    # 1.54386075, 2.21388151, 0.20774936, 0.94640889 (numpy's legacy stream, written out here)
+    h = 3
+    st = EmbeddingStats(1.0, 10, mean=np.ones(h), cov=np.zeros((h, h)), source="corpus")
+    u = np.array([[1.54386075, 2.21388151], [0.20774936, 0.94640889]])
+    for seed in (0, 7):  # two prompts (two seeds): the same factors
+        t = sample_noise("t3", st, 2, 2, h, seed, dtype=torch.float64).numpy()
+        np.testing.assert_allclose(t, np.broadcast_to((1 / np.sqrt(u))[..., None], (2, 2, h)), rtol=1e-7)
+    # and in every draw of one prompt's stream (the official trace_with_repatch draws twice)
+    a, b = sample_noise_draws("t3", st, 2, 2, h, seed=1, draws=2, dtype=torch.float64)
+    assert torch.equal(a, b)
+    # fresh values differ between prompts
+    f0 = sample_noise("t3", st, 2, 2, h, 0, dtype=torch.float64, chi2="fresh")
+    assert not torch.allclose(f0, sample_noise("t3", st, 2, 2, h, 7, dtype=torch.float64, chi2="fresh"))
+    # past the official 1,000 values the same stream goes on (the official code stops there)
+    many = sample_noise("t3", st, 3, 400, h, 0, dtype=torch.float64).numpy()[..., 0].reshape(-1)
+    np.testing.assert_allclose(many, 1 / np.sqrt(np.random.RandomState(2).chisquare(3, size=1200)), rtol=1e-12)
+    with pytest.raises(NoiseRuleError, match="chi2 draws"):
+        sample_noise("t3", st, 2, 2, h, 0, chi2="new")
+
+
+def test_chi2_setting_is_in_the_key_of_t_traces_only():
+    from rome.tracing.prepare import TraceSettings
+
+    assert TraceSettings(noise="t3").to_json()["chi2_draws"] == "fixed"
+    assert TraceSettings(noise="t3", chi2_draws="fresh").to_json()["chi2_draws"] == "fresh"
+    for rule in ("s3", "m", "ts3", "u0.5"):  # the rules it does not change keep their keys
+        assert "chi2_draws" not in TraceSettings(noise=rule).to_json()
+    with pytest.raises(NoiseRuleError, match="chi2_draws"):
+        TraceSettings(noise="t3", chi2_draws="new")
+    parser = argparse.ArgumentParser()
+    add_trace_settings(parser)
+    from rome.tracing.cli import settings_from_args
+    assert settings_from_args(parser.parse_args(["--noise", "t3"])).chi2_draws == "fixed"
+    assert settings_from_args(parser.parse_args(["--noise", "t3", "--chi2-draws", "fresh"])).chi2_draws == "fresh"
+
+
+def test_corpus_cut_is_n_positions_or_100(tiny_gpt2, tiny_gemma, tmp_path):
+    # official get_embedding_cov: maxlen = model.config.n_positions, 100 when the config has none
+    assert tiny_gpt2.model.config.n_positions == 256
+    assert official_corpus_max_len(tiny_gpt2)[0] == 256
+    assert not hasattr(tiny_gemma.model.config, "n_positions")  # max_position_embeddings only
+    assert tiny_gemma.model.config.max_position_embeddings == 256
+    assert official_corpus_max_len(tiny_gemma)[0] == 100
+    # a 300-token text: cut at 256 (GPT-2 style config) and at 100 (Gemma config); 5 tokens stay 5
+    long_doc = " ".join(["word"] * 300)
+    assert len(tiny_gpt2.tokenizer(long_doc + "\n", add_special_tokens=False)["input_ids"]) == 301
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(long_doc + "\n\nfour short words here\n")
+    ids, n = corpus_token_ids(tiny_gpt2, corpus)
+    assert n == 2 and [len(x) for x in ids] == [256, 5]
+    ids, _ = corpus_token_ids(tiny_gemma, corpus)
+    assert [len(x) for x in ids] == [100, 5]
+    # the explicit option still wins, and the statistics record the cut and where it came from
+    assert [len(x) for x in corpus_token_ids(tiny_gemma, corpus, max_len=1024)[0]] == [301, 5]
+    st = corpus_embedding_stats(tiny_gemma, corpus, tmp_path / "n")
+    assert st.n_tokens == 105 and st.info["max_len"] == 100 and "without n_positions" in st.info["max_len_rule"]
+    given = corpus_embedding_stats(tiny_gemma, corpus, tmp_path / "n", max_len=1024)
+    assert given.n_tokens == 306 and given.info["max_len_rule"] == "given"
+    assert len(list((tmp_path / "n").glob("*.json"))) == 2  # another cut, another cache file
+    again = corpus_embedding_stats(tiny_gemma, corpus, tmp_path / "n")  # from the cache
+    assert again.info["max_len"] == 100 and again.n_tokens == 105
 
 
 def test_rules_are_seeded():

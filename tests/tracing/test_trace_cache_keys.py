@@ -111,3 +111,27 @@ def test_a_truncated_trace_file_is_reported_and_recomputed(tiny_gpt2, tmp_path):
     assert (counts["recomputed_corrupted"], counts["reused"]) == (1, 1)
     assert len(lines) == 1 and str(path) in lines[0] and "corrupted" in lines[0]
     assert np.array_equal(TraceResult.load(path).scores["hidden"], good)
+
+
+def test_known_ids_from_and_reuse_dir_copy_matching_traces(tmp_path, capsys):
+    """``--known-ids-from`` traces the selected facts only; ``--reuse-dir`` copies another
+    batch's files made under the same key (byte for byte) instead of tracing them again."""
+    first, _, out = _trace_cli(tmp_path, capsys)
+    sel = tmp_path / "sel.json"
+    sel.write_text(json.dumps({"facts": [{"known_id": 1, "case_id": 40}]}))
+    other = tmp_path / "loc"
+    capsys.readouterr()
+    assert main(_trace_argv(tmp_path, "--known-ids-from", str(sel), "--reuse-dir", str(out))
+                + ["--out-dir", str(other)]) == 0  # the last --out-dir wins
+    counts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert counts["traced"] == 0 and counts["reused"] == 1
+    assert (other / "hidden" / "1.npz").read_bytes() == (out / "hidden" / "1.npz").read_bytes()
+    assert not (other / "hidden" / "0.npz").exists()
+    # under other settings the other folder's file is not copied: the fact is traced
+    capsys.readouterr()
+    assert main(_trace_argv(tmp_path, "--known-ids-from", str(sel), "--reuse-dir", str(out), samples=3)
+                + ["--out-dir", str(tmp_path / "loc3")]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["computed"] == 1
+    sel.write_text(json.dumps({"facts": [{"known_id": 9, "case_id": 40}]}))
+    assert main(_trace_argv(tmp_path, "--known-ids-from", str(sel))) == 2
+    assert "known_id 9" in capsys.readouterr().err

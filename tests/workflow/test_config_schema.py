@@ -57,6 +57,7 @@ def test_defaults_come_from_the_schema():
     assert cfg["known_facts"]["max_candidates"] == 100
     assert cfg["tracing"]["samples"] == 10 and cfg["evaluation"]["n_records"] == 20
     assert cfg["paths"]["pararel"] is None and cfg["resources"]["model"]["gpu"] == 0
+    assert cfg["localization"] == {"n_facts": 0, "layers": "0-17"}
 
 
 def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None,
@@ -80,6 +81,8 @@ def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None,
     ({"stats": {"layers": "0-3; touch /tmp/x;"}}, "config key stats.layers: '0-3; touch /tmp/x;' does not match"),
     ({"run_name": "../../etc"}, "config key run_name: '../../etc' does not match"),
     ({"stats": {"layers": "0-11"}}, "config key stats.layers: layers [4, 5, 6, 7, 8, 9, 10, 11] beyond tiny-gpt2's 4 layers"),
+    ({"localization": {"layers": "0-5"}}, "config key localization.layers: layers [4, 5] beyond tiny-gpt2's 4 layers"),
+    ({"localization": {"n_facts": -1}}, "config key localization.n_facts: -1 is less than the minimum of 0"),
 ])
 def test_bad_values_fail_at_parse_time_naming_the_key(overlay, expected, tmp_path):
     run = _dry(tmp_path, overlay)

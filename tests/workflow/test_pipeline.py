@@ -66,19 +66,23 @@ def pipeline(tmp_path_factory):
 def test_every_target_is_written(pipeline):
     fig = pipeline / "figures" / "ci-tiny"
     expected = [
-        "table1.md", "table2.md", "table3.tex", "table4.csv", "fig2-aie-heatmaps.pdf", "fig3-severed.png",
+        "table1.md", "table2.md", "table3.tex", "table4.csv", "table4-strict.md", "table4-strict.tex",
+        "fig2-aie-heatmaps.pdf", "fig3-severed.png",
         "fig7-aie-lines.png", "fig5.pdf", "fig06.md", "fig19.png", "fig21.md", "fig22.png", "fig25.pdf",
         "fig15-extra1-7-aie-lines.png", "fig13-noise-u0p5-7-aie-lines.png", "fig16-saliency-0.pdf",
         "fig16-saliency-0.png", "baselines/fig24_boxplots.png",
         "human-eval/sheets.csv", "human-eval/answer_key.csv", "human-eval/fig26_human_eval.png", "index.html",
         "fig1-trace.png", "fig10-trace-0.pdf", "fig14-severed-0.png", "fig11-atypical-1.pdf", "fig11-atypical-2.png",
         "fig12-extra1-trace-0.pdf", "baselines/fig17_ft_sweep.pdf", "baselines/fig23_attn_sweep.png",
+        "localization-vs-editing.png", "localization-vs-editing.md",
     ]
     missing = [name for name in expected if not (fig / name).is_file()]
     assert not missing, missing
     table4 = (fig / "table4.md").read_text()
     for method in ("ROME", "FT+L", "KN", "MEND-CF", "AttnEdit"):
         assert method in table4
+    strict = (fig / "table4-strict.md").read_text()    # every method of the run, strict columns beside the paper's
+    assert "| NS+ | NM+ | NKL |" in strict and all(m in strict for m in ("ROME", "FT+L", "KN", "MEND-CF", "AttnEdit"))
     assert "no ratings" in (fig / "index.html").read_text().lower() or (fig / "human-eval").is_dir()
 
 
@@ -112,23 +116,28 @@ def _planned_jobs(out: str) -> Counter:
 # methods: none + 9 COUNTERFACT, none + 4 zsRE; KE/MEND x plain/cf/zsre), and nothing else.
 RENDER_TRACING = {"trace_summary": 3, "render_tracing_main": 1, "render_fig1": 1, "render_fig11": 1,
                   "render_fig12": 1, "render_tracing_variant": 2}
-EVAL_RENDER = {"summarize": 2, "render_table": 2, "text_figure": 3, "human_eval_kit": 1}
+EVAL_RENDER = {"summarize": 2, "render_table": 3, "text_figure": 3, "human_eval_kit": 1}  # tables 1, 4, 4-strict
 MODEL_JOBS = {"key_statistics": 1, "trace_batch": 3, "saliency": 1, "rome_sweep": 1, "train_hypernet": 6,
               "baseline_sweep": 3, "evaluate_counterfact": 10, "evaluate_zsre": 5}
 DATASET_JOBS = {"counterfact_build": 1, "counterfact_validate": 1, "counterfact_stats": 1, "counterfact_split": 1,
                 "reference_texts": 1, "tables_2_3": 1, "zsre_convert": 1, "fig21_counterfact_record": 1,
                 "fig22_zsre_record": 1}
 FINAL = {"report": 1, "all": 1}
+# localization vs editing: its MLP trace and last-subject sweep load the model; analysis and figure read files
+LOC_MODEL = {"localization_trace": 1, "localization_sweep": 1}
+LOC_RENDER = {"localization_analysis": 1, "render_localization": 1}
 RERUNS = {
     # the model's dtype: every job that loads the model, and what is made from their outputs
     "model.dtype": ({"model": {"dtype": "bfloat16"}},
                     {**MODEL_JOBS, **RENDER_TRACING, **EVAL_RENDER, "render_saliency": 1, "fig5": 1,
-                     "render_baselines": 1, **FINAL}),
+                     "render_baselines": 1, **LOC_MODEL, **LOC_RENDER, **FINAL}),
     # noise samples: the tracing batches and their figures only
-    "tracing.samples": ({"tracing": {"samples": 3}}, {"trace_batch": 3, **RENDER_TRACING, **FINAL}),
+    "tracing.samples": ({"tracing": {"samples": 3}}, {"trace_batch": 3, **RENDER_TRACING, "localization_trace": 1,
+                                                      **LOC_RENDER, **FINAL}),
     # the seed: everything but the key statistics and the saliency maps, which use no randomness
     "seed": ({"seed": 1}, {**DATASET_JOBS, **{k: v for k, v in MODEL_JOBS.items() if k not in ("key_statistics", "saliency")},
-                           **RENDER_TRACING, **EVAL_RENDER, "fig5": 1, "render_baselines": 1, **FINAL}),
+                           **RENDER_TRACING, **EVAL_RENDER, "fig5": 1, "render_baselines": 1,
+                           "localization_facts": 1, **LOC_MODEL, **LOC_RENDER, **FINAL}),
     # a hyper-network hyperparameter: training, the KE/MEND evaluations and the tables/figures from them
     "hypernets.steps": ({"hypernets": {"steps": 3}},
                         {"train_hypernet": 6, "evaluate_counterfact": 4, "evaluate_zsre": 2, **EVAL_RENDER, **FINAL}),

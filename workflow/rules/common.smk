@@ -144,7 +144,8 @@ def check_layers():
     if n is None:
         return
     for key, value in (("stats.layers", config["stats"]["layers"]), ("sweep.layers", config["sweep"]["layers"]),
-                       ("baseline_sweeps.ft_layers", config["baseline_sweeps"]["ft_layers"])):
+                       ("baseline_sweeps.ft_layers", config["baseline_sweeps"]["ft_layers"]),
+                       ("localization.layers", config["localization"]["layers"])):
         beyond = [layer for layer in parse_layers(value) if layer >= n]
         if beyond:
             raise WorkflowError(f"config key {key}: layers {beyond} beyond {MODEL}'s {n} layers (0-{n - 1}); "
@@ -271,4 +272,6 @@ def final_targets():
         t += editing_targets()
     if "evaluation" in STAGES:
         t += evaluation_targets()
+    if "localization" in STAGES:
+        t += localization_targets()
     return t

@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rome.editing.train_cli", "train the KE / MEND hyper-networks"),
     "baseline-sweep": ("rome.editing.baseline_sweep_cli", "FT / FT+L / AttnEdit sweeps (Figs. 17, 18, 23)"),
     "render-baselines": ("rome.render.baselines_cli", "Figs. 17, 18, 23, 24 from cached results"),
+    # localization vs editing (Hase et al. 2023)
+    "localization-facts": ("rome.results.localization_facts_cli", "known facts joined to their COUNTERFACT records"),
+    "localization": ("rome.results.localization_cli", "tracing effect vs ROME rewrite score per layer (R², Spearman)"),
+    "render-localization": ("rome.render.localization_cli", "the localization-vs-editing figure and table"),
     # evaluation and rendering
     "evaluate": ("rome.evaluation.cli", "evaluate an editing method on COUNTERFACT or zsRE"),
     "summarize": ("rome.evaluation.summary_cli", "summarise per-record evaluation results"),

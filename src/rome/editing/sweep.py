@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from atomicio import atomic_write_json, safe_child, sha256_file
+from atomicio import atomic_write_json, sha256_file
 from counterfact.errors import DataError
 from counterfact.records import check_record_ids
 from counterfact.records import load_records as load_counterfact
@@ -33,6 +33,8 @@ from ..model.record_prompts import EDIT_FIELDS, check_records
 from ..model.runtime import check_finite
 from ..model.tokens import SubjectNotFoundError
 from ..results.cache_key import CacheKey, ReuseCounts, json_checksum, make_key, reuse_json
+from ..results.layout import sweep_file as result_path
+from ..results.layout import sweep_pre_file as pre_path
 from ..results.stats_util import harmonic_mean
 from .base import EditRequest, EditRequestError
 from .rome import TOKEN_CHOICES, ROMEEditor
@@ -47,8 +49,9 @@ class RecordError(DataError):
 NEEDED_FIELDS = (*EDIT_FIELDS, "paraphrase_prompts", "neighborhood_prompts")
 
 
-def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
-    """The first ``n`` records of a COUNTERFACT JSON list, checked for the fields the sweep needs.
+def load_records(path: str | os.PathLike, n: int | None = None, case_ids: Sequence[int] | None = None) -> list[dict]:
+    """The first ``n`` records of a COUNTERFACT JSON list (or those with ``case_ids``, in that
+    order: :func:`select_records`), checked for the fields the sweep needs.
 
     Reading is :func:`counterfact.records.load_records` (a missing file, invalid JSON or a
     non-list raise its :class:`~counterfact.errors.DataError`); a record that would be
@@ -56,12 +59,40 @@ def load_records(path: str | os.PathLike, n: int | None = None) -> list[dict]:
     :class:`RecordError` (a ``DataError`` too), naming the file, record and field.
     """
     data = check_record_ids(load_counterfact(path), path)
-    records = data[:n] if n is not None else data
+    if case_ids is not None:
+        records = select_records(data, case_ids, path)
+    else:
+        records = data[:n] if n is not None else data
     try:
         check_records(records, path, needs=NEEDED_FIELDS)
     except DataError as exc:
         raise RecordError(path, exc.reason, index=exc.index, field=exc.field) from None
     return records
+
+
+def select_records(records: Sequence[dict], case_ids: Sequence[int], path: str | os.PathLike) -> list[dict]:
+    """The records with these ``case_id`` values, in that order; :class:`RecordError` naming
+    the first id the file lacks."""
+    by_id = {r["case_id"]: r for r in records}
+    missing = [c for c in case_ids if c not in by_id]
+    if missing:
+        raise RecordError(path, f"no record with case_id {missing[0]} ({len(missing)} selected ids missing)",
+                          field="case_id")
+    return [by_id[c] for c in case_ids]
+
+
+def reuse_other(path: Path, reuse_dir: str | os.PathLike | None, out_dir: str | os.PathLike, key: CacheKey,
+                item_sha: str) -> dict | None:
+    """The same item's file under ``reuse_dir`` (another sweep's folder) when it was made under
+    ``key`` for this record: copied to ``path`` and returned; else None. A file whose key
+    matches is what this run would write, so copying it changes no result."""
+    if reuse_dir is None:
+        return None
+    other = Path(reuse_dir) / path.relative_to(out_dir)
+    doc = reuse_json(other, key, item_sha, ReuseCounts(), lambda _msg: None)
+    if doc is not None:
+        atomic_write_json(path, doc)
+    return doc
 
 
 def score_record(lm, record: Mapping[str, Any]) -> dict:
@@ -98,16 +129,6 @@ def score_with_delta(lm, layer: int, delta_w: torch.Tensor, record: Mapping[str,
             weight.copy_(saved)
 
 
-def result_path(out_dir: str | os.PathLike, token: str, layer: int, case_id: int) -> Path:
-    folder = safe_child(out_dir, token, "token choice") / f"layer-{int(layer):02d}"
-    return safe_child(folder, case_id, f"record {case_id!r}: field case_id", prefix="case-", suffix=".json")
-
-
-def pre_path(out_dir: str | os.PathLike, case_id: int) -> Path:
-    return safe_child(Path(out_dir) / "pre", case_id, f"record {case_id!r}: field case_id", prefix="case-",
-                      suffix=".json")
-
-
 def sweep_key(lm, editor: ROMEEditor) -> CacheKey:
     """Key of every sweep file (layer and token are in the file's path, the record's checksum in the file)."""
     hp = {k: v for k, v in dict(editor.hparams).items() if k not in ("layer", "token")}
@@ -131,13 +152,17 @@ def _stderr(msg: str) -> None:
 
 
 def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, token: str, out_dir,
-              key: CacheKey | None = None, counts: ReuseCounts | None = None) -> dict:
-    """Edit at (layer, token), score, restore; write and return the result (reused when cached under ``key``)."""
+              key: CacheKey | None = None, counts: ReuseCounts | None = None,
+              reuse_dir: str | os.PathLike | None = None) -> dict:
+    """Edit at (layer, token), score, restore; write and return the result (reused when cached
+    under ``key``, here or under ``reuse_dir``: :func:`reuse_other`)."""
     path = result_path(out_dir, token, layer, record["case_id"])
     key = key or sweep_key(lm, editor)
     counts = counts if counts is not None else ReuseCounts()
     item_sha = json_checksum(record)
     cached = reuse_json(path, key, item_sha, counts, _stderr)
+    if cached is None:
+        cached = reuse_other(path, reuse_dir, out_dir, key, item_sha)
     if cached is not None:
         return cached
     stamp = {"cache_key": key.to_json(), "item_sha256": item_sha}
@@ -167,8 +192,10 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
 def run_sweep(
     lm, editor: ROMEEditor, records: Sequence[Mapping[str, Any]], layers: Sequence[int],
     tokens: Sequence[str] = TOKEN_CHOICES, *, out_dir: str | os.PathLike, progress: bool = True,
+    reuse_dir: str | os.PathLike | None = None,
 ) -> int:
-    """Run (or resume) the whole sweep; return the number of result files present."""
+    """Run (or resume) the whole sweep; return the number of result files present. Files of
+    ``reuse_dir`` (another sweep's ``out_dir``) made under the same key are copied, not recomputed."""
     bad = [t for t in tokens if t not in TOKEN_CHOICES]
     if bad:
         raise ValueError(f"unknown token choices {bad}; expected some of {TOKEN_CHOICES}")
@@ -176,7 +203,8 @@ def run_sweep(
     pre_counts, counts = ReuseCounts(), ReuseCounts()
     for r in records:
         path = pre_path(out_dir, r["case_id"])
-        if reuse_json(path, key, json_checksum(r), pre_counts, _stderr) is None:
+        if (reuse_json(path, key, json_checksum(r), pre_counts, _stderr) is None
+                and reuse_other(path, reuse_dir, out_dir, key, json_checksum(r)) is None):
             scores = check_finite(score_record(lm, r), f"record {r['case_id']} (unedited)")
             atomic_write_json(path, dict(case_id=r["case_id"], **scores, cache_key=key.to_json(),
                                          item_sha256=json_checksum(r)))
@@ -186,7 +214,7 @@ def run_sweep(
         from tqdm.auto import tqdm
         bar = tqdm(total=len(jobs), desc="ROME sweep")
     for t, l, r in jobs:
-        sweep_one(lm, editor, r, l, t, out_dir, key, counts)
+        sweep_one(lm, editor, r, l, t, out_dir, key, counts, reuse_dir)
         if bar is not None:
             bar.update(1)
     if bar is not None:

@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-records", type=positive_int, default=10, help="use the first N records")
     parser.add_argument("--layers", default=None, help='layers, e.g. "0-17" (default: all)')
     parser.add_argument("--tokens", default=",".join(TOKEN_CHOICES), help=f"comma-separated subset of {','.join(TOKEN_CHOICES)}")
+    parser.add_argument("--case-ids-from", default=None,
+                        help="sweep the records of these facts (`rome localization-facts` output) instead of the first N")
+    parser.add_argument("--reuse-dir", default=None,
+                        help="another sweep's folder: its files made under the same key are copied, not recomputed")
     parser.add_argument("--out-dir", default=str(cli_paths.SWEEP_DIR))
     add_set_option(parser)
     add_stats_arguments(parser)
@@ -35,7 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cli_paths.resolve_editing_paths(args)
-    records = load_records(args.records, args.n_records)
+    if args.case_ids_from:
+        from ..results.localization import read_selection
+
+        ids = [f["case_id"] for f in read_selection(args.case_ids_from)]
+        records = load_records(args.records, case_ids=ids)
+    else:
+        records = load_records(args.records, args.n_records)
     lm = load_from_args(args)
     layers = parse_layers(args.layers) if args.layers else list(range(lm.n_layers))
     hp = ROMEHparams.coerce(load_hparams("rome", lm.name, parse_overrides(args.set)))
@@ -44,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
                                           prefetch_layers=layers)
     editor = ROMEEditor(hp, provider, templates_dir=args.templates_dir)
     tokens = [t.strip() for t in args.tokens.split(",") if t.strip()]
-    n = run_sweep(lm, editor, records, layers, tokens, out_dir=args.out_dir)
+    n = run_sweep(lm, editor, records, layers, tokens, out_dir=args.out_dir, reuse_dir=args.reuse_dir)
     print(f"{n} sweep results under {args.out_dir}")
     return 0

@@ -18,6 +18,7 @@ from replkit.cli import add_progress_option, add_set_option, parse_overrides
 
 from ..cli.paths import resolve_editing_paths
 from ..model.info import add_model_arguments, load_from_args
+from .fluency import SENTENCE_SPLITTERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,9 +34,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="generated text length in tokens, prompt included (paper: 100)")
     parser.add_argument("--top-k", type=positive_int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="seed of the generation sampling")
+    parser.add_argument("--ge-sentences", default="punkt", choices=list(SENTENCE_SPLITTERS),
+                        help="sentence splitter of GE's word tokenization: punkt (NLTK's English Punkt, as the official "
+                             "nltk.word_tokenize; default), spacy (spaCy's rule-based sentencizer, the earlier splitter) "
+                             "or none (the whole text at once)")
     parser.add_argument("--no-generation", action="store_true", help="skip generation (no GE/RS)")
     parser.add_argument("--pre-generation", action="store_true",
                         help="also generate before the edit (otherwise pre-edit GE/RS come from --method none)")
+    parser.add_argument("--no-strict", action="store_true",
+                        help="COUNTERFACT: leave out the strict metrics (CounterFact+ NS+/NM+, NKL, generation "
+                             "efficacy, token accuracy; rome.evaluation.strict)")
+    parser.add_argument("--match-slack", type=nonnegative_int, default=1,
+                        help="greedy tokens beyond the new target's own token count for ES-gen / PS-gen (default 1: one token to see where the word ends)")
     parser.add_argument("--reference-dir", default=None,
                         help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
     parser.add_argument("--batch-size", type=positive_int, default=64)
@@ -75,6 +85,7 @@ def load_eval_records(path: str, dataset: str) -> list[dict]:
         from ..model.record_prompts import check_records
 
         check_records(head, path)
+        check_neighbourhoods(head, path)
     else:
         from counterfact.errors import DataError
 
@@ -86,6 +97,37 @@ def load_eval_records(path: str, dataset: str) -> list[dict]:
             except RecordError as exc:
                 raise DataError(path, str(exc), index=i) from None
     return head
+
+
+def check_neighbourhoods(records: list[dict], path: str) -> None:
+    """Every COUNTERFACT record needs at least one neighbourhood prompt: NS, NS+ and NKL are means
+    over them, and a record without one would silently drop out of those columns' N."""
+    from counterfact.errors import DataError
+
+    for i, record in enumerate(records):
+        if not record.get("neighborhood_prompts"):
+            raise DataError(path, "no neighbourhood prompts: NS, NS+ and NKL need at least one (case_id "
+                                  f"{record.get('case_id')!r})", index=i, field="neighborhood_prompts")
+
+
+def check_record_targets(lm, records: list[dict], path: str) -> None:
+    """Both targets of every record must give at least one token (the one target tokenisation,
+    :func:`rome.model.scoring.encode_target`); otherwise one line naming file, record and field."""
+    from ..model.record_prompts import RecordError
+    from ..model.scoring import encode_target
+    from ..model.tokens import TargetTokenError
+
+    for r in records:
+        rw = r.get("requested_rewrite") or {}
+        for key in ("target_new", "target_true"):
+            text = (rw.get(key) or {}).get("str") if isinstance(rw.get(key), dict) else None
+            if text is None:
+                continue
+            try:
+                encode_target(lm.tokenizer, text)
+            except TargetTokenError as err:
+                raise RecordError(f"{path}: record {r.get('case_id')}: field 'requested_rewrite.{key}.str': {err} "
+                                  "(every score needs at least one target token)") from None
 
 
 class SelectionError(BadInputError, ValueError):
@@ -138,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     from .counterfact_eval import GenerationSettings
     from .editors import EditorUnavailableError, build_editor
     from .runner import EvalSettings, evaluate_records
+    from .strict import StrictSettings
 
     resolve_editing_paths(args)
     records = select_records(load_eval_records(args.records, args.dataset), args.start, args.limit, args.case_ids)
@@ -150,12 +193,15 @@ def run(args: argparse.Namespace) -> int:
     settings = EvalSettings(
         dataset=args.dataset, model=args.model, method=args.method,
         generation=GenerationSettings(tokens=args.generation_tokens, top_k=args.top_k, seed=args.seed,
-                                      enabled=not args.no_generation),
+                                      enabled=not args.no_generation, ge_sentences=args.ge_sentences),
+        strict=StrictSettings(enabled=not args.no_strict, match_slack=args.match_slack),
         pre_generation=args.pre_generation, batch_size=args.batch_size, overrides=overrides,
         check_restore=not args.no_restore_check,
     )
     lm = load_from_args(args)
     check_record_lengths(lm, records, args.records)
+    if args.dataset == "counterfact":
+        check_record_targets(lm, records, args.records)
     try:
         editor = build_editor(args.method, lm, overrides, args)
     except EditorUnavailableError as err:

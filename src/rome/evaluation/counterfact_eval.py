@@ -5,6 +5,9 @@ result files: for each prompt kind a list of ``{"target_new": nll, "target_true"
 (mean per-token NLL of ``" " + target``), and, when generation is on, the generated
 texts, their GE (unscaled) and RS (``None`` when no reference text exists).
 All prompts × both targets of a record go through one or two batched forward passes.
+With ``strict`` on, the stricter metrics' fields are added (:mod:`rome.evaluation.strict`:
+CounterFact+ scores, token accuracy, greedy continuations; the next-token distributions for
+NKL go to the caller's ``dists``, never into the block).
 """
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ from typing import Any
 
 from ..model.record_prompts import PROMPT_KINDS, RecordError, record_prompts, record_targets  # noqa: F401
 from ..model.scoring import score_targets
-from .fluency import generation_entropy
+from .fluency import check_splitter, generation_entropy
 from .generation import generate_texts
+from .strict import StrictSettings, add_strict_fields
 
 
 @dataclass
@@ -24,11 +28,21 @@ class GenerationSettings:
     top_k: int = 5
     seed: int = 0
     enabled: bool = True
+    # GE's sentence splitter (rome.evaluation.fluency.SENTENCE_SPLITTERS): "punkt" is the
+    # official nltk.word_tokenize; "spacy" the package's earlier rule-based sentencizer
+    ge_sentences: str = "punkt"
+
+    def __post_init__(self) -> None:
+        check_splitter(self.ge_sentences)
 
 
 def score_record(lm, record: Mapping[str, Any], generation: GenerationSettings | None = None,
-                 references=None, batch_size: int = 64) -> dict[str, Any]:
-    """Evaluate the model as it is now on ``record``; see the module docstring for the shape."""
+                 references=None, batch_size: int = 64, strict: StrictSettings | None = None,
+                 greedy: bool = False, dists: dict | None = None, report=None) -> dict[str, Any]:
+    """Evaluate the model as it is now on ``record``; see the module docstring for the shape.
+
+    ``greedy``: also the greedy continuations of the strict generation metrics (post-edit).
+    """
     prompts = record_prompts(record)
     new, true = record_targets(record)
     pairs, where = [], []
@@ -37,16 +51,22 @@ def score_record(lm, record: Mapping[str, Any], generation: GenerationSettings |
             for which, target in (("target_new", new), ("target_true", true)):
                 pairs.append((p, " " + target))
                 where.append((kind, i, which))
-    scores = score_targets(lm, pairs, batch_size=batch_size)
+    strict_on = strict is not None and strict.enabled
+    keep = [j for j, (kind, _, which) in enumerate(where)
+            if kind == "neighborhood_prompts" and which == "target_true"] if strict_on and dists is not None else ()
+    scores = score_targets(lm, pairs, batch_size=batch_size, keep_next=keep)
     block: dict[str, Any] = {f"{k}_probs": [dict() for _ in ps] for k, ps in prompts.items()}
     for (kind, i, which), s in zip(where, scores):
         block[f"{kind}_probs"][i][which] = s.nll
+    if strict is not None and strict.enabled:
+        add_strict_fields(lm, record, block, where, scores, strict, generate=greedy, dists=dists,
+                          batch_size=batch_size, report=report)
     if generation is not None and generation.enabled:
         gen_prompts = record.get("generation_prompts") or []
         texts = generate_texts(lm, gen_prompts, total_tokens=generation.tokens, top_k=generation.top_k,
                                seed=generation.seed) if gen_prompts else []
         block["text"] = texts
-        block["ngram_entropy"] = generation_entropy(texts) if texts else None
+        block["ngram_entropy"] = generation_entropy(texts, generation.ge_sentences) if texts else None
         rs = None
         if references is not None and texts:
             rw = record["requested_rewrite"]

@@ -18,7 +18,8 @@ from ..results.stats_util import Z95, harmonic_mean, mean_ci95
 
 
 def counterfact_record_metrics(block: Mapping) -> dict[str, float | None]:
-    """ES, EM, PS, PM, NS, NM (fractions), GE (raw), RS (fraction or None) of one block."""
+    """ES, EM, PS, PM, NS, NM (fractions), GE (raw), RS (fraction or None) of one block (the strict
+    columns: :func:`rome.evaluation.strict.strict_record_metrics`)."""
     rw = block.get("rewrite_prompts_probs", [])
     pa = block.get("paraphrase_prompts_probs", [])
     nb = block.get("neighborhood_prompts_probs", [])

@@ -55,6 +55,7 @@ from ..results.cache_key import (
 )
 from ..results.layout import case_file, is_unedited, method_dir
 from .counterfact_eval import GenerationSettings, score_record
+from .strict import STRICT_VERSION, StrictSettings, add_cross_fields
 from .zsre_eval import score_zsre_record
 
 DATASETS = ("counterfact", "zsre")
@@ -75,6 +76,7 @@ class EvalSettings:
     model: str = ""
     method: str = "none"
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    strict: StrictSettings = field(default_factory=StrictSettings)
     pre_generation: bool = False
     batch_size: int = 64
     overrides: dict = field(default_factory=dict)
@@ -91,9 +93,12 @@ class EvalSettings:
         if self.dataset == "zsre":
             d.pop("generation")
             d.pop("pre_generation")
+            d.pop("strict")
         else:
             # texts from another sampling implementation are other texts (GE, RS)
             d["generation"]["sampler"] = SAMPLER_VERSION
+            # the strict fields' definitions: records written before them (or by another version) are recomputed
+            d["strict"]["version"] = STRICT_VERSION
         return d
 
 
@@ -146,38 +151,58 @@ def _json_info(info: Mapping[str, Any]) -> dict:
     return out
 
 
-def _score(lm, record, settings: EvalSettings, references, generate: bool) -> dict:
+def _score(lm, record, settings: EvalSettings, references, generate: bool, dists: dict | None = None,
+           report=None) -> dict:
     if settings.dataset == "zsre":
         return score_zsre_record(lm, record, batch_size=settings.batch_size)
     gen = replace(settings.generation, enabled=settings.generation.enabled and generate)
-    return score_record(lm, record, generation=gen, references=references, batch_size=settings.batch_size)
+    return score_record(lm, record, generation=gen, references=references, batch_size=settings.batch_size,
+                        strict=settings.strict, greedy=generate, dists=dists, report=report)
 
 
-def evaluate_record(lm, editor, record: Mapping[str, Any], settings: EvalSettings, references=None) -> dict:
-    """Pre-edit scores, edit, post-edit scores, exact restore; returns the result document."""
+def _strict_on(settings: EvalSettings) -> bool:
+    return settings.dataset == "counterfact" and settings.strict.enabled
+
+
+def evaluate_record(lm, editor, record: Mapping[str, Any], settings: EvalSettings, references=None,
+                    report=None) -> dict:
+    """Pre-edit scores, edit, post-edit scores, exact restore; returns the result document.
+
+    With the strict metrics on (COUNTERFACT), the unedited model's next-token distributions on
+    the neighbourhood and CounterFact+ prompts are kept in memory from the pre-edit pass (no
+    extra forward) and compared with the edited model's (``add_cross_fields``: NKL, NS-acc).
+    """
     case_id = record.get("case_id")
     t0 = time.perf_counter()
     unedited = is_unedited(settings.method)
+    pre_dists: dict | None = {} if _strict_on(settings) else None
+    post_dists: dict | None = {} if _strict_on(settings) else None
     if unedited:
-        pre = _score(lm, record, settings, references, generate=True)
+        pre = _score(lm, record, settings, references, generate=True, dists=pre_dists, report=report)
+        if pre_dists is not None:   # compared with itself: NKL 0, every argmax unchanged
+            add_cross_fields(pre, pre, pre_dists, pre_dists)
         t_pre = time.perf_counter()
         doc_post = copy.deepcopy(pre)
+        pre_dists = post_dists = None
         t_edit = t_post = t_pre
         info: dict = {}
     else:
-        pre = _score(lm, record, settings, references, generate=settings.pre_generation)
+        pre = _score(lm, record, settings, references, generate=settings.pre_generation, dists=pre_dists,
+                     report=report)
         t_pre = time.perf_counter()
         before = _fingerprint(lm.model) if settings.check_restore else None
         result = editor.apply(lm, [EditRequest.from_record(record)])
         t_edit = time.perf_counter()
         try:
-            doc_post = _score(lm, record, settings, references, generate=True)
+            doc_post = _score(lm, record, settings, references, generate=True, dists=post_dists, report=report)
         finally:
             result.restore(lm.model)
         t_post = time.perf_counter()
         if settings.check_restore:
             _check_restored(lm.model, result, before, case_id)
         info = _json_info(result.info)
+    if pre_dists is not None and post_dists is not None:
+        add_cross_fields(doc_post, pre, pre_dists, post_dists)
     return {
         "case_id": case_id, "method": settings.method, "model": settings.model, "dataset": settings.dataset,
         "requested_rewrite": record.get("requested_rewrite"),
@@ -301,7 +326,7 @@ def evaluate_records(lm, editor, records: Iterable[Mapping[str, Any]], out_dir: 
             stats.reuse.add("ok")
             continue
         stats.reuse.add(scanned, why)
-        doc = evaluate_record(lm, editor, record, settings, references)
+        doc = evaluate_record(lm, editor, record, settings, references, report=report)
         check_finite({"pre": doc["pre"], "post": doc["post"]}, f"record {record['case_id']}")
         doc["cache_key"] = key.to_json()
         doc["record_sha256"] = rec_sha

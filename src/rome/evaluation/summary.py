@@ -4,7 +4,9 @@
 :mod:`rome.evaluation.runner`) and returns a JSON-ready document with one row per method:
 metric means × 100 with 95% intervals (1.96 · std / √N, N = records with a value), the
 number of records, and RS coverage (records with a reference score). S is the harmonic
-mean of the ES, PS and NS means (0 when any is 0) and has no interval.
+mean of the ES, PS and NS means (0 when any is 0) and has no interval. COUNTERFACT rows also
+hold the strict columns (:mod:`rome.evaluation.strict`; ``strict_columns`` lists them), each
+with its own N (``n``: records whose files hold that metric).
 
 The pre-edit row ("role": "pre-edit") is the unedited model: the ``none`` run when there is
 one (with GE and RS), otherwise the ``pre`` blocks of the edited runs (scores only).
@@ -18,22 +20,23 @@ from typing import Any
 
 from ..results.cache_key import MissingItemsError, MixedKeysError, check_consistent
 from ..results.layout import is_unedited, method_dir
+from ..results.paper_values import COUNTERFACT_COLUMNS, STRICT_COLUMNS, UNSCALED_COLUMNS, ZSRE_COLUMNS
 from .metrics import counterfact_record_metrics, harmonic_mean, mean_ci, zsre_record_metrics
 from .runner import load_selected, manifest_path
-
-COUNTERFACT_COLUMNS = ("S", "ES", "EM", "PS", "PM", "NS", "NM", "GE", "RS")
-ZSRE_COLUMNS = ("Efficacy", "Paraphrase", "Specificity")
+from .strict import strict_record_metrics
 
 
 def aggregate(per_record: Sequence[dict], dataset: str) -> dict[str, dict]:
-    """``{metric: {"value", "ci", "n"}}`` (× 100) from per-record metric dicts."""
-    cols = COUNTERFACT_COLUMNS if dataset == "counterfact" else ZSRE_COLUMNS
+    """``{metric: {"value", "ci", "n"}}`` (× 100; NKL columns in nats) from per-record metric
+    dicts; ``n`` is the column's own N (records that have the value)."""
+    cols = (*COUNTERFACT_COLUMNS, *STRICT_COLUMNS) if dataset == "counterfact" else ZSRE_COLUMNS
     out: dict[str, dict] = {}
     for c in cols:
         if c == "S":
             continue
         m, ci, n = mean_ci([r.get(c) for r in per_record])
-        out[c] = {"value": 100 * m if n else None, "ci": 100 * ci if n else None, "n": n}
+        scale = 1.0 if c in UNSCALED_COLUMNS else 100.0
+        out[c] = {"value": scale * m if n else None, "ci": scale * ci if n else None, "n": n}
     if dataset == "counterfact":
         parts = [out[k]["value"] for k in ("ES", "PS", "NS")]
         s = harmonic_mean([p for p in parts if p is not None]) if all(p is not None for p in parts) else None
@@ -42,7 +45,10 @@ def aggregate(per_record: Sequence[dict], dataset: str) -> dict[str, dict]:
 
 
 def record_metrics(block: dict, dataset: str) -> dict:
-    return counterfact_record_metrics(block) if dataset == "counterfact" else zsre_record_metrics(block)
+    """The per-record metrics of one block: Table 4's and the strict ones, or Table 1's."""
+    if dataset == "counterfact":
+        return {**counterfact_record_metrics(block), **strict_record_metrics(block)}
+    return zsre_record_metrics(block)
 
 
 def _row(label: str, method: str, role: str, blocks: list[dict], dataset: str, case_ids: list) -> dict:
@@ -155,4 +161,5 @@ def summarize_run(out_dir: str | Path, common_records: bool = False, limit: int 
                          [d["case_id"] for d in docs]))
     return {"model": model, "dataset": dataset, "source": str(out_dir), "common_records": common_records,
             "columns": list(COUNTERFACT_COLUMNS if dataset == "counterfact" else ZSRE_COLUMNS), "rows": rows,
+            **({"strict_columns": list(STRICT_COLUMNS)} if dataset == "counterfact" else {}),
             "settings": {s["method"]: s for s, _ in runs}}

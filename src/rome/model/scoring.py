@@ -10,12 +10,15 @@ position would dominate the cost.
 
 Two results per pair are available: the mean per-token negative log-likelihood of the
 target (COUNTERFACT, paper Table 4) and the per-token top-1 correctness under teacher forcing
-(zsRE, paper Table 1).
+(zsRE, paper Table 1). The same pass also gives, at no extra forward, the argmax token at
+every target position and, for the pairs asked for (``keep_next``), the whole next-token
+log-probability vector after the prompt (the position that predicts the first target
+token), which the stricter COUNTERFACT metrics read (:mod:`rome.evaluation.strict`).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 
 import torch
 
@@ -31,6 +34,8 @@ class TargetScore:
     nll: float                 # mean per-token negative log-likelihood (natural log)
     token_nll: list[float]     # per target token
     correct: list[int]         # 1 where the argmax at that position is the target token
+    argmax: list[int] = field(default_factory=list)  # the argmax token id at each target position
+    next_logp: torch.Tensor | None = None  # log-probabilities of the next token after the prompt (keep_next)
 
     @property
     def accuracy(self) -> float:
@@ -51,11 +56,12 @@ def encode_target(tokenizer, target: str) -> list[int]:
     return target_token_ids(tokenizer, target)
 
 
-def score_targets(lm, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[TargetScore]:
+def score_targets(lm, pairs: Sequence[tuple[str, str]], batch_size: int = 64,
+                  keep_next: Collection[int] = ()) -> list[TargetScore]:
     """Score each ``(prompt, target)``; the target gets one leading space (:func:`encode_target`).
 
     ``lm`` is a :class:`rome.model.loading.LoadedModel`. Returns one :class:`TargetScore` per pair
-    in input order.
+    in input order; the pairs whose index is in ``keep_next`` also carry ``next_logp``.
     """
     tok = lm.tokenizer
     prompt_cache: dict[str, list[int]] = {}
@@ -67,12 +73,18 @@ def score_targets(lm, pairs: Sequence[tuple[str, str]], batch_size: int = 64) ->
         if target not in target_cache:
             target_cache[target] = encode_target(tok, target)
         seqs.append((prompt_cache[prompt], target_cache[target]))
-    return score_token_ids(lm, seqs, batch_size=batch_size)
+    return score_token_ids(lm, seqs, batch_size=batch_size, keep_next=keep_next)
 
 
 @torch.no_grad()
-def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], batch_size: int = 64) -> list[TargetScore]:
-    """Like :func:`score_targets` for already tokenized ``(prompt_ids, target_ids)`` pairs."""
+def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], batch_size: int = 64,
+                    keep_next: Collection[int] = ()) -> list[TargetScore]:
+    """Like :func:`score_targets` for already tokenized ``(prompt_ids, target_ids)`` pairs.
+
+    ``next_logp`` (pairs in ``keep_next``) is a float32 CPU vector over the vocabulary: the
+    log-softmax at the last prompt position, the one that predicts the first target token.
+    """
+    keep = set(keep_next)
     if not seqs:
         return []
     pad = pad_id(lm.tokenizer)
@@ -89,12 +101,16 @@ def score_token_ids(lm, seqs: Sequence[tuple[Sequence[int], Sequence[int]]], bat
         logp = torch.log_softmax(logits, dim=-1)
         gold_t = batch.gold
         token_nll = (-logp.gather(1, gold_t[:, None])[:, 0]).tolist()
-        correct = (logits.argmax(dim=-1) == gold_t).long().tolist()
+        top = logits.argmax(dim=-1)
+        correct = (top == gold_t).long().tolist()
+        top_ids = top.tolist()
         k = 0
         for i, (_p, t) in zip(idx, chunk):
             n = len(t)
             tn = token_nll[k:k + n]
-            results[i] = TargetScore(nll=sum(tn) / n, token_nll=tn, correct=correct[k:k + n])
+            first = logp[k].detach().float().cpu() if i in keep else None
+            results[i] = TargetScore(nll=sum(tn) / n, token_nll=tn, correct=correct[k:k + n],
+                                     argmax=top_ids[k:k + n], next_logp=first)
             k += n
     return results  # type: ignore[return-value]
 

@@ -1,7 +1,9 @@
-"""The paper's figures and tables (the paper's figures and tables): file stems, titles and published values.
+"""The paper's figures and tables: file stems, titles and published values; and the items
+after the paper (successors' analyses, keyed by their file stem's first word).
 
 Rendering functions name their outputs by these stems, and the report groups files by
-them, so a figure on disk can always be traced back to the paper's numbering.
+them, so a figure on disk can always be traced back to the paper's numbering (or, for a
+successor, to its paper).
 """
 from __future__ import annotations
 
@@ -42,12 +44,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "table4": {"title": "COUNTERFACT editing results", "paper": "ROME S 89.2 (GPT-2 XL), 91.5 (GPT-J)"},
     "table5": {"title": "COUNTERFACT, GPT-2 Medium / Large", "paper": "ROME S 87.4 / 88.2"},
     "table6": {"title": "zsRE, GPT-2 Medium / Large", "paper": "ROME 96.6/79.8/21.3, 99.6/84.7/22.5"},
+    # not in the paper: Table 4's companion with the stricter metrics of later work (issue 29, docs/evaluation.md)
+    "table4-strict": {"title": "COUNTERFACT editing results, the paper's metrics beside stricter ones "
+                               "(CounterFact+ NS+/NM+, NKL, greedy ES-gen/PS-gen, token accuracy)",
+                      "paper": "the paper publishes none of the strict columns; its Table 4 rows stand beside ours"},
+    # after the paper: a stem starting with the key belongs to the entry
+    "localization": {"title": "Localization vs editing (Hase et al., NeurIPS 2023)",
+                     "paper": "Hase et al., GPT-J, 652 COUNTERFACT facts: the tracing effect barely predicts ROME's "
+                              "rewrite score at the edited layer (correlation near zero); the edit layer explains "
+                              "far more of its variance than the tracing effect adds (their Figs. 1 and 5)"},
 }
+# Entries not numbered in the paper (a companion of a paper item, or work after the paper): a
+# file stem that begins with the key belongs to the entry (checked before the numbered items).
+AFTER_THE_PAPER = ("table4-strict", "localization")
 
 
 def catalogue_id(stem: str) -> str | None:
-    """The catalogue entry a file stem belongs to (``fig2-aie-heatmaps``, ``fig02_x`` -> ``fig02``)."""
-    m = re.match(r"(fig|table)(\d+)", stem.lower())
+    """The catalogue entry a file stem belongs to (``fig2-aie-heatmaps``, ``fig02_x`` -> ``fig02``;
+    ``table4-strict`` -> ``table4-strict``; ``localization-vs-editing`` -> ``localization``)."""
+    low = stem.lower()
+    for key in AFTER_THE_PAPER:
+        if low.startswith(key):
+            return key
+    m = re.match(r"(fig|table)(\d+)", low)
     if not m:
         return None
     key = f"fig{int(m.group(2)):02d}" if m.group(1) == "fig" else f"table{int(m.group(2))}"

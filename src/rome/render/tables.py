@@ -13,6 +13,13 @@ set those metrics' level; for the paper's GPT-2 XL rows the scale is 1. LaTeX us
 ``\\usepackage[table]{xcolor}``); Markdown marks best as **bold** and below-threshold
 with a trailing ``↓``; CSV has a ``<metric>_mark`` column (``best``, ``below``).
 zsRE tables mark only the best per column.
+
+``table4-strict`` is Table 4's strict companion (issue 29): the same summary, N, intervals,
+blocks and colouring rule, with the paper's S, ES, PS, NS, NM beside the strict columns of
+:data:`rome.results.paper_values.STRICT_COLUMNS` (CounterFact+, NKL, generation efficacy, token
+accuracy; ``docs/evaluation.md``). The paper published none of the strict columns, so its rows
+show them as "–"; no thresholds apply to them; the lowest NKL is the best. A column whose N is
+smaller than its row's (records without that metric) is named under the block.
 """
 from __future__ import annotations
 
@@ -28,17 +35,24 @@ from replkit.tables import Latex, csv_text, latex_escape, latex_row, markdown_ro
 from ..results.layout import display_name
 from ..results.paper_values import (
     COUNTERFACT_COLUMNS,
+    LOWER_IS_BETTER,
     ORIENTATION_MODEL,
     RELATIVE_THRESHOLD_BASE,
+    STRICT_TABLE_COLUMNS,
     THRESHOLDS,
+    UNSCALED_COLUMNS,
     ZSRE_COLUMNS,
     paper_rows,
 )
 from ..results.stats_util import CI95_CAPTION
 
-TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre"}
+TABLES = {"table1": "zsre", "table4": "counterfact", "table5": "counterfact", "table6": "zsre",
+          "table4-strict": "counterfact"}
 TITLES = {"table1": "Table 1: zsRE editing results", "table4": "Table 4: COUNTERFACT editing results",
-          "table5": "Table 5: COUNTERFACT, other GPT-2 sizes", "table6": "Table 6: zsRE, other GPT-2 sizes"}
+          "table5": "Table 5: COUNTERFACT, other GPT-2 sizes", "table6": "Table 6: zsRE, other GPT-2 sizes",
+          "table4-strict": "Table 4, strict: COUNTERFACT editing results, the paper's metrics beside stricter ones"}
+# A table that shows another table's published rows (and orientation model).
+PAPER_TABLE = {"table4-strict": "table4"}
 display_method = display_name  # the paper's name of a method (rome.results.layout)
 
 
@@ -51,6 +65,7 @@ class Row:
     cis: dict = field(default_factory=dict)
     n: int | None = None
     marks: dict = field(default_factory=dict)  # column -> set of "best"/"below"
+    ns: dict = field(default_factory=dict)     # column -> its own N (summaries: records with that metric)
 
 
 @dataclass
@@ -67,8 +82,16 @@ def _ours(summary: dict, columns) -> list[Row]:
         method = "none" if r["role"] == "pre-edit" else display_method(r["method"])
         label = r["label"] if r["role"] == "pre-edit" else method
         rows.append(Row(label, method, "ours", {c: (r["metrics"].get(c) or {}).get("value") for c in columns},
-                        {c: (r["metrics"].get(c) or {}).get("ci") for c in columns}, r.get("n_records")))
+                        {c: (r["metrics"].get(c) or {}).get("ci") for c in columns}, r.get("n_records"),
+                        ns={c: (r["metrics"].get(c) or {}).get("n") for c in columns}))
     return rows
+
+
+def table_columns(table: str) -> tuple[str, ...]:
+    """The columns of ``table``: Table 4's or Table 1's, or the strict table's."""
+    if table == "table4-strict":
+        return STRICT_TABLE_COLUMNS
+    return COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
 
 
 def _paper(rows_) -> list[Row]:
@@ -96,12 +119,12 @@ def mark(rows: Sequence[Row], columns, thresholds: dict | None) -> None:
     editors = [r for r in rows if r.method != "none"]
     for c in columns:
         vals = [v for r in editors if (v := r.values.get(c)) is not None and not math.isnan(v)]
-        best = max(vals) if vals else None
+        best = (min(vals) if c in LOWER_IS_BETTER else max(vals)) if vals else None
         for r in rows:
             v = r.values.get(c)
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 continue
-            if r.method != "none" and best is not None and round(v, 1) == round(best, 1):
+            if r.method != "none" and best is not None and round(v, _digits(c)) == round(best, _digits(c)):
                 r.marks.setdefault(c, set()).add("best")
             if thresholds and c in thresholds and v < thresholds[c]:
                 r.marks.setdefault(c, set()).add("below")
@@ -111,8 +134,9 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; one of {sorted(TABLES)}")
     dataset = TABLES[table]
-    columns = COUNTERFACT_COLUMNS if dataset == "counterfact" else ZSRE_COLUMNS
+    columns = table_columns(table)
     thresholds = THRESHOLDS if dataset == "counterfact" else None
+    published = PAPER_TABLE.get(table, table)
     blocks = []
     for s in summaries:
         if s.get("dataset") != dataset:
@@ -120,7 +144,7 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
         ours = _ours(s, columns)
         ours_th = block_thresholds(ours, thresholds)
         mark(ours, columns, ours_th)
-        prows = paper_rows(table, s["model"]) if paper_beside else None
+        prows = paper_rows(published, s["model"]) if paper_beside else None
         rows = []
         if prows:
             paper = _paper(prows)
@@ -141,8 +165,8 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
             n_text = f"N = {ns[0] if ns else 0}"
         blocks.append(Block(f"{s['model']} (ours, {n_text})", s["model"], rows, ours_th))
         if not prows and paper_beside:
-            ref = ORIENTATION_MODEL[table]
-            ref_rows = paper_rows(table, ref)
+            ref = ORIENTATION_MODEL[published]
+            ref_rows = paper_rows(published, ref)
             if ref_rows and not any(b.model == f"paper:{ref}" for b in blocks):
                 paper = _paper(ref_rows)
                 ref_th = block_thresholds(paper, thresholds)
@@ -152,13 +176,30 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
     return blocks
 
 
-def _fmt(v, ci=None) -> str:
+def _digits(column: str) -> int:
+    """Decimals shown: 1 for values × 100, 3 for the KL columns (nats)."""
+    return 3 if column in UNSCALED_COLUMNS else 1
+
+
+def _fmt(v, ci=None, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    s = f"{v:.1f}"
+    s = f"{v:.{digits}f}"
     if ci is not None and not (isinstance(ci, float) and math.isnan(ci)):
-        s += f" ± {ci:.1f}"
+        s += f" ± {ci:.{digits}f}"
     return s
+
+
+def _column_ns(b: Block, columns) -> str:
+    """Text such as ``ROME: RS N = 3`` for the cells of our rows whose N is below the row's N."""
+    parts = []
+    for r in b.rows:
+        if r.source != "ours" or r.n is None:
+            continue
+        short = [f"{c} N = {r.ns[c]}" for c in columns if r.ns.get(c) is not None and r.ns[c] < r.n]
+        if short:
+            parts.append(f"{r.label}: " + ", ".join(short))
+    return "; ".join(parts)
 
 
 def _scaled_thresholds(b: Block) -> str:
@@ -173,7 +214,7 @@ def _row_label(r: Row) -> str:
 
 
 def to_markdown(table: str, blocks: Sequence[Block]) -> str:
-    columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
+    columns = table_columns(table)
     lines = [f"## {TITLES[table]}", ""]
     for b in blocks:
         lines += [f"### {b.title}", "", markdown_row(["Editor", *columns]),
@@ -181,7 +222,7 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
         for r in b.rows:
             cells = []
             for c in columns:
-                t = _fmt(r.values.get(c), r.cis.get(c))
+                t = _fmt(r.values.get(c), r.cis.get(c), _digits(c))
                 m = r.marks.get(c, set())
                 if "best" in m:
                     t = f"**{t}**"
@@ -193,20 +234,33 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
         scaled = _scaled_thresholds(b)
         if scaled:
             lines += [f"↓ for {scaled} in this block (scaled to its unedited row).", ""]
-    legend = f"Values × 100 (GE: n-gram entropy × 100), mean ± {CI95_CAPTION}. **bold**: best editor per column"
+        fewer = _column_ns(b, columns) if table == "table4-strict" else ""
+        if fewer:
+            lines += [f"Columns with fewer records than their row: {fewer}.", ""]
+    unit = "NKL, NKL+: nats, not × 100" if table == "table4-strict" else "GE: n-gram entropy × 100"
+    legend = f"Values × 100 ({unit}), mean ± {CI95_CAPTION}. **bold**: best editor per column"
     if TABLES[table] == "counterfact":
         legend += ("; ↓: below the paper's threshold (" + ", ".join(f"{k} {v:g}" for k, v in THRESHOLDS.items())
                    + "; GE and RS scaled by the block's unedited value over GPT-2 XL's "
                    + ", ".join(f"{k} {v:g}" for k, v in RELATIVE_THRESHOLD_BASE.items()) + ")")
+    if table == "table4-strict":
+        legend += (". Strict columns (docs/evaluation.md): NS+ / NM+ on the CounterFact+ prompts (the rewrite "
+                   "prompt and new target before each neighbourhood prompt; Hoelscher-Obermaier et al. 2023); "
+                   "NKL / NKL+: KL(edited ‖ unedited) of the next-token distribution on the neighbourhood / "
+                   "CounterFact+ prompts, in nats, lower is better (same work); ES-gen / PS-gen: the greedy "
+                   "continuation begins with the new target, no teacher forcing (Yang et al., ACL 2025); "
+                   "ES-acc / PS-acc / NS-acc: teacher-forced token accuracy as EasyEdit computes it (NS-acc: "
+                   "argmax unchanged by the edit). The paper published none of them (–)")
     lines.append(legend + ".")
     return "\n".join(lines) + "\n"
 
 
 def to_csv(table: str, blocks: Sequence[Block]) -> str:
-    columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
+    columns = table_columns(table)
+    per_column_n = table == "table4-strict"
     head = ["block", "model", "source", "editor", "n_records"]
     for c in columns:
-        head += [c, f"{c}_ci", f"{c}_mark"]
+        head += [c, f"{c}_ci", f"{c}_mark"] + ([f"{c}_n"] if per_column_n else [])
     out = [head]
     for b in blocks:
         for r in b.rows:
@@ -215,14 +269,18 @@ def to_csv(table: str, blocks: Sequence[Block]) -> str:
                 v, ci = r.values.get(c), r.cis.get(c)
                 line += ["" if v is None else f"{v:.4f}", "" if ci is None else f"{ci:.4f}",
                          ",".join(sorted(r.marks.get(c, set())))]
+                if per_column_n:
+                    line.append("" if r.ns.get(c) is None else r.ns[c])
             out.append(line)
     return csv_text(out)
 
 
 def to_latex(table: str, blocks: Sequence[Block]) -> str:
-    columns = COUNTERFACT_COLUMNS if TABLES[table] == "counterfact" else ZSRE_COLUMNS
+    columns = table_columns(table)
     lines = [f"% {TITLES[table]} -- needs \\usepackage[table]{{xcolor}}",
              f"% values x 100, mean $\\pm$ {CI95_CAPTION}",
+             *(["% NKL, NKL+: nats (not x 100), lower is better; sources of the strict columns: docs/evaluation.md"]
+               if table == "table4-strict" else []),
              "\\begin{tabular}{l" + "r" * len(columns) + "}", "\\toprule",
              latex_row(["Editor", *columns])]
     for b in blocks:
@@ -233,7 +291,8 @@ def to_latex(table: str, blocks: Sequence[Block]) -> str:
             cells = []
             for c in columns:
                 v, ci = r.values.get(c), r.cis.get(c)
-                t = "--" if v is None else (f"{v:.1f}" + (f"$\\pm${ci:.1f}" if ci is not None else ""))
+                d = _digits(c)
+                t = "--" if v is None else (f"{v:.{d}f}" + (f"$\\pm${ci:.{d}f}" if ci is not None else ""))
                 m = r.marks.get(c, set())
                 if "below" in m:
                     t = "\\cellcolor{red!25}" + t

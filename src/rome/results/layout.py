@@ -7,6 +7,11 @@ Evaluation results (``rome evaluate``)::
     <eval_dir>/<method slug>/run.json          settings of the run
     <eval_dir>/<method slug>/case_<id>.json    one record's result
 
+ROME's layer x token sweep (``rome sweep``, Fig. 5; :func:`sweep_file`, :func:`sweep_pre_file`)::
+
+    <sweep_dir>/<token>/layer-NN/case-<id>.json   one record edited at one (layer, token)
+    <sweep_dir>/pre/case-<id>.json                the record scored by the unedited model
+
 A method's slug is its registry name (``rome``, ``ft``, ``ft-l``, ``attn``, ``kn``, ``ke``,
 ``ke-cf``, ``mend-zsre``, ..., and ``none`` for the unedited model). Paper names and other
 spellings map to it (``FT+L`` -> ``ft-l``, ``AttnEdit`` -> ``attn``, ``unedited`` -> ``none``);
@@ -14,9 +19,12 @@ an unknown name is made folder-safe (lower case; characters other than ``a-z0-9+
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+
+from atomicio import safe_child
 
 #: slug -> the paper's display name
 DISPLAY_NAMES = {
@@ -122,3 +130,15 @@ def load_current(eval_dir: str | Path, method: str, case_id: int | str) -> dict:
         raise StaleResultError(f"{path}: made under other settings than the current run of {method_slug(method)!r} "
                                "(its cache key differs from manifest.json); rerun rome evaluate, which recomputes it")
     return doc
+
+
+def sweep_file(sweep_dir: str | os.PathLike, token: str, layer: int, case_id: int | str) -> Path:
+    """``<sweep_dir>/<token>/layer-NN/case-<id>.json`` (ids and tokens must stay inside the folder)."""
+    folder = safe_child(sweep_dir, token, "token choice") / f"layer-{int(layer):02d}"
+    return safe_child(folder, case_id, f"record {case_id!r}: field case_id", prefix="case-", suffix=".json")
+
+
+def sweep_pre_file(sweep_dir: str | os.PathLike, case_id: int | str) -> Path:
+    """``<sweep_dir>/pre/case-<id>.json``: the record's scores before any edit."""
+    return safe_child(Path(sweep_dir) / "pre", case_id, f"record {case_id!r}: field case_id", prefix="case-",
+                      suffix=".json")

@@ -8,6 +8,15 @@ from __future__ import annotations
 COUNTERFACT_COLUMNS = ("S", "ES", "EM", "PS", "PM", "NS", "NM", "GE", "RS")
 ZSRE_COLUMNS = ("Efficacy", "Paraphrase", "Specificity")
 
+# The stricter COUNTERFACT columns of later work (rome.evaluation.strict, docs/evaluation.md); the
+# paper publishes none of them. NKL / NKL+ are KL divergences in nats (not × 100, lower is better).
+STRICT_COLUMNS = ("NS+", "NM+", "NKL", "NKL+", "ES-gen", "PS-gen", "ES-acc", "PS-acc", "NS-acc")
+UNSCALED_COLUMNS = frozenset({"NKL", "NKL+"})
+LOWER_IS_BETTER = frozenset({"NKL", "NKL+"})
+# The strict table beside Table 4: the paper's efficacy / generalisation / specificity columns,
+# then the strict ones (same N, intervals and caption rules as Table 4).
+STRICT_TABLE_COLUMNS = ("S", "ES", "PS", "NS", "NM", *STRICT_COLUMNS)
+
 # Red (below threshold) in Table 4; the best editor per column is green.
 THRESHOLDS = {"S": 50.0, "ES": 75.0, "EM": 20.0, "PS": 60.0, "PM": 10.0, "NS": 45.0, "NM": -5.0, "GE": 600.0,
               "RS": 31.0}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from atomicio import atomic_write_json, sha256_text
+from atomicio import atomic_write_bytes, atomic_write_json, sha256_text
 
 # Reading/validating known_1000.json-format files belongs to the dataset package; re-exported
 # here for the tracing CLIs (a bad file raises counterfact.errors.DataError naming file, record, field).
@@ -90,11 +90,13 @@ def trace_facts(
     lm, facts: Sequence[Mapping], out_dir: str | Path, settings: TraceSettings, stats: EmbeddingStats | None,
     kinds: Iterable[str] = KINDS, severed: bool = True, engine: str = "fast", progress: bool = True,
     inputs: Mapping | None = None, refuse_stale: bool = False, report: Callable[[str], None] = _stderr,
-    **engine_options,
+    reuse_dir: str | Path | None = None, **engine_options,
 ) -> dict:
     """Trace each fact (expected answer = its attribute) into per-fact files; returns counts.
 
     ``inputs``: checksums of input files to put in the key (the CLI passes the facts file's).
+    ``reuse_dir``: another batch's ``out_dir``; its per-fact files made under the same key
+    for the same fact are copied instead of traced (:func:`copy_matching`).
     Counts are per fact: ``reused`` (every file valid), ``computed`` (no file yet),
     ``recomputed`` (some file made under other settings or unreadable); ``traced`` is
     computed + recomputed.
@@ -108,6 +110,10 @@ def trace_facts(
         kid = rec["known_id"]
         fact_sha = fact_checksum(rec)
         status = {k: _status(result_path(out_dir, k, kid), key, fact_sha, refuse_stale, report) for k in wanted}
+        if reuse_dir is not None:
+            for k in [k for k, (st, _) in status.items() if st != "ok"]:
+                if copy_matching(result_path(reuse_dir, k, kid), result_path(out_dir, k, kid), key, fact_sha):
+                    status[k] = ("ok", None)
         redo = [k for k, (st, _) in status.items() if st != "ok"]
         states = {st for st, _ in status.values()}
         if not redo:
@@ -139,6 +145,16 @@ def trace_facts(
     out = counts.as_json()
     out["traced"] = counts.computed + counts.recomputed
     return out
+
+
+def copy_matching(source: Path, dest: Path, key: CacheKey, fact_sha: str) -> bool:
+    """Copy ``source`` to ``dest`` (atomically, byte for byte) when it was made under ``key``
+    for this fact; True when copied. A file whose key matches is what this run would write."""
+    status, _ = cache_status(source, key, fact_sha, read_stored_key, CORRUPT_ERRORS, lambda _msg: None)
+    if status != "ok":
+        return False
+    atomic_write_bytes(dest, source.read_bytes())
+    return True
 
 
 def write_manifest(out_dir: Path, key: CacheKey, known_ids: Sequence, kinds: Sequence[str], severed: bool) -> Path:

@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--facts", default=None, help="known-facts JSON (default: $ROME_SHARED_DATA/known_1000.json)")
     parser.add_argument("--start", type=nonnegative_int, default=0)
     parser.add_argument("--limit", type=nonnegative_int, default=None, help="trace at most this many facts")
+    parser.add_argument("--known-ids-from", default=None,
+                        help="trace only these facts (`rome localization-facts` output), after --start/--limit")
+    parser.add_argument("--reuse-dir", default=None,
+                        help="another trace-batch folder: its files made under the same key are copied, not traced")
     parser.add_argument("--kinds", default="hidden,mlp,attn")
     parser.add_argument("--no-severed", action="store_true", help="skip the severed-path curves")
     parser.add_argument("--out-dir", required=True)
@@ -40,6 +44,16 @@ def run(args) -> int:
 
     facts = load_known_facts(facts_path)
     facts = facts[args.start: None if args.limit is None else args.start + args.limit]
+    if args.known_ids_from:
+        from ..results.localization import LocalizationInputError, read_selection
+
+        wanted = [f["known_id"] for f in read_selection(args.known_ids_from)]
+        by_id = {rec["known_id"]: rec for rec in facts}
+        missing = [k for k in wanted if k not in by_id]
+        if missing:
+            raise LocalizationInputError(f"{args.known_ids_from}: known_id {missing[0]} is not among the facts of "
+                                         f"{facts_path} (after --start/--limit)")
+        facts = [by_id[k] for k in wanted]
     for rec in facts:
         check_fits_context(lm, f"{rec['prompt']} {rec['attribute']}", f"{facts_path}: record {rec['known_id']}")
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -52,7 +66,7 @@ def run(args) -> int:
               "noise_facts_used": args.stats_facts if stats is not None else None}
     counts = trace_facts(lm, facts, args.out_dir, settings_from_args(args), stats, kinds,
                          severed=not args.no_severed, engine=args.engine, inputs=inputs,
-                         refuse_stale=args.refuse_stale, progress=not args.no_progress)
+                         refuse_stale=args.refuse_stale, progress=not args.no_progress, reuse_dir=args.reuse_dir)
     print(f"rome trace-batch: {len(facts)} facts: reused {counts['reused']}, computed {counts['computed']} new, "
           f"recomputed {counts['recomputed']} ({counts['recomputed_stale']} made under other settings, "
           f"{counts['recomputed_corrupted']} corrupted)", file=sys.stderr)

@@ -10,7 +10,7 @@ from replkit.cli import add_progress_option
 
 from ..cli import paths as cli_paths
 from ..model.info import add_model_arguments, load_from_args
-from .noise import SIGMA_ESTIMATES
+from .noise import CHI2_DRAWS, SIGMA_ESTIMATES
 from .prepare import TraceSettings
 from .restore import KINDS
 
@@ -28,6 +28,10 @@ def add_trace_settings(parser: argparse.ArgumentParser) -> None:
                         help="severed paths (Fig. 3): freeze states recorded under the same noise as the patched "
                              "pass (same, the paper's text) or under the previous draw of the noise stream "
                              "(official, trace_with_repatch)")
+    parser.add_argument("--chi2-draws", default="fixed", choices=list(CHI2_DRAWS),
+                        help="rule t<d>: the chi2 scale factors are the official fixed draws of RandomState(2), the "
+                             "same for every prompt (fixed, collect_embedding_tdist) or fresh draws of each prompt's "
+                             "seeded stream (fresh)")
     parser.add_argument("--engine", default="fast", choices=["fast", "reference"])
     add_noise_stats_arguments(parser)
 
@@ -48,13 +52,16 @@ def add_noise_stats_arguments(parser: argparse.ArgumentParser) -> None:
                              "config paths.corpus)")
     parser.add_argument("--corpus-texts", type=positive_int, default=1000,
                         help="corpus documents sampled for μ, Σ (official: 1,000; all when fewer)")
-    parser.add_argument("--corpus-max-len", type=positive_int, default=1024, help="tokens kept per corpus document")
+    parser.add_argument("--corpus-max-len", type=positive_int, default=None,
+                        help="tokens kept per corpus document (default: as the official get_embedding_cov, the "
+                             "model configuration's n_positions, 100 when it has none)")
 
 
 def settings_from_args(args) -> TraceSettings:
     return TraceSettings(noise=args.noise, samples=args.samples, window=args.window, seed=args.seed,
                          extra_tokens=args.extra_tokens, replace=args.replace,
-                         severed_noise=getattr(args, "severed_noise", "same"))
+                         severed_noise=getattr(args, "severed_noise", "same"),
+                         chi2_draws=getattr(args, "chi2_draws", "fixed"))
 
 
 def resolve_noise_inputs(args, rule=None) -> None:

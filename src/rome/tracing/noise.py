@@ -16,6 +16,9 @@ under their own names (docs/fidelity.md says which is which):
 * ``t<d>``  the official Student-t rule (``collect_embedding_tdist``): the ``m`` sample times
   ``sqrt((d−2)/u)`` with u ~ χ²(d), one u per noised token vector (so the covariance of the
   Gaussian part stays Σ; as in the official code the factor multiplies μ too). Needs d > 2.
+  As in the official code, the u are the same for every prompt (:data:`CHI2_DRAWS` ``fixed``):
+  the first χ²(d) values of ``numpy.random.RandomState(2)``, the k-th for the k-th noised
+  vector in (sample, token) order; ``fresh`` draws them from the prompt's seeded stream.
 * ``ms``    the package's earlier multivariate rule: zero-mean Gaussian with the covariance of
   the subject-token embeddings when added, N(μ, Σ) of those embeddings with ``replace``.
 * ``ts<d>`` the package's earlier Student-t rule: independent Student-t entries with ``d``
@@ -27,7 +30,10 @@ under their own names (docs/fidelity.md says which is which):
 Embedding statistics are outputs of the token-embedding module (``spec.embed``, so Gemma's
 √hidden scaling is included), cached as a small JSON file (+ an ``.npz`` with mean and
 covariance) whose name is a key of everything that produced them (model, estimate, facts or
-corpus, budget); the JSON records which estimate it is.
+corpus, budget); the JSON records which estimate it is. The corpus statistics of ``m`` and
+``t<d>`` cut each corpus text as the official ``get_embedding_cov`` does
+(:func:`official_corpus_max_len`: the model configuration's ``n_positions``, 100 tokens when it
+has none) unless a cut is given.
 """
 from __future__ import annotations
 
@@ -45,6 +51,14 @@ from counterfact.errors import BadInputError
 from ..model.tokens import encode_with_subject
 
 SIGMA_ESTIMATES = ("bare", "in-prompt")  # first: the official estimate (the default)
+# t<d>'s χ² values: "fixed" (official collect_embedding_tdist: RandomState(2)'s first draws, the
+# same for every prompt; the default) or "fresh" (from each prompt's seeded stream)
+CHI2_DRAWS = ("fixed", "fresh")
+OFFICIAL_CHI2_SEED = 2  # numpy.random.RandomState(2) in collect_embedding_tdist
+OFFICIAL_CHI2_COUNT = 1000  # the official code draws 1,000 values once
+# official get_embedding_cov: texts cut at model.config.n_positions, or at 100 tokens when the
+# configuration has no n_positions ("Hack due to missing setting in GPT2-NeoX")
+OFFICIAL_CUT_WITHOUT_N_POSITIONS = 100
 
 
 class NoiseRuleError(BadInputError, ValueError):
@@ -213,7 +227,8 @@ def _cached(cache_dir, key: str, covariance: bool):
         info = load_json(json_path)  # a truncated file: CorruptFileError naming the path
         stats = EmbeddingStats(float(info["sigma"]), int(info["n_tokens"]), source=info.get("source", ""),
                                info={k: info[k] for k in ("n_facts", "estimate", "corpus", "corpus_sha256",
-                                                           "max_texts", "max_len", "seed", "n_texts") if k in info})
+                                                           "max_texts", "max_len", "max_len_rule", "seed",
+                                                           "n_texts") if k in info})
         if covariance:
             arr = load_npz(npz_path)
             stats.mean, stats.cov = arr["mean"], arr["cov"]
@@ -270,11 +285,28 @@ def corpus_texts(corpus: str | Path | None) -> list[str]:
         return [line for line in fh if line.strip()]
 
 
-def corpus_token_ids(lm, corpus: str | Path | None, max_texts: int = 1000, max_len: int = 1024,
+def official_corpus_max_len(lm) -> tuple[int, str]:
+    """The official cut of a corpus text for the ``m``/``t<d>`` statistics and where it comes from.
+
+    ``get_embedding_cov`` reads ``model.config.n_positions`` and falls back to 100 tokens when the
+    configuration has no such attribute (written for GPT-NeoX). transformers maps
+    ``max_position_embeddings`` to ``n_positions`` only in GPT-2-style configurations (GPT-2,
+    GPT-J: 1,024, 2,048); GPT-NeoX, Llama, Qwen2 and Gemma configurations have no ``n_positions``,
+    so the official code cuts their texts at 100 tokens, and so does this rule.
+    """
+    value = getattr(lm.model.config, "n_positions", None)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value, "config n_positions"
+    return OFFICIAL_CUT_WITHOUT_N_POSITIONS, "config without n_positions (official fallback)"
+
+
+def corpus_token_ids(lm, corpus: str | Path | None, max_texts: int = 1000, max_len: int | None = None,
                      seed: int = 1) -> tuple[list[list[int]], int]:
     """Token ids of a seeded random sample of ``max_texts`` corpus texts (all of them when there
-    are fewer), each cut to ``max_len`` tokens (official: 1,000 random rows of WikiText-103,
-    cut to the model's context), without special tokens; and the number of texts sampled."""
+    are fewer), each cut to ``max_len`` tokens (None: :func:`official_corpus_max_len`; official:
+    1,000 random rows of WikiText-103), without special tokens; and the number of texts sampled."""
+    if max_len is None:
+        max_len = official_corpus_max_len(lm)[0]
     docs = corpus_texts(corpus)
     if len(docs) > max_texts:
         pick = sorted(np.random.default_rng(seed).choice(len(docs), size=max_texts, replace=False).tolist())
@@ -289,11 +321,17 @@ def corpus_token_ids(lm, corpus: str | Path | None, max_texts: int = 1000, max_l
 
 def corpus_embedding_stats(
     lm, corpus: str | Path | None = None, cache_dir: str | Path | None = None, max_texts: int = 1000,
-    max_len: int = 1024, seed: int = 1,
+    max_len: int | None = None, seed: int = 1,
 ) -> EmbeddingStats:
     """μ, Σ (and σ of all entries) of the token embeddings of a text corpus: the statistics of
-    the official ``m`` and ``t<d>`` rules (``get_embedding_cov``), cached by inputs."""
+    the official ``m`` and ``t<d>`` rules (``get_embedding_cov``), cached by inputs. ``max_len``
+    None cuts each text as the official code (:func:`official_corpus_max_len`); the key holds the
+    resolved number, so statistics made under another cut are never reused."""
     from ..model.corpus import corpus_fingerprint, resolve_corpus
+    if max_len is None:
+        max_len, max_len_rule = official_corpus_max_len(lm)
+    else:
+        max_len_rule = "given"
     where = resolve_corpus(corpus)[1]
     sha = corpus_fingerprint(corpus)
     key = stable_key(model_fingerprint(lm), "corpus", sha, max_texts, max_len, seed)
@@ -306,7 +344,7 @@ def corpus_embedding_stats(
     mean, cov, n, sigma = fit_gaussian(embed_ids(lm, ids) for ids in texts)
     stats = EmbeddingStats(sigma, n, mean, cov, source="corpus",
                            info={"corpus": str(where), "corpus_sha256": sha, "max_texts": max_texts,
-                                 "max_len": max_len, "seed": seed, "n_texts": n_texts})
+                                 "max_len": max_len, "max_len_rule": max_len_rule, "seed": seed, "n_texts": n_texts})
     _save(lm, stats, json_path, npz_path, True)
     return stats
 
@@ -335,7 +373,21 @@ def gaussian_transform(stats: EmbeddingStats) -> torch.Tensor:
     return vh.T * s.clamp_min(0).sqrt()[None, :]
 
 
-def _one_draw(rule: NoiseRule, stats, shape, gen: torch.Generator, rng: np.random.Generator) -> torch.Tensor:
+def official_chi2_draws(dof: float, count: int) -> np.ndarray:
+    """The χ²(dof) values of the official ``collect_embedding_tdist``: ``RandomState(2)``'s first
+    draws, the same for every prompt. The official code draws 1,000 and fails for more noised
+    vectors; past 1,000 the same stream goes on (its first 1,000 values are unchanged)."""
+    size = max(OFFICIAL_CHI2_COUNT, int(count))
+    return np.random.RandomState(OFFICIAL_CHI2_SEED).chisquare(df=dof, size=size)[:count]
+
+
+def _check_chi2(chi2: str) -> None:
+    if chi2 not in CHI2_DRAWS:
+        raise NoiseRuleError(f"chi2 draws must be one of {CHI2_DRAWS}, got {chi2!r}")
+
+
+def _one_draw(rule: NoiseRule, stats, shape, gen: torch.Generator, rng: np.random.Generator,
+              chi2: str = "fixed") -> torch.Tensor:
     if rule.kind in ("fixed", "scaled"):
         return torch.randn(shape, generator=gen, dtype=torch.float64) * noise_scale(rule, stats)
     if rule.kind == "uniform":
@@ -343,8 +395,8 @@ def _one_draw(rule: NoiseRule, stats, shape, gen: torch.Generator, rng: np.rando
     if rule.kind == "student_entry":
         nu, dof = noise_scale(rule, stats), rule.value
         z = torch.randn(shape, generator=gen, dtype=torch.float64)
-        chi2 = torch.from_numpy(rng.chisquare(dof, size=shape))
-        t = z / torch.sqrt(chi2 / dof)
+        u = torch.from_numpy(rng.chisquare(dof, size=shape))
+        t = z / torch.sqrt(u / dof)
         return t * (nu * math.sqrt((dof - 2) / dof) if dof > 2 else nu)
     if rule.kind in ("mvn", "student", "mvn_subject"):
         w = gaussian_transform(stats)
@@ -354,7 +406,11 @@ def _one_draw(rule: NoiseRule, stats, shape, gen: torch.Generator, rng: np.rando
             return out  # zero-mean; corrupt() adds μ when replacing
         out = out + torch.as_tensor(stats.mean, dtype=torch.float64)
         if rule.kind == "student":
-            u = torch.from_numpy(rng.chisquare(rule.value, size=shape[:-1]))
+            if chi2 == "fixed":  # vector k = (sample s, token t), k = s·n_tokens + t, as the official reshape
+                n = math.prod(shape[:-1])
+                u = torch.from_numpy(official_chi2_draws(rule.value, n).reshape(shape[:-1]))
+            else:
+                u = torch.from_numpy(rng.chisquare(rule.value, size=shape[:-1]))
             out = torch.sqrt((rule.value - 2) / u)[..., None] * out
         return out
     raise NoiseRuleError(f"unknown noise kind {rule.kind}")  # pragma: no cover
@@ -362,26 +418,29 @@ def _one_draw(rule: NoiseRule, stats, shape, gen: torch.Generator, rng: np.rando
 
 def sample_noise_draws(
     rule: NoiseRule | str, stats: EmbeddingStats | None, n_samples: int, n_tokens: int, hidden: int,
-    seed: int, draws: int = 1, dtype: torch.dtype = torch.float32,
+    seed: int, draws: int = 1, dtype: torch.dtype = torch.float32, chi2: str = "fixed",
 ) -> list[torch.Tensor]:
     """``draws`` consecutive noise tensors [n_samples, n_tokens, hidden] from one seeded stream.
 
     Gaussian/uniform parts come from a ``torch.Generator`` seeded with ``seed``, χ² parts from
-    ``numpy.random.default_rng(seed)``; the first draw is :func:`sample_noise`'s.
+    ``numpy.random.default_rng(seed)``, except the ``t<d>`` rule's with ``chi2="fixed"`` (the
+    official fixed values, :func:`official_chi2_draws`, the same in every draw); the first draw
+    is :func:`sample_noise`'s.
     """
     rule = parse_noise(rule)
+    _check_chi2(chi2)
     gen = torch.Generator().manual_seed(int(seed))
     rng = np.random.default_rng(int(seed))
     shape = (n_samples, n_tokens, hidden)
-    return [_one_draw(rule, stats, shape, gen, rng).to(dtype) for _ in range(max(1, int(draws)))]
+    return [_one_draw(rule, stats, shape, gen, rng, chi2).to(dtype) for _ in range(max(1, int(draws)))]
 
 
 def sample_noise(
     rule: NoiseRule | str, stats: EmbeddingStats | None, n_samples: int, n_tokens: int, hidden: int,
-    seed: int, dtype: torch.dtype = torch.float32,
+    seed: int, dtype: torch.dtype = torch.float32, chi2: str = "fixed",
 ) -> torch.Tensor:
     """Noise [n_samples, n_tokens, hidden] drawn once per prompt from a seeded generator."""
-    return sample_noise_draws(rule, stats, n_samples, n_tokens, hidden, seed, 1, dtype)[0]
+    return sample_noise_draws(rule, stats, n_samples, n_tokens, hidden, seed, 1, dtype, chi2)[0]
 
 
 def corrupt(x: torch.Tensor, noise: torch.Tensor, rule: NoiseRule, stats: EmbeddingStats | None,

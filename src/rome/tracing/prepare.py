@@ -36,12 +36,17 @@ class TraceSettings:
     # patched pass's own noise (the paper's text); "official" records them under one draw of
     # the noise stream and runs the patched pass with the next draw (trace_with_repatch).
     severed_noise: str = "same"
+    # The t<d> rule's χ² values: "fixed" (the official collect_embedding_tdist: RandomState(2)'s
+    # first draws, the same for every prompt) or "fresh" (from each prompt's seeded stream).
+    chi2_draws: str = "fixed"
 
     def __post_init__(self) -> None:
-        from .noise import NoiseRuleError  # a BadInputError and a ValueError
+        from .noise import CHI2_DRAWS, NoiseRuleError  # a BadInputError and a ValueError
 
         if self.severed_noise not in SEVERED_NOISE:
             raise NoiseRuleError(f"severed_noise must be one of {SEVERED_NOISE}, got {self.severed_noise!r}")
+        if self.chi2_draws not in CHI2_DRAWS:
+            raise NoiseRuleError(f"chi2_draws (--chi2-draws) must be one of {CHI2_DRAWS}, got {self.chi2_draws!r}")
         for name, low, option in (("samples", 1, "--samples / config key tracing.samples"),
                                   ("window", 1, "--window / config key tracing.window"),
                                   ("extra_tokens", 0, "--extra-tokens")):
@@ -50,8 +55,13 @@ class TraceSettings:
                 raise NoiseRuleError(f"trace setting {name} ({option}) must be an integer >= {low}, got {value!r}")
 
     def to_json(self) -> dict:
-        return dict(noise=str(self.noise), samples=self.samples, window=self.window, seed=self.seed,
-                    extra_tokens=self.extra_tokens, replace=self.replace, severed_noise=self.severed_noise)
+        """The settings that decide a trace (the cache key's ``settings``): ``chi2_draws`` only for
+        the ``t<d>`` rule, the one rule it changes (the keys of the other rules stay as they were)."""
+        d = dict(noise=str(self.noise), samples=self.samples, window=self.window, seed=self.seed,
+                 extra_tokens=self.extra_tokens, replace=self.replace, severed_noise=self.severed_noise)
+        if parse_noise(self.noise).kind == "student":
+            d["chi2_draws"] = self.chi2_draws
+        return d
 
 
 @dataclass
@@ -113,7 +123,7 @@ def with_noise_draw(prep: PreparedPrompt, draw: int) -> PreparedPrompt:
     stream; tokens, answer and clean states are shared."""
     S, n, hidden = prep.noise.shape
     noise = sample_noise_draws(prep.rule, prep.stats, S, n, hidden, prep.settings.seed, draw + 1,
-                               dtype=prep.noise.dtype)[draw]
+                               dtype=prep.noise.dtype, chi2=prep.settings.chi2_draws)[draw]
     return dc_replace(prep, noise=noise)
 
 
@@ -167,7 +177,8 @@ def prepare(
     positions = list(range(enc.subject_start, end))
     input_ids = torch.tensor([enc.input_ids], device=lm.device)
     hidden = lm.module("embed").weight.shape[1]
-    noise = sample_noise(rule, stats, settings.samples, len(positions), hidden, settings.seed, dtype=lm.dtype)
+    noise = sample_noise(rule, stats, settings.samples, len(positions), hidden, settings.seed, dtype=lm.dtype,
+                         chi2=settings.chi2_draws)
     logits, states = record_states(lm, input_ids)
     probs = torch.softmax(logits.float(), -1)[0]
     answer_id = answer_token(lm.tokenizer, expected, enc.text) if expected else int(probs.argmax())
