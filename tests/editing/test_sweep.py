@@ -44,7 +44,7 @@ def test_harmonic_mean():
     assert harmonic_mean([1, 0, 1]) == 0
 
 
-def test_sweep_writes_resumes_and_renders(tiny_gpt2, tmp_path):
+def test_sweep_writes_resumes_and_renders(tiny_gpt2, tmp_path, capsys):
     hp = load_hparams("rome", tiny_gpt2.name, {"v_steps": 2, "context_templates": [[5, 1]]})
     provider = StatsProvider(StatsSettings(corpus=WIKITEXT2, max_tokens=800, max_length=64), tmp_path / "stats",
                              prefetch_layers=[0, 1], progress=False)
@@ -58,6 +58,12 @@ def test_sweep_writes_resumes_and_renders(tiny_gpt2, tmp_path):
     assert {"efficacy", "generalization", "specificity", "score", "delta_w_norm"} <= set(row)
     assert 0 <= row["score"] <= 1
     assert (before == tiny_gpt2.spec.edit_weight(tiny_gpt2.model, 0)).all()
+    # another folder with --reuse-dir: every file is copied (same key), none recomputed
+    capsys.readouterr()
+    run_sweep(tiny_gpt2, editor, RECORDS, [0, 1], out_dir=tmp_path / "again", progress=False, reuse_dir=out)
+    assert "16 (token, layer, record) results: reused 16, computed 0 new" in capsys.readouterr().err
+    assert result_path(tmp_path / "again", "last_subject", 1, 0).read_bytes() == result_path(
+        out, "last_subject", 1, 0).read_bytes()
     stamp = {p: p.stat().st_mtime_ns for p in files}
     run_sweep(tiny_gpt2, editor, RECORDS, [0, 1], out_dir=out, progress=False)  # resumes: nothing redone
     assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())

@@ -160,9 +160,12 @@ def sweep_one(lm, editor: ROMEEditor, record: Mapping[str, Any], layer: int, tok
     key = key or sweep_key(lm, editor)
     counts = counts if counts is not None else ReuseCounts()
     item_sha = json_checksum(record)
+    if not path.exists():  # another sweep's file made under this key: copied, counted as reused
+        copied = reuse_other(path, reuse_dir, out_dir, key, item_sha)
+        if copied is not None:
+            counts.add("ok")
+            return copied
     cached = reuse_json(path, key, item_sha, counts, _stderr)
-    if cached is None:
-        cached = reuse_other(path, reuse_dir, out_dir, key, item_sha)
     if cached is not None:
         return cached
     stamp = {"cache_key": key.to_json(), "item_sha256": item_sha}
@@ -203,8 +206,10 @@ def run_sweep(
     pre_counts, counts = ReuseCounts(), ReuseCounts()
     for r in records:
         path = pre_path(out_dir, r["case_id"])
-        if (reuse_json(path, key, json_checksum(r), pre_counts, _stderr) is None
-                and reuse_other(path, reuse_dir, out_dir, key, json_checksum(r)) is None):
+        if not path.exists() and reuse_other(path, reuse_dir, out_dir, key, json_checksum(r)) is not None:
+            pre_counts.add("ok")  # copied from the other sweep
+            continue
+        if reuse_json(path, key, json_checksum(r), pre_counts, _stderr) is None:
             scores = check_finite(score_record(lm, r), f"record {r['case_id']} (unedited)")
             atomic_write_json(path, dict(case_id=r["case_id"], **scores, cache_key=key.to_json(),
                                          item_sha256=json_checksum(r)))

@@ -116,7 +116,8 @@ def draw(doc: dict, stem: str | Path, title: str | None = None) -> list[Path]:
             slope, icept = np.polyfit(x, y, 1)
             xs = np.array([x.min(), x.max()])
             ax.plot(xs, icept + slope * xs, color="#ff7f0e", lw=1.3)
-        ax.set_title(f"layer {layer}\nρ = {fmt(per[str(layer)]['spearman'], 2)}")
+        rho = per[str(layer)]["spearman"]
+        ax.set_title(f"layer {layer}\nρ = {'–' if rho is None else f'{rho:.2f}'}")
         ax.set_xlabel("tracing effect")
         ax.set_ylim(-0.03, 1.03)
     axes[0].set_ylabel("rewrite score")
