@@ -19,6 +19,7 @@ include: "workflow/rules/statistics.smk"
 include: "workflow/rules/tracing.smk"
 include: "workflow/rules/editing.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/sequential.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -271,4 +271,6 @@ def final_targets():
         t += editing_targets()
     if "evaluation" in STAGES:
         t += evaluation_targets()
+    if "sequential" in STAGES:
+        t += sequential_targets()
     return t

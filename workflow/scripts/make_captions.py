@@ -29,6 +29,10 @@ SIZES = {
     "zsre": f"{{{{ {C}['evaluation']['zsre_records'] }}}} zsRE records; KE-zsRE/MEND-zsRE trained on "
             "{{ snakemake.params.get('zsre_train', 'the configured zsRE training records') }}",
     "dataset": f"relations {{{{ {C}['dataset']['relations'] or 'all 33 of the paper' }}}}",
+    "sequential": f"methods {{{{ {C}['sequential']['methods'] }}}}, {{{{ {C}['sequential']['n_edits'] }}}} edits in "
+                  f"batches of {{{{ {C}['sequential']['batch_size'] }}}}, measured every "
+                  f"{{{{ {C}['sequential']['eval_every'] }}}} edits, {{{{ {C}['sequential']['probe_records'] }}}} "
+                  "probe records",
     "none": "",
 }
 SIZE_OF = {
@@ -38,7 +42,7 @@ SIZE_OF = {
     "fig18": "baselines", "fig23": "baselines", "fig24": "baselines", "fig06": "counterfact", "fig19": "counterfact",
     "fig20": "counterfact", "fig25": "counterfact", "fig26": "counterfact", "fig27": "counterfact",
     "fig30": "none", "fig21": "dataset", "fig22": "none", "table1": "zsre", "table2": "dataset",
-    "table3": "none", "table4": "counterfact", "table5": "counterfact", "table6": "zsre",
+    "table3": "none", "table4": "counterfact", "table5": "counterfact", "table6": "zsre", "sequential": "sequential",
 }
 EXTRA = {
     "fig01": "Drawn for the paper's prompt when this run traced it, else for the first of ``tracing.examples``.",
@@ -47,6 +51,8 @@ EXTRA = {
     "fig12": "The facts of ``tracing.examples`` with the token after the subject corrupted too.",
     "table5": "Rows of the runs named in ``evaluation.compare_runs``.",
     "table6": "Rows of the runs named in ``evaluation.compare_runs``.",
+    "sequential": "Not in the ROME paper: its successors' setting (docs/sequential.md); disabling edits by "
+                  "r-ROME's two measures (Gupta et al., 2024).",
 }
 PAPER_MODEL = {"table1": ["gpt2-xl"], "table4": ["gpt2-xl"], "table5": ["gpt2-medium", "gpt2-large"],
                "table6": ["gpt2-medium", "gpt2-large"]}
@@ -64,8 +70,11 @@ def paper_value(item: str) -> str:
 
 
 def caption(item: str) -> str:
-    number = int(item[3:]) if item.startswith("fig") else int(item[5:])
-    name = f"Fig. {number}" if item.startswith("fig") else f"Table {number}"
+    if item.startswith(("fig", "table")):
+        number = int(item[3:]) if item.startswith("fig") else int(item[5:])
+        name = f"Fig. {number}" if item.startswith("fig") else f"Table {number}"
+    else:  # not a paper item (the successors' sequential editing)
+        name = f"{item.capitalize()} editing"
     parts = [f"**{name}: {CATALOGUE[item]['title']}.** {EXTRA.get(item, '')}".rstrip(),
              RUN + (f"; {SIZES[SIZE_OF[item]]}" if SIZES[SIZE_OF.get(item, 'none')] else "") + "."]
     value = paper_value(item)

@@ -28,7 +28,8 @@ Files, under ``<out_dir>/<method slug>/``::
     checkpoint-<n:06d>.json          measurements at n edits, the updates since the last checkpoint,
                                      the cache key, and the delta file's name and sha256
     checkpoint-<n:06d>.safetensors   the weight delta W_n − W_0 (float64) of every edited matrix and
-                                     the editor's sequential state (only the newest is kept)
+                                     the tensors of the editor's ``state_dict()`` (AlphaEdit's accumulated
+                                     keys; its other values go into the JSON); only the newest is kept
     result.json                      every checkpoint's measurements and every update, in order
 
 Resuming: a run first finds the newest checkpoint whose key equals its own and whose delta file
@@ -255,13 +256,51 @@ def checkpoint_tensors(folder: Path, n: int) -> Path:
     return folder / f"checkpoint-{n:06d}.safetensors"
 
 
-def _editor_state(editor) -> dict[str, torch.Tensor]:
-    get = getattr(editor, "sequential_state", None)
-    return dict(get()) if callable(get) else {}
+def split_state(state: Any, path: str = "") -> tuple[Any, dict[str, torch.Tensor]]:
+    """``(skeleton, tensors)`` of an editor's ``state_dict()``: every tensor replaced by
+    ``{"tensor": <path>}`` in a JSON-ready skeleton, the tensors by path (safetensors holds
+    tensors only; the rest goes into the checkpoint's JSON)."""
+    if isinstance(state, torch.Tensor):
+        return {"tensor": path}, {path: state}
+    if isinstance(state, Mapping):
+        skeleton: dict[str, Any] = {}
+        tensors: dict[str, torch.Tensor] = {}
+        for k, v in state.items():
+            skeleton[str(k)], more = split_state(v, f"{path}/{k}" if path else str(k))
+            tensors.update(more)
+        return {"dict": skeleton}, tensors
+    if isinstance(state, (list, tuple)):
+        items, tensors = [], {}
+        for i, v in enumerate(state):
+            item, more = split_state(v, f"{path}/{i}" if path else str(i))
+            items.append(item)
+            tensors.update(more)
+        return {"list": items}, tensors
+    if state is None or isinstance(state, (bool, int, float, str)):
+        return {"value": state}, {}
+    raise TypeError(f"editor state at {path or 'top level'}: cannot checkpoint a {type(state).__name__}")
+
+
+def join_state(skeleton: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
+    """The inverse of :func:`split_state`."""
+    if "tensor" in skeleton:
+        return tensors[skeleton["tensor"]]
+    if "dict" in skeleton:
+        return {k: join_state(v, tensors) for k, v in skeleton["dict"].items()}
+    if "list" in skeleton:
+        return [join_state(v, tensors) for v in skeleton["list"]]
+    return skeleton["value"]
+
+
+def editor_state(editor) -> Any:
+    """The editor's sequential state (``state_dict()``, e.g. AlphaEdit's accumulated ``K Kᵀ``);
+    None for editors without one."""
+    get = getattr(editor, "state_dict", None)
+    return get() if callable(get) else None
 
 
 def save_tensors(path: Path, deltas: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str:
-    """Write ``delta/<name>`` and ``state/<name>`` tensors (safetensors: tensors only, no pickle)
+    """Write ``delta/<name>`` and ``state/<path>`` tensors (safetensors: tensors only, no pickle)
     atomically; returns the file's sha256."""
     from safetensors.torch import save
 
@@ -409,8 +448,9 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
                     if weights_sha256(w) != expected.get(name):
                         raise RuntimeError(f"{folder}: checkpoint {start} does not reproduce the weights of {name}; "
                                            "delete the folder to recompute")
-            if state:
-                editor.load_sequential_state(state)
+            skeleton = docs[-1]["tensors"].get("editor_state")
+            if skeleton is not None:
+                editor.load_state_dict(join_state(skeleton, state))
             report(f"rome sequential {settings.method}: resuming after {start} edits")
         done = max(start, 0)
         pending: list[dict] = []
@@ -455,12 +495,12 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
             if stop_after is not None and last >= stop_after and last in points:
                 raise _Abort
     except _Abort:
-        _restore(lm.model, originals)
+        _restore(lm.model, originals, editor)
         return SequentialRun(folder, {}, start, time.perf_counter() - t_start, edit_s, eval_s)
     except BaseException:
-        _restore(lm.model, originals)
+        _restore(lm.model, originals, editor)
         raise
-    _restore(lm.model, originals)
+    _restore(lm.model, originals, editor)
     result = {
         "producer": "rome sequential", "cache_key": key.to_json(), "method": settings.method,
         "settings": settings.as_json(), "input_files": files,
@@ -472,7 +512,11 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
     return SequentialRun(folder, result, start, time.perf_counter() - t_start, edit_s, eval_s)
 
 
-def _restore(model: torch.nn.Module, originals: Mapping[str, torch.Tensor]) -> None:
+def _restore(model: torch.nn.Module, originals: Mapping[str, torch.Tensor], editor=None) -> None:
+    """Every edited matrix back to its unedited value (bit for bit), the editor's state to none."""
+    reset = getattr(editor, "reset_state", None)
+    if callable(reset):
+        reset()
     params = _params(model)
     with torch.no_grad():
         for name, w0 in originals.items():
@@ -499,8 +543,10 @@ def _write_checkpoint(lm, editor, folder: Path, key: CacheKey, n: int, stream, p
         with torch.no_grad():
             deltas = {name: params[name].detach().double().cpu() - w0.double().cpu() for name, w0 in originals.items()}
         path = checkpoint_tensors(folder, n)
-        sha = save_tensors(path, deltas, _editor_state(editor))
-        doc["tensors"] = {"file": path.name, "sha256": sha,
+        state = editor_state(editor)
+        skeleton, state_tensors = split_state(state) if state is not None else (None, {})
+        sha = save_tensors(path, deltas, state_tensors)
+        doc["tensors"] = {"file": path.name, "sha256": sha, "editor_state": skeleton,
                           "weights_sha256": {name: weights_sha256(params[name]) for name in sorted(originals)}}
     atomic_write_json(checkpoint_json(folder, n), doc)
     if previous is not None and previous.get("tensors"):

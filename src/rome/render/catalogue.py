@@ -42,11 +42,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "table4": {"title": "COUNTERFACT editing results", "paper": "ROME S 89.2 (GPT-2 XL), 91.5 (GPT-J)"},
     "table5": {"title": "COUNTERFACT, GPT-2 Medium / Large", "paper": "ROME S 87.4 / 88.2"},
     "table6": {"title": "zsRE, GPT-2 Medium / Large", "paper": "ROME 96.6/79.8/21.3, 99.6/84.7/22.5"},
+    # not in the ROME paper: its successors' sequential / mass editing (docs/sequential.md)
+    "sequential": {"title": "metrics, perplexity and ‖ΔW‖ against the number of edits; mass-editing table",
+                   "paper": "MEMIT, GPT-J, 10,000 COUNTERFACT edits in one batch: ES 98.9, PS 88.6, NS 73.7 "
+                            "(Meng et al., ICLR 2023)"},
 }
 
 
 def catalogue_id(stem: str) -> str | None:
-    """The catalogue entry a file stem belongs to (``fig2-aie-heatmaps``, ``fig02_x`` -> ``fig02``)."""
+    """The catalogue entry a file stem belongs to (``fig2-aie-heatmaps``, ``fig02_x`` -> ``fig02``;
+    ``sequential-metrics`` -> ``sequential``)."""
+    if stem.lower().startswith("sequential"):
+        return "sequential"
     m = re.match(r"(fig|table)(\d+)", stem.lower())
     if not m:
         return None
