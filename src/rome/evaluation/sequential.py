@@ -164,7 +164,8 @@ def make_stream(records: Sequence[Mapping[str, Any]], n_edits: int, n_probe: int
                               f"records, {len(stream)} of them with distinct subjects")
         rest = left
     used = {_subject(r) for r in stream}
-    probe, seen_probe = [], set()
+    probe: list = []
+    seen_probe: set[str] = set()
     for r in rest:
         if len(probe) >= n_probe:
             break
@@ -471,9 +472,9 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
                 for name, before in result.originals.items():
                     if name not in originals:
                         originals[name] = before.detach().clone()
-                    w = params[name].detach()
-                    diff = torch.linalg.vector_norm(w.double().cpu() - before.double().cpu())
-                    distances[name] = update_distance(float(diff), w.numel())
+                    now = params[name].detach()
+                    diff = torch.linalg.vector_norm(now.double().cpu() - before.double().cpu())
+                    distances[name] = update_distance(float(diff), now.numel())
             prompts = list(batch[0].get("generation_prompts") or [])[: settings.disabling_prompts]
             entropy = None
             if prompts:

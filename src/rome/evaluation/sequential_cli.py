@@ -71,7 +71,7 @@ def _stats_budget(args, editor, lm) -> int | None:
     if args.stats_tokens:
         return int(args.stats_tokens)
     hp = getattr(editor, "hparams", None)
-    value = hp.get("mom2_tokens") if hasattr(hp, "get") else None
+    value = hp.get("mom2_tokens") if hp is not None and hasattr(hp, "get") else None
     if value is None:
         from ..editing.hparams import load_hparams
 

@@ -38,7 +38,7 @@ def load_results(seq_dir: str | os.PathLike, methods: Sequence[str]) -> list[dic
     """The result documents of ``methods`` (in that order); a missing or unreadable one is named."""
     docs = []
     for m in methods:
-        path = method_dir(seq_dir, m) / "result.json"
+        path = method_dir(Path(seq_dir), m) / "result.json"
         if not path.is_file():
             raise FileNotFoundError(f"no sequential result for method {m!r}: {path} (run `rome sequential --method {m}`)")
         doc = load_json(path)
@@ -97,7 +97,7 @@ def render_metrics(docs: Sequence[dict], stem: str | os.PathLike, title: str | N
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.0), ncol=max(1, len(labels)), frameon=False)
     fig.suptitle(title or "Sequential editing (dashed: unedited model)", y=1.01)
     fig.tight_layout()
-    return save_figure(fig, stem)
+    return save_figure(fig, Path(stem))
 
 
 @styled
@@ -136,7 +136,7 @@ def render_perplexity(docs: Sequence[dict], stem: str | os.PathLike, title: str 
     if title:
         fig.suptitle(title, y=1.02)
     fig.tight_layout()
-    return save_figure(fig, stem)
+    return save_figure(fig, Path(stem))
 
 
 def _fmt(v, digits: int = 1) -> str:
