@@ -73,6 +73,7 @@ def test_every_target_is_written(pipeline):
         "human-eval/sheets.csv", "human-eval/answer_key.csv", "human-eval/fig26_human_eval.png", "index.html",
         "fig1-trace.png", "fig10-trace-0.pdf", "fig14-severed-0.png", "fig11-atypical-1.pdf", "fig11-atypical-2.png",
         "fig12-extra1-trace-0.pdf", "baselines/fig17_ft_sweep.pdf", "baselines/fig23_attn_sweep.png",
+        "sequential-metrics.png", "sequential-perplexity.pdf", "sequential-table.md",
     ]
     missing = [name for name in expected if not (fig / name).is_file()]
     assert not missing, missing
@@ -119,16 +120,19 @@ DATASET_JOBS = {"counterfact_build": 1, "counterfact_validate": 1, "counterfact_
                 "reference_texts": 1, "tables_2_3": 1, "zsre_convert": 1, "fig21_counterfact_record": 1,
                 "fig22_zsre_record": 1}
 FINAL = {"report": 1, "all": 1}
+# sequential editing: one job per method of ci-tiny's sequential.methods, and their figures
+SEQUENTIAL = {"sequential_edit": len(yaml.safe_load((REPO / "config" / "ci-tiny.yaml").read_text())
+                                     ["sequential"]["methods"]), "render_sequential": 1}
 RERUNS = {
     # the model's dtype: every job that loads the model, and what is made from their outputs
     "model.dtype": ({"model": {"dtype": "bfloat16"}},
                     {**MODEL_JOBS, **RENDER_TRACING, **EVAL_RENDER, "render_saliency": 1, "fig5": 1,
-                     "render_baselines": 1, **FINAL}),
+                     "render_baselines": 1, **SEQUENTIAL, **FINAL}),
     # noise samples: the tracing batches and their figures only
     "tracing.samples": ({"tracing": {"samples": 3}}, {"trace_batch": 3, **RENDER_TRACING, **FINAL}),
     # the seed: everything but the key statistics and the saliency maps, which use no randomness
     "seed": ({"seed": 1}, {**DATASET_JOBS, **{k: v for k, v in MODEL_JOBS.items() if k not in ("key_statistics", "saliency")},
-                           **RENDER_TRACING, **EVAL_RENDER, "fig5": 1, "render_baselines": 1, **FINAL}),
+                           **RENDER_TRACING, **EVAL_RENDER, "fig5": 1, "render_baselines": 1, **SEQUENTIAL, **FINAL}),
     # a hyper-network hyperparameter: training, the KE/MEND evaluations and the tables/figures from them
     "hypernets.steps": ({"hypernets": {"steps": 3}},
                         {"train_hypernet": 6, "evaluate_counterfact": 4, "evaluate_zsre": 2, **EVAL_RENDER, **FINAL}),
