@@ -1,8 +1,18 @@
-"""ROME quality on Gemma 3 270M as a function of the key-statistics budget.
+"""ROME, MEMIT and AlphaEdit quality on Gemma 3 270M as a function of the key-statistics budget.
 
     python benchmarks/rome_stats_budget.py --records /tmp/cf/counterfact.json --n-records 50 \\
         [--budgets 10000,30000,100000,all] [--layer 4] [--templates "[[5,3]]"] \\
         [--set kl_factor=1.0 ...] [--out-dir data/budget] [--threads 1]
+    python benchmarks/rome_stats_budget.py --method memit|alphaedit --records ... \\
+        [--budgets dk,2dk,10dk,all]
+
+``--method memit`` / ``alphaedit``: z* (which never sees C either) is optimised once per
+record; then for every budget the record is written into the edited layers with that
+budget's C (MEMIT: λ·C in the solve; AlphaEdit: the null-space projector P of C, which
+depends on C's smallest directions), scored and restored. A budget ``Ndk`` is N times the
+key dimension d_k of the edited layers (2,048 on Gemma 3 270M): with fewer tokens than
+d_k, C is singular. Their default templates and settings are the method's hparams file
+(``--templates`` applies to ROME only).
 
 For each record, v* (which never sees C) is optimised once; then for every budget the
 rank-one insert is made with that budget's C = E[k kᵀ], the record is scored
@@ -34,16 +44,23 @@ from rome.editing.hparams import load_hparams
 from rome.editing.rome import ROMEEditor
 from rome.editing.statistics import StatsProvider, StatsSettings
 from rome.editing.sweep import harmonic_mean, load_records, score_record, score_with_delta
+from rome.model.hooks import restore_weights, snapshot_weights
 from rome.model.loading import load_model
 
 METRICS = ("efficacy", "generalization", "specificity", "score")
 
 
-def parse_budgets(text: str) -> list[int | None]:
+def parse_budgets(text: str, d_k: int | None = None) -> list[int | None]:
+    """Token budgets: numbers, ``all`` (no cap) and ``Ndk`` (N times the key dimension ``d_k``)."""
     out: list[int | None] = []
     for part in text.split(","):
         part = part.strip()
-        out.append(None if part == "all" else int(float(part)))
+        if part.endswith("dk"):
+            if d_k is None:
+                raise SystemExit(f"budget {part!r} needs the key dimension")
+            out.append(int(float(part[:-2] or 1) * d_k))
+        else:
+            out.append(None if part == "all" else int(float(part)))
     return out
 
 
@@ -68,6 +85,31 @@ def run_record(lm, editor: ROMEEditor, providers: dict, record: dict, path: Path
         scores["delta_w_norm"] = float(delta_w.norm())
         out["budgets"][label] = scores
     assert torch.equal(weight, saved)
+    atomic_write_json(path, out)
+    return out
+
+
+def run_record_mass(lm, editor, providers: dict, record: dict, path: Path) -> dict:
+    """:func:`run_record` for MEMIT / AlphaEdit: one z*, then the write with each budget's C."""
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    request = EditRequest.from_record(record)
+    names = [lm.spec.edit_weight_name(l) for l in editor.hparams.layers]
+    saved = snapshot_weights(lm.model, names)
+    out = {"case_id": record["case_id"], "pre": score_record(lm, record), "budgets": {}}
+    templates = editor.templates(lm)
+    (z,) = editor.compute_z(lm, [request], templates)
+    out["v"] = dict(steps=len(z.losses), final_loss=z.losses[-1], delta_over_v_init=float(z.delta.norm() / z.v_init.norm()))
+    for label, provider in providers.items():
+        editor.use_statistics(provider)
+        editor.reset_state()
+        try:
+            z_error = editor.write(lm, [request], templates, z.v_star[None])
+            scores = score_record(lm, record)
+            scores["z_error"] = z_error
+        finally:
+            restore_weights(lm.model, saved)
+        out["budgets"][label] = scores
     atomic_write_json(path, out)
     return out
 
@@ -126,6 +168,7 @@ def report(out_dir: Path, labels: list[str] | None = None) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="gemma-3-270m")
+    ap.add_argument("--method", default="rome", choices=("rome", "memit", "alphaedit"))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--records", required=True, help="COUNTERFACT JSON (counterfact build --out ...)")
     ap.add_argument("--n-records", type=int, default=50)
@@ -147,6 +190,8 @@ def main() -> int:
 
     lm = load_model(args.model, device=args.device, cache=cli_paths.models_dir())
     overrides = parse_overrides(args.set)
+    if args.method != "rome":
+        return main_mass(args, lm, overrides)
     overrides["context_templates"] = json.loads(args.templates)
     if args.layer is not None:
         overrides["layer"] = args.layer
@@ -166,6 +211,34 @@ def main() -> int:
     print(f"layer {hp['layer']}, templates {hp['context_templates']}, {len(records)} records -> {out_dir}")
     from tqdm.auto import tqdm
     results = [run_record(lm, editor, providers, r, out_dir / f"case-{r['case_id']}.json")
+               for r in tqdm(records, desc="records")]
+    print(table(results, list(providers)))
+    return 0
+
+
+def main_mass(args, lm, overrides: dict) -> int:
+    """The budget comparison for MEMIT / AlphaEdit (see the module docstring)."""
+    from tqdm.auto import tqdm
+
+    from rome.editing.memit import AlphaEditEditor, MEMITEditor
+
+    hp = load_hparams(args.method, lm.name, overrides)
+    cls = AlphaEditEditor if args.method == "alphaedit" else MEMITEditor
+    editor = cls(hp, stats_provider=None, templates_dir=cli_paths.templates_dir(args.templates_dir))
+    d_k = lm.spec.key_dim(lm.model, hp.layers[0])
+    base = StatsProvider.from_hparams(hp, cache_dir=args.stats_dir, corpus=args.corpus,
+                                      local_corpus=cli_paths.local_corpus()).settings
+    providers = {
+        budget_label(b): StatsProvider(StatsSettings(corpus=base.corpus, max_tokens=b, dtype=base.dtype,
+                                                     max_length=base.max_length), args.stats_dir,
+                                       prefetch_layers=list(hp.layers))
+        for b in parse_budgets(args.budgets, d_k)
+    }
+    records = load_records(args.records, args.n_records)
+    key = stable_key({k: v for k, v in sorted(hp.items())}, length=10)
+    out_dir = Path(args.out_dir) / f"{lm.name}-{args.method}-L{hp.layers[0]}-{hp.layers[-1]}-{key}"
+    print(f"{args.method}, layers {hp.layers}, d_k {d_k}, budgets {list(providers)}, {len(records)} records -> {out_dir}")
+    results = [run_record_mass(lm, editor, providers, r, out_dir / f"case-{r['case_id']}.json")
                for r in tqdm(records, desc="records")]
     print(table(results, list(providers)))
     return 0

@@ -100,7 +100,7 @@ def test_trained_variants_share_their_method_class():
     assert hparams_class("ke-cf") is HPARAMS_CLASSES["ke"]
     assert hparams_class("mend-zsre") is HPARAMS_CLASSES["mend"]
     with pytest.raises(HparamsError, match="known: rome"):
-        hparams_class("memit")
+        hparams_class("memitt")
 
 
 def test_rome_editor_reads_settings_as_attributes():

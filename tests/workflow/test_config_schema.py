@@ -76,7 +76,7 @@ def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None,
     ({"tracing": {"sampels": 3}}, "config key tracing.sampels: unknown key"),                      # a typo
     ({"tracing": {"samples": "ten"}}, "config key tracing.samples: 'ten' is not of type 'integer'"),  # wrong type
     ({"tracing": {"samples": 0}}, "config key tracing.samples: 0 is less than the minimum of 1"),     # impossible
-    ({"editing": {"methods": ["rome", "memit"]}}, "config key editing.methods.1: 'memit' is not one of"),
+    ({"editing": {"methods": ["rome", "memitt"]}}, "config key editing.methods.1: 'memitt' is not one of"),
     ({"stats": {"layers": "0-3; touch /tmp/x;"}}, "config key stats.layers: '0-3; touch /tmp/x;' does not match"),
     ({"run_name": "../../etc"}, "config key run_name: '../../etc' does not match"),
     ({"stats": {"layers": "0-11"}}, "config key stats.layers: layers [4, 5, 6, 7, 8, 9, 10, 11] beyond tiny-gpt2's 4 layers"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -82,14 +82,19 @@ class EditResult:
     method: str
     originals: dict[str, torch.Tensor]
     info: dict[str, Any] = field(default_factory=dict)
+    # for editors that keep state across edits (AlphaEdit's accumulated keys): puts the
+    # editor's state back to before this edit; called by restore after the weights
+    undo: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def changed(self) -> list[str]:
         return list(self.originals)
 
     def restore(self, model: torch.nn.Module) -> None:
-        """Put the original weights back, bit for bit."""
+        """Put the original weights back, bit for bit (and the editor's state, see ``undo``)."""
         restore_weights(model, self.originals)
+        if self.undo is not None:
+            self.undo()
 
     def deltas(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
         params = dict(model.named_parameters())
@@ -160,6 +165,14 @@ class Editor(Protocol):
 
     def apply(self, lm, requests: Sequence[EditRequest]) -> EditResult:  # pragma: no cover
         ...
+
+
+def apply_batch(editor, lm, requests: Sequence[EditRequest]) -> EditResult:
+    """Apply one batch of requests with ``editor`` (the batch API, docs/memit.md): methods with
+    ``batch_native`` (MEMIT, AlphaEdit) make one joint update, the others (ROME, r-ROME, ...)
+    apply the requests one after the other; either way all-or-nothing, undone by
+    ``result.restore(lm.model)``."""
+    return editor.apply(lm, list(requests))
 
 
 def restore_all(model: torch.nn.Module, results: Sequence[EditResult]) -> None:

@@ -52,13 +52,16 @@ def new_token_count(length: int, mode: str) -> int:
 
 
 def templates_file(lm, lengths: Sequence[Sequence[int]], top_k: int, seed: int, cache_dir=None,
-                   mode: str = "official") -> Path:
+                   mode: str = "official", starts: Sequence[str] = ()) -> Path:
     if not cache_dir:
         raise ValueError("context templates need a cache folder and none was given: pass cache_dir "
                          "(ROMEEditor: templates_dir; command line: --templates-dir)")
     root = Path(cache_dir)
-    key = stable_key([list(map(int, x)) for x in lengths], int(top_k), int(seed), check_mode(mode),
-                     generation.SAMPLER_VERSION, length=10)
+    parts: list = [[list(map(int, x)) for x in lengths], int(top_k), int(seed), check_mode(mode),
+                   generation.SAMPLER_VERSION]
+    if starts:  # MEMIT's start words (ROME's files keep their names)
+        parts.append([str(w) for w in starts])
+    key = stable_key(*parts, length=10)
     return root / f"{model_slug(lm)}-seed{seed}-{key}.json"
 
 
@@ -102,18 +105,51 @@ def context_templates(
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
     mode: str = "official",
+    starts: Sequence[str] = (),
 ) -> list[str]:
-    """``["{}", "<text>. {}", ...]``, from the JSON cache or sampled and cached."""
-    path = templates_file(lm, lengths, top_k, seed, cache_dir, mode)
+    """``["{}", "<text>. {}", ...]``, from the JSON cache or sampled and cached.
+
+    ``starts`` (MEMIT, official ``memit_main.get_context_templates``): each ``[length, count]``
+    samples ``count // len(starts)`` texts from each start word (its tokens, the tokenizer's
+    start token included, count towards ``length`` in official mode, as ``generate_fast``'s
+    ``max_out_len``), and the text keeps the word. Empty: sampled from the start token (ROME)."""
+    path = templates_file(lm, lengths, top_k, seed, cache_dir, mode, starts)
     if path.is_file():
         from atomicio import load_json
         return load_json(path)["templates"]
     templates = ["{}"]
     for i, (length, count) in enumerate(lengths):
-        texts = sample_texts(lm, int(length), int(count), top_k, seed + 1000 * i, mode)
+        if starts:
+            texts = start_word_texts(lm, starts, int(length), int(count) // len(starts), top_k, seed + 1000 * i, mode)
+        else:
+            texts = sample_texts(lm, int(length), int(count), top_k, seed + 1000 * i, mode)
         templates += [f"{t}. {{}}" for t in texts]
     atomic_write_json(path, {
         "model": str(lm.name), "lengths": [list(map(int, x)) for x in lengths],
         "top_k": int(top_k), "seed": int(seed), "mode": mode, "templates": templates,
+        **({"starts": list(starts)} if starts else {}),
     })
     return templates
+
+
+def start_word_texts(lm, starts: Sequence[str], length: int, per_word: int, top_k: int, seed: int,
+                     mode: str = "official") -> list[str]:
+    """``per_word`` texts from each start word, in the order of ``starts`` (see :func:`context_templates`)."""
+    texts = []
+    for j, word in enumerate(starts):
+        ids = list(lm.tokenizer(word)["input_ids"])
+        n_new = length - len(ids) if check_mode(mode) == "official" else int(length)
+        if n_new < 1:
+            raise ValueError(f"context template length {length} leaves no token to sample after {word!r}")
+        new = generation.generate_ids(lm, [ids] * per_word, n_new, top_k=top_k, seed=seed + j,
+                                      eos="suppress" if mode == "new_tokens" else "continue")
+        decoded = lm.tokenizer.batch_decode([ids + list(row) for row in new], skip_special_tokens=True)
+        texts += [clean_text(t, mode) for t in decoded]
+    return texts
+
+
+def template_groups(lengths: Sequence[Sequence[int]], starts: Sequence[str] = ()) -> list[int]:
+    """Sizes of the template groups in :func:`context_templates`' list: ``"{}"`` alone, then one
+    group per ``[length, count]`` (official ``compute_ks`` averages within, then across groups)."""
+    per = (lambda c: (int(c) // len(starts)) * len(starts)) if starts else int
+    return [1] + [per(count) for _, count in lengths]

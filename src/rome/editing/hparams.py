@@ -224,6 +224,16 @@ class Hparams(Mapping):
         return len(fields(self))
 
 
+def _check_value_settings(hp: Any) -> None:
+    """The choices of the v*/z* optimisation and its templates (ROME and MEMIT alike)."""
+    if hp.kl_direction not in ("edited_original", "original_edited"):
+        raise HparamsError(f"{hp._where()}: kl_direction must be 'edited_original' or 'original_edited', "
+                           f"got {hp.kl_direction!r}")
+    if hp.context_template_mode not in ("official", "new_tokens"):
+        raise HparamsError(f"{hp._where()}: context_template_mode must be 'official' or 'new_tokens', "
+                           f"got {hp.context_template_mode!r}")
+
+
 @dataclass(frozen=True)
 class ROMEHparams(Hparams):
     """ROME (paper section 3; official code ``rome/rome_hparams.py``)."""
@@ -257,17 +267,82 @@ class ROMEHparams(Hparams):
     mom2_max_length: int = _setting(512, "sequences are cut at this many tokens for the statistics")
 
     def validate(self) -> None:
-        if self.kl_direction not in ("edited_original", "original_edited"):
-            raise HparamsError(f"{self._where()}: kl_direction must be 'edited_original' or 'original_edited', "
-                               f"got {self.kl_direction!r}")
-        if self.context_template_mode not in ("official", "new_tokens"):
-            raise HparamsError(f"{self._where()}: context_template_mode must be 'official' or 'new_tokens', "
-                               f"got {self.context_template_mode!r}")
+        _check_value_settings(self)
         if self.key_for_insert not in ("prompt", "mean"):
             raise HparamsError(f"{self._where()}: key_for_insert must be 'prompt' or 'mean', got {self.key_for_insert!r}")
         for pair in self.context_templates:
             if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, int) for x in pair)):
                 raise HparamsError(f"{self._where()}: context_templates entries must be [length, count], got {pair!r}")
+
+
+@dataclass(frozen=True)
+class RROMEHparams(ROMEHparams):
+    """r-ROME (Gupta et al. 2024, scalable-model-editing/rebuilding-rome): ROME with the
+    template-averaged k* also as the insert's key (``key_for_insert: mean``)."""
+
+    method: ClassVar[str] = "r-rome"
+    key_for_insert: str = _setting("mean", "k0 of the insert: 'mean' (k*, r-ROME) or 'prompt' (plain ROME)")
+
+
+MEMIT_START_WORDS = ["The", "Therefore", "Because", "I", "You"]
+
+
+@dataclass(frozen=True)
+class MEMITHparams(Hparams):
+    """MEMIT (Meng et al. 2023; official ``memit/memit_hparams.py``, ``hparams/MEMIT/*.json``)."""
+
+    method: ClassVar[str] = "memit"
+    layers: list[int] = _setting(meaning="edited layers R, ascending; z* is optimised at the last one's block output")
+    mom2_update_weight: float = _setting(15000.0, "lambda of the update W += R K^T (lambda C + K K^T)^-1")
+    context_templates: list = _setting(factory=lambda: [[10, 5]],
+                                       meaning="[length, count] of sampled prefixes; count is split over context_starts")
+    context_starts: list[str] = _setting(factory=lambda: list(MEMIT_START_WORDS),
+                                         meaning="words the prefix texts start from (official get_context_templates); "
+                                                 "[] = the model's start token as ROME")
+    context_top_k: int = _setting(5, "top-k of the prefix sampling")
+    context_seed: int = _setting(0, "seed of the prefix sampling")
+    context_template_mode: str = _setting("official", "official or new_tokens (as ROME's setting of that name)")
+    key_average: str = _setting("groups", "keys: 'groups' = mean of each template group's mean (official compute_ks) "
+                                          "or 'flat' = mean over all templates (ROME's k*)")
+    token: str = _setting("last_subject", "where keys and z* are read: last_subject (official subject_last), ...")
+    v_lr: float = _setting(0.5, "Adam learning rate of the z* optimisation")
+    v_steps: int = _setting(25, "maximum steps of the z* optimisation (official v_num_grad_steps)")
+    v_loss_stop: float = _setting(0.05, "a request's z* optimisation stops once its loss is below this")
+    kl_factor: float = _setting(0.0625, "weight of the KL term of z*")
+    kl_direction: str = _setting("edited_original", "KL of z*: edited_original (official) or original_edited")
+    v_weight_decay: float = _setting(0.5, "weight of ||delta|| / ||z_init||^2 in z*'s loss")
+    clamp_norm_factor: float = _setting(0.75, "||delta|| of z* is clamped to this times ||z_init||")
+    kl_prompts: list[str] = _setting(factory=lambda: ["{} is a"], meaning="prompts of z*'s KL term")
+    v_suffix_pass: bool = _setting(True, "z*'s passes compute only the positions and layers delta can change")
+    mom2_corpus: str | None = _setting(None, "corpus of C per layer (None: the local WikiText-2)")
+    mom2_samples: int | None = _setting(None, "documents of C's corpus (None: all)")
+    mom2_tokens: int | None = _setting(None, "tokens of C's corpus (None: all)")
+    mom2_dtype: str = _setting("float32", "dtype C is accumulated in")
+    mom2_max_length: int = _setting(512, "C's sequences are cut at this many tokens")
+
+    def validate(self) -> None:
+        if not self.layers or list(self.layers) != sorted(set(self.layers)):
+            raise HparamsError(f"{self._where()}: layers must be a non-empty ascending list of distinct layers, "
+                               f"got {self.layers!r}")
+        if self.key_average not in ("groups", "flat"):
+            raise HparamsError(f"{self._where()}: key_average must be 'groups' or 'flat', got {self.key_average!r}")
+        _check_value_settings(self)
+        starts = len(self.context_starts) or 1
+        for pair in self.context_templates:
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, int) for x in pair)
+                    and pair[1] >= starts):
+                raise HparamsError(f"{self._where()}: context_templates entries must be [length, count] with count "
+                                   f"at least the number of context_starts ({starts}), got {pair!r}")
+
+
+@dataclass(frozen=True)
+class AlphaEditHparams(MEMITHparams):
+    """AlphaEdit (Fang et al. 2025; official ``AlphaEdit/AlphaEdit_main.py``, ``hparams/AlphaEdit/*.json``):
+    MEMIT's z* and keys, the update projected on the null space of C."""
+
+    method: ClassVar[str] = "alphaedit"
+    nullspace_threshold: float = _setting(2e-2, "P spans C's singular vectors whose singular value is below this")
+    L2: float = _setting(10.0, "weight of the ||Delta||^2 term of the projected update")
 
 
 @dataclass(frozen=True)
@@ -340,7 +415,7 @@ class MENDHparams(_HypernetHparams):
 
 #: hyperparameter class of each method folder (trained variants use their base method's).
 HPARAMS_CLASSES: dict[str, type[Hparams]] = {
-    cls.method: cls for cls in (ROMEHparams, FTHparams, FTLHparams, AttnEditHparams, KNHparams, KEHparams, MENDHparams)
+    cls.method: cls for cls in (ROMEHparams, RROMEHparams, MEMITHparams, AlphaEditHparams, FTHparams, FTLHparams, AttnEditHparams, KNHparams, KEHparams, MENDHparams)
 }
 
 
@@ -384,8 +459,8 @@ _POSITIVE_INT = ("v_steps", "context_top_k", "mom2_max_length", "hidden", "rank"
                  "checkpoint_every")
 _POSITIVE_INT_OR_NULL = ("mom2_tokens", "mom2_samples", "max_neurons")
 _NONNEGATIVE_INT = ("layer", "context_seed")
-_POSITIVE_FLOAT = ("v_lr", "lr", "train_lr", "init_lr", "lr_lr", "clamp_norm_factor")
-_NONNEGATIVE_FLOAT = ("kl_factor", "v_weight_decay", "weight_decay", "kl_weight", "v_loss_stop", "early_stop_loss")
+_POSITIVE_FLOAT = ("v_lr", "lr", "train_lr", "init_lr", "lr_lr", "clamp_norm_factor", "nullspace_threshold")
+_NONNEGATIVE_FLOAT = ("mom2_update_weight", "L2", "kl_factor", "v_weight_decay", "weight_decay", "kl_weight", "v_loss_stop", "early_stop_loss")
 
 
 def range_rule(key: str, value: Any, method: str) -> str | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .hparams import ROMEHparams, load_hparams
+from .hparams import MEMITHparams, ROMEHparams, load_hparams
 
 Factory = Callable[[Any, dict, Any], Any]
 
@@ -42,6 +42,27 @@ def _rome(lm, overrides: dict, options) -> Any:
         tokens=getattr(options, "stats_tokens", None), local_corpus=getattr(options, "local_corpus", None),
     )
     return ROMEEditor(hp, provider, templates_dir=getattr(options, "templates_dir", None))
+
+
+def _rome_family(method: str):
+    """r-ROME (ROMEEditor with its own defaults), MEMIT and AlphaEdit: the options of ``rome``."""
+    def factory(lm, overrides: dict, options) -> Any:
+        from .statistics import StatsProvider
+
+        hp: Any = load_hparams(method, lm.name, overrides)  # RROMEHparams or MEMITHparams (a subclass)
+        provider = StatsProvider.from_hparams(
+            hp, cache_dir=_required_folder(options, "stats_dir", "--stats-dir"), corpus=getattr(options, "corpus", None),
+            tokens=getattr(options, "stats_tokens", None), local_corpus=getattr(options, "local_corpus", None),
+            prefetch_layers=list(hp.layers) if isinstance(hp, MEMITHparams) else [],
+        )
+        if method == "r-rome":
+            from .rome import ROMEEditor
+            return ROMEEditor(hp, provider, templates_dir=getattr(options, "templates_dir", None), name=method)
+        from .memit import AlphaEditEditor, MEMITEditor
+        cls = AlphaEditEditor if method == "alphaedit" else MEMITEditor
+        return cls(hp, provider, templates_dir=getattr(options, "templates_dir", None))
+
+    return factory
 
 
 def _fine_tuning(method: str, maker: str):
@@ -70,6 +91,9 @@ def _hypernet(method: str, variant: str):
 
 METHODS: dict[str, Factory] = {
     "rome": _rome,
+    "r-rome": _rome_family("r-rome"),
+    "memit": _rome_family("memit"),
+    "alphaedit": _rome_family("alphaedit"),
     "ft": _fine_tuning("ft", "ft.make_ft"),
     "ft-l": _fine_tuning("ft-l", "ft.make_ft_l"),
     "attn": _fine_tuning("attn", "attn_edit.make_attn_edit"),

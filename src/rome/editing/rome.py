@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -155,14 +156,51 @@ def v_rows(lm, request: EditRequest, templates: Sequence[str], token: str, kl_pr
     return VRows(seqs, lookup, rows, cols, tgt * n_rewrite, n_rewrite, len(tgt), kl_rows, kl_cols)
 
 
+@dataclass
+class RowsPart:
+    """Where one request's rows, labels and KL rows lie in a batch's :class:`VRows`."""
+
+    first_row: int     # its row of template "{}" (v_init is read there)
+    label_start: int
+    n_rewrite: int
+    n_target: int
+    n_kl: int
+
+
+def v_rows_batch(lm, requests: Sequence[EditRequest], templates: Sequence[str], token: str,
+                 kl_prompts: Sequence[str]) -> tuple[VRows, list[RowsPart], list[int]]:
+    """The rows of several requests' objectives in one batch: each request's :func:`v_rows`
+    one after the other (so one request gives exactly :func:`v_rows`), with where each
+    request's part lies and the request of every row."""
+    merged = VRows([], [], [], [], [], 0, 0, [], [])
+    parts: list[RowsPart] = []
+    row_request: list[int] = []
+    for i, r in enumerate(requests):
+        one = v_rows(lm, r, templates, token, kl_prompts)
+        off = len(merged.seqs)
+        parts.append(RowsPart(off, len(merged.labels), one.n_rewrite, one.n_target, len(one.kl_rows)))
+        merged.seqs += one.seqs
+        merged.lookup += one.lookup
+        merged.label_rows += [off + x for x in one.label_rows]
+        merged.label_cols += one.label_cols
+        merged.labels += one.labels
+        merged.kl_rows += [off + x for x in one.kl_rows]
+        merged.kl_cols += one.kl_cols
+        row_request += [i] * len(one.seqs)
+    merged.n_rewrite = sum(p.n_rewrite for p in parts)
+    merged.n_target = parts[0].n_target if len(parts) == 1 else 0  # per request: see parts
+    return merged, parts, row_request
+
+
 EditAt = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (module output, position per row) -> output
 
 
 class FullPass:
     """v*'s forward pass over every position and layer (the plain way)."""
 
-    def __init__(self, lm, layer: int, rows: VRows):
-        self.lm, self.name = lm, lm.layer_name("edit", layer)
+    def __init__(self, lm, layer: int, rows: VRows, site: str = "edit"):
+        self.lm, self.name = lm, lm.layer_name(site, layer)
+        self.kl_row_ids = list(rows.kl_rows)  # the row of each returned KL state
         self.ids, self.mask = right_pad(rows.seqs, lm.tokenizer.pad_token_id or 0, lm.device)
         dev = lm.device
         self.look = torch.tensor(rows.lookup, device=dev)
@@ -182,9 +220,9 @@ class SuffixPass:
     (lower blocks replay their outputs). Equal to :class:`FullPass` up to float rounding;
     ``ok`` is False where the model keeps no usable cache (then use :class:`FullPass`)."""
 
-    def __init__(self, lm, layer: int, rows: VRows):
+    def __init__(self, lm, layer: int, rows: VRows, site: str = "edit"):
         model, dev, spec = lm.model, lm.device, lm.spec
-        self.lm, self.name, self.ok = lm, lm.layer_name("edit", layer), False
+        self.lm, self.name, self.ok = lm, lm.layer_name(site, layer), False
         look = rows.lookup
         prefix = left_padded_prefix_cache(model, [s[:p] for s, p in zip(rows.seqs, look)], dev)
         if prefix is None:
@@ -199,6 +237,7 @@ class SuffixPass:
                     torch.tensor([c - look[r] for r, c in zip(rows.label_rows, rows.label_cols)], device=dev))
         # a KL position before the edited token cannot change: its KL term is exactly 0
         kept = [(r, c - look[r]) for r, c in zip(rows.kl_rows, rows.kl_cols) if c >= look[r]]
+        self.kl_row_ids = [r for r, _ in kept]
         self.kl = (torch.tensor([r for r, _ in kept], dtype=torch.long, device=dev),
                    torch.tensor([c for _, c in kept], dtype=torch.long, device=dev))
         self.replay = {}
@@ -254,64 +293,107 @@ def kl_term(logp_edited: torch.Tensor, logp_orig: torch.Tensor, n_prompts: int,
 
 
 def optimise_v(lm, layer: int, request: EditRequest, templates: Sequence[str], hp: ROMEHparams) -> VResult:
-    """v* = v_init + δ by gradient descent on δ (paper Eq. 4).
+    """v* = v_init + δ by gradient descent on δ (paper Eq. 4); one request of
+    :func:`optimise_values` at the edited module's output."""
+    return optimise_values(lm, layer, [request], templates, hp)[0]
 
-    ``hp.v_suffix_pass`` (default true) computes each step only over the positions and
-    layers δ can change (:class:`SuffixPass`); false runs the whole model (:class:`FullPass`).
+
+def optimise_values(lm, layer: int, requests: Sequence[EditRequest], templates: Sequence[str], hp,
+                    site: str = "edit") -> list[VResult]:
+    """The value optimisation shared by ROME's v* and MEMIT's z*, for a batch of requests.
+
+    δ_i is added at ``site`` of ``layer`` (``"edit"``: the edited module's output, ROME's v*,
+    official ``rome/compute_v.py``; ``"block"``: the block output, i.e. the residual stream,
+    MEMIT's z*, official ``memit/compute_z.py`` with ``layer_module_tmp``) at the chosen
+    token of request i's rows. Each request has its own objective (NLL + KL + weight decay,
+    clamp, stop rule, as in the official per-request loop); the batch shares the forward
+    passes only. The gradient of Σ_i loss_i with respect to δ_i is that of loss_i, and Adam
+    works element by element, so each δ_i follows the same path as alone (up to the float
+    rounding of a padded batch); a request whose loss falls below ``v_loss_stop`` keeps its δ
+    from then on, as the official loop's ``break``. ``hp`` needs the fields ``token``,
+    ``kl_prompts``, ``v_lr``, ``v_steps``, ``v_loss_stop``, ``kl_factor``, ``kl_direction``,
+    ``v_weight_decay``, ``clamp_norm_factor`` and ``v_suffix_pass``
+    (:class:`SuffixPass` when true, else :class:`FullPass`).
     """
     dev = lm.device
-    rows = v_rows(lm, request, templates, hp.token, hp.kl_prompts)
-    suffix = SuffixPass(lm, layer, rows) if hp.v_suffix_pass else None
-    run: SuffixPass | FullPass = suffix if suffix is not None and suffix.ok else FullPass(lm, layer, rows)
-    n_rows, n_kl = len(rows.seqs), len(rows.kl_rows)
-    all_rows = torch.arange(n_rows, device=dev)
-    labels = torch.tensor(rows.labels, device=dev)
-    dim = lm.spec.value_dim(lm.model, layer)
-    delta = torch.zeros(dim, device=dev, dtype=torch.float32, requires_grad=True)
-    state: dict[str, torch.Tensor] = {}
-
-    def add_delta(out: torch.Tensor, look: torch.Tensor) -> torch.Tensor:
-        if "v_init" not in state:
-            state["v_init"] = out[0, look[0]].detach().float().clone()  # template "{}"
-        out = out.clone()
-        out[all_rows, look] = out[all_rows, look] + delta.to(out.dtype)
-        return out
-
     if hp.kl_direction not in KL_DIRECTIONS:
         raise ValueError(f"kl_direction must be one of {KL_DIRECTIONS}, got {hp.kl_direction!r}")
+    requests = list(requests)
+    n = len(requests)
+    rows, parts, row_request = v_rows_batch(lm, requests, templates, hp.token, hp.kl_prompts)
+    suffix = SuffixPass(lm, layer, rows, site) if hp.v_suffix_pass else None
+    run: SuffixPass | FullPass = suffix if suffix is not None and suffix.ok else FullPass(lm, layer, rows, site)
+    all_rows = torch.arange(len(rows.seqs), device=dev)
+    labels = torch.tensor(rows.labels, device=dev)
+    n_labels = len(rows.labels)
+    # each request's slice of the returned KL states (its rows are consecutive)
+    kl_req = [row_request[r] for r in run.kl_row_ids]
+    kl_slices = [(kl_req.index(i), len(kl_req) - kl_req[::-1].index(i)) if i in kl_req else (0, 0) for i in range(n)]
+    dim = lm.spec.value_dim(lm.model, layer) if site == "edit" else int(lm.model.config.hidden_size)
+    delta = torch.zeros(n, dim, device=dev, dtype=torch.float32, requires_grad=True)
+    row_req = torch.tensor(row_request, device=dev)
+    first_rows = [p.first_row for p in parts]
+    state: dict[str, list[torch.Tensor]] = {}
+
+    def add_delta(out: torch.Tensor, look: torch.Tensor) -> torch.Tensor:
+        if "v_init" not in state:  # each request's template "{}"
+            state["v_init"] = [out[r, look[r]].detach().float().clone() for r in first_rows]
+        out = out.clone()
+        d = delta[0] if n == 1 else delta[row_req]
+        out[all_rows, look] = out[all_rows, look] + d.to(out.dtype)
+        return out
+
     opt = torch.optim.Adam([delta], lr=hp.v_lr)
-    losses, nlls = [], []
+    losses: list[list[float]] = [[] for _ in range(n)]
+    nlls: list[list[float]] = [[] for _ in range(n)]
+    active = [True] * n
     kl_init = None
     for step in range(hp.v_steps):
         opt.zero_grad()
         h_lab, h_kl = run(add_delta)
         # one vocabulary projection per step (for a small model it costs more than the body)
         logp = torch.log_softmax(head_logits(lm, torch.cat([h_lab, h_kl])), dim=-1)
-        token_lp = logp[torch.arange(len(labels), device=dev), labels].view(rows.n_rewrite, rows.n_target)
-        nll = -token_lp.mean(dim=1).mean()
-        kl_logp = logp[len(labels):]
+        token_lp_all = logp[torch.arange(n_labels, device=dev), labels]
+        kl_logp = logp[n_labels:]
         if kl_init is None:
             kl_init = kl_logp.detach().clone()
-        # "batchmean" over every KL prompt (rows whose KL cannot change contribute 0)
-        kl = kl_term(kl_logp, kl_init, n_kl, hp.kl_direction)
-        v_norm = state["v_init"].norm()
-        wd = hp.v_weight_decay * (delta.norm() / v_norm ** 2)
-        loss = nll + hp.kl_factor * kl + wd
-        loss_value = float(loss.detach())
-        losses.append(loss_value)
-        nlls.append(float(nll.detach()))
-        if loss_value < hp.v_loss_stop:
+        still: list[int] = []
+        step_losses = {}
+        for i, part in enumerate(parts):
+            if not active[i]:
+                continue
+            token_lp = token_lp_all[part.label_start:part.label_start + part.n_rewrite * part.n_target]
+            nll = -token_lp.view(part.n_rewrite, part.n_target).mean(dim=1).mean()
+            a, b = kl_slices[i]
+            # "batchmean" over every KL prompt (rows whose KL cannot change contribute 0)
+            kl = kl_term(kl_logp[a:b], kl_init[a:b], part.n_kl, hp.kl_direction)
+            v_norm = state["v_init"][i].norm()
+            wd = hp.v_weight_decay * (delta[i].norm() / v_norm ** 2)
+            loss = nll + hp.kl_factor * kl + wd
+            loss_value = float(loss.detach())
+            losses[i].append(loss_value)
+            nlls[i].append(float(nll.detach()))
+            if loss_value < hp.v_loss_stop:
+                active[i] = False  # keeps its δ (the official loop's break)
+            else:
+                still.append(i)
+                step_losses[i] = loss
+        if not still or step == hp.v_steps - 1:
             break
-        if step == hp.v_steps - 1:
-            break
-        loss.backward()
+        total = step_losses[still[0]] if len(still) == 1 else torch.stack([step_losses[i] for i in still]).sum()
+        total.backward()
+        kept = delta.detach().clone() if len(still) < n else None
         opt.step()
         with torch.no_grad():
-            max_norm = hp.clamp_norm_factor * v_norm
-            if delta.norm() > max_norm:
-                delta.mul_(max_norm / delta.norm())
+            if kept is not None:  # requests that stopped keep their δ (Adam's momentum would move it)
+                done = torch.tensor([i not in step_losses for i in range(n)], device=dev)
+                delta[done] = kept[done]
+            for i in still:
+                max_norm = hp.clamp_norm_factor * state["v_init"][i].norm()
+                if delta[i].norm() > max_norm:
+                    delta[i].mul_(max_norm / delta[i].norm())
     d = delta.detach().clone()
-    return VResult(state["v_init"] + d, state["v_init"], d, losses, nlls)
+    return [VResult(state["v_init"][i] + d[i], state["v_init"][i], d[i], losses[i], nlls[i]) for i in range(n)]
 
 
 # -- the rank-one insert --------------------------------------------------------------------
@@ -346,9 +428,22 @@ class ROMEEditor:
     stats_provider: StatsFn
     templates_dir: str | os.PathLike | None = None
     name: str = "rome"
+    #: ``apply`` edits a batch one request after the other (base.apply_batch)
+    batch_native: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         self.hparams = ROMEHparams.coerce(self.hparams)
+
+    def state_dict(self) -> dict:
+        """ROME keeps no state across edits (the batch API's checkpoint hook; see AlphaEdit's)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            raise ValueError(f"{self.name} keeps no state, got keys {sorted(state)}")
+
+    def reset_state(self) -> None:
+        pass
 
     def _template_settings(self) -> tuple:
         hp = self.hparams

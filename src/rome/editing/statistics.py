@@ -49,7 +49,7 @@ from ..model.corpus import (  # noqa: F401 (the corpus names and errors are re-e
 from ..model.hooks import TraceDict
 from ..model.runtime import resolve_dtype
 from ..model.teacher_forcing import right_pad
-from .hparams import ROMEHparams, normalise_model_name
+from .hparams import Hparams, ROMEHparams, normalise_model_name
 
 
 def tokenize_chunks(
@@ -291,19 +291,19 @@ class StatsProvider:
         self.progress = progress
 
     @classmethod
-    def from_hparams(cls, hp: ROMEHparams | Mapping[str, Any], cache_dir: str | os.PathLike, corpus=None,
+    def from_hparams(cls, hp: Hparams | Mapping[str, Any], cache_dir: str | os.PathLike, corpus=None,
                      tokens=None, *, local_corpus: str | os.PathLike | None = None, **kw) -> StatsProvider:
         """Settings from ROME hyperparameters, with optional command-line overrides.
 
         The corpus is ``corpus`` when given, else the hparams' ``mom2_corpus``; when that
         is ``wikitext-2`` (or unset) it is the local copy's file ``local_corpus``."""
-        hp = ROMEHparams.coerce(hp)
+        h: Any = hp if isinstance(hp, Hparams) else ROMEHparams.coerce(hp)  # any method with the mom2_* settings
         settings = StatsSettings(
-            corpus=str(corpus) if corpus is not None else _hparams_corpus(hp.mom2_corpus, local_corpus),
-            max_tokens=tokens if tokens is not None else hp.mom2_tokens,
-            max_samples=None if tokens is not None else hp.mom2_samples,
-            dtype=hp.mom2_dtype,
-            max_length=hp.mom2_max_length,
+            corpus=str(corpus) if corpus is not None else _hparams_corpus(h.mom2_corpus, local_corpus),
+            max_tokens=tokens if tokens is not None else h.mom2_tokens,
+            max_samples=None if tokens is not None else h.mom2_samples,
+            dtype=h.mom2_dtype,
+            max_length=h.mom2_max_length,
         )
         return cls(settings, cache_dir, **kw)
 

@@ -23,6 +23,7 @@ DISPLAY_NAMES = {
     "none": "none", "rome": "ROME", "ft": "FT", "ft-l": "FT+L", "attn": "AttnEdit", "kn": "KN",
     "ke": "KE", "ke-cf": "KE-CF", "ke-zsre": "KE-zsRE",
     "mend": "MEND", "mend-cf": "MEND-CF", "mend-zsre": "MEND-zsRE",
+    "r-rome": "r-ROME", "memit": "MEMIT", "alphaedit": "AlphaEdit",
 }
 
 # other spellings, compared after lower-casing and turning "_" into "-"

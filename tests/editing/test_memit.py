@@ -1,0 +1,290 @@
+"""MEMIT, AlphaEdit and r-ROME: the algebra on hand-computed cases, the official code's loop on a
+tiny model, the batched z* optimisation, state across batches, restoration and bad input."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rome.editing.base import EditRequest, EditRequestError, apply_batch, restore_all
+from rome.editing.hparams import AlphaEditHparams, MEMITHparams, RROMEHparams, load_hparams
+from rome.editing.memit import (
+    AlphaEditEditor,
+    MEMITEditor,
+    MEMITError,
+    alphaedit_update,
+    block_states,
+    memit_update,
+    null_space_projector,
+)
+from rome.editing.rome import ROMEEditor, keys_at, optimise_values, template_prefix
+from rome.editing.statistics import StatsProvider, StatsSettings
+from testpaths import WIKITEXT2
+
+REQS = [
+    EditRequest("{} plays the sport of", "LeBron James", "football", "basketball", case_id=1),
+    EditRequest("{} is located in the city of", "The Eiffel Tower", "Rome", "Paris", case_id=2),
+    EditRequest("The mother tongue of {} is", "Danielle Darrieux", "English", "French", case_id=3),
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("memit-tiny")
+
+
+def provider(cache) -> StatsProvider:
+    return StatsProvider(StatsSettings(corpus=WIKITEXT2, max_tokens=1500, max_length=64), cache_dir=cache,
+                         progress=False)
+
+
+def editor(cls, lm, cache, **overrides):
+    method = "alphaedit" if cls is AlphaEditEditor else "memit"
+    return cls(load_hparams(method, lm.name, overrides), provider(cache), templates_dir=cache)
+
+
+def weights(lm) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in lm.model.named_parameters()}
+
+
+def same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- the update, by hand ----------------------------------------------------------------------
+
+def test_memit_update_solves_its_normal_equations():
+    g = torch.Generator().manual_seed(0)
+    K, R = torch.randn(3, 5, generator=g), torch.randn(3, 4, generator=g)
+    A = torch.randn(5, 5, generator=g)
+    C = A @ A.T + 0.1 * torch.eye(5)
+    C = (C + C.T) / 2  # exactly symmetric, as the normal equations assume
+    dw = memit_update(K, R, C, lam=2.0)
+    # ΔW (λC + KᵀK) = Rᵀ K (the normal equations of min ‖ΔW K − R‖² + λ tr(ΔW C ΔWᵀ))
+    residual = dw @ (2.0 * C.double() + K.double().T @ K.double()) - R.double().T @ K.double()
+    assert residual.abs().max() < 1e-10
+
+
+def test_one_fact_one_layer_is_a_least_squares_insert():
+    # k = (1, 2), C = diag(1, 4), r = 3: u = C⁻¹k = (1, 0.5), kᵀC⁻¹k = 2.
+    K, R, C = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0]]), torch.diag(torch.tensor([1.0, 4.0]))
+    # λ = 1 (Sherman-Morrison): ΔW = r uᵀ / (λ + kᵀC⁻¹k) = 3 (1, 0.5) / 3
+    assert torch.allclose(memit_update(K, R, C, 1.0), torch.tensor([[1.0, 0.5]], dtype=torch.float64))
+    # λ -> 0: ROME's insert r uᵀ / (u·k) = (1.5, 0.75), which writes k -> r exactly
+    dw = memit_update(K, R, C, 1e-9)
+    assert torch.allclose(dw, torch.tensor([[1.5, 0.75]], dtype=torch.float64), atol=1e-6)
+    assert math.isclose(float(dw @ K[0].double()), 3.0, abs_tol=1e-6)
+
+
+def test_projector_is_symmetric_idempotent_and_kills_the_principal_span():
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=torch.Generator().manual_seed(1)))
+    C = q @ torch.diag(torch.tensor([1.0, 0.5, 0.01, 0.001])) @ q.T
+    P = null_space_projector(C, 2e-2)
+    assert torch.allclose(P, P.T, atol=1e-6)
+    assert torch.allclose(P @ P, P, atol=1e-6)
+    assert torch.allclose(P, q[:, 2:] @ q[:, 2:].T, atol=1e-5)  # the two directions below 0.02
+    for k in (q[:, 0], q[:, 1], 3 * q[:, 0] - 2 * q[:, 1]):
+        assert (P @ k).abs().max() < 1e-5
+    # by hand: C = diag(1, 0.001) -> P = diag(0, 1)
+    assert torch.allclose(null_space_projector(torch.diag(torch.tensor([1.0, 0.001])), 2e-2),
+                          torch.diag(torch.tensor([0.0, 1.0])))
+
+
+def test_alphaedit_update_by_hand():
+    K, R = torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0]])
+    # P = I, C_prev = 0, L2 = 1: ΔWᵀ = (KᵀK + I)⁻¹ KᵀR = diag(1/2, 1) (2, 0) = (1, 0)
+    dw = alphaedit_update(K, R, torch.eye(2), torch.zeros(2, 2), 1.0)
+    assert torch.allclose(dw, torch.tensor([[1.0, 0.0]]))
+    # P annihilating the key's direction: no change at all (the preserved knowledge wins)
+    dw = alphaedit_update(K, R, torch.diag(torch.tensor([0.0, 1.0])), torch.zeros(2, 2), 1.0)
+    assert torch.equal(dw, torch.zeros(1, 2))
+    # the update never leaves P's range: ΔW k = 0 for k in C's principal span
+    P = torch.diag(torch.tensor([0.0, 1.0]))
+    dw = alphaedit_update(torch.tensor([[1.0, 1.0]]), R, P, torch.eye(2), 10.0)
+    assert dw @ torch.tensor([1.0, 0.0]) == 0
+
+
+# -- the official loop on a tiny model ----------------------------------------------------------
+
+def official_keys(lm, layer, requests, templates, groups):
+    """compute_ks as the official code writes it: per request, a mean within each context type
+    (template group), then the mean of those means; returned as [d_in, n] (official layout)."""
+    out = []
+    for r in requests:
+        ks = keys_at(lm, layer, [(template_prefix(t), r.prompt, r.subject) for t in templates], "last_subject")
+        means, start = [], 0
+        for g in groups:
+            means.append(ks[start:start + g].mean(0))
+            start += g
+        out.append(torch.stack(means).mean(0))
+    return torch.stack(out).T
+
+
+@pytest.mark.parametrize("cls", [MEMITEditor, AlphaEditEditor])
+def test_equals_the_official_loop(tiny_gpt2, cache, cls):
+    """execute_memit / apply_AlphaEdit_to_model written out in the official layouts (keys
+    [d_in, n], targets [d, n], upd_matrix_match_shape) from the editor's z*, on the same
+    weights and C: the weights after the batch agree."""
+    lm = tiny_gpt2
+    ed = editor(cls, lm, cache)
+    hp = ed.hparams
+    templates = ed.templates(lm)
+    zs = torch.stack([v.v_star for v in ed.compute_z(lm, REQS[:2], templates)], dim=1)  # [d, n]
+    start = weights(lm)
+    ws = {}
+    try:
+        for i, layer in enumerate(hp.layers):
+            ks = official_keys(lm, layer, REQS[:2], templates, ed.groups())
+            cur = block_states(lm, hp.layers[-1], REQS[:2], "last_subject").T
+            resid = ((zs - cur) / (len(hp.layers) - i)).double()
+            C = ed.stats_provider(lm, layer)
+            if cls is MEMITEditor:
+                adj = torch.linalg.solve(hp.mom2_update_weight * C.double() + ks.double() @ ks.double().T, ks.double())
+                upd = (resid @ adj.T).float()  # [d_out, d_in]
+            else:
+                P = null_space_projector(C, hp.nullspace_threshold)
+                upd = torch.linalg.solve(P @ (ks @ ks.T) + hp.L2 * torch.eye(ks.shape[0]), P @ ks @ resid.float().T)
+            w = lm.spec.edit_weight(lm.model, layer)
+            upd = upd if upd.shape == w.shape else upd.T  # upd_matrix_match_shape
+            with torch.no_grad():
+                w += upd
+        ws = weights(lm)
+    finally:
+        with torch.no_grad():
+            for n, p in lm.model.named_parameters():
+                p.copy_(start[n])
+    ed.reset_state()
+    result = ed.apply(lm, REQS[:2])
+    try:
+        for n in result.changed:
+            got = dict(lm.model.named_parameters())[n].detach()
+            assert torch.allclose(got, ws[n], atol=1e-6, rtol=1e-5), n
+    finally:
+        result.restore(lm.model)
+    assert same(weights(lm), start)
+
+
+def test_batched_z_equals_one_request_at_a_time(tiny_gpt2, cache):
+    lm = tiny_gpt2
+    ed = editor(MEMITEditor, lm, cache)
+    templates = ed.templates(lm)
+    batch = optimise_values(lm, 2, REQS, templates, ed.hparams, site="block")
+    for r, b in zip(REQS, batch):
+        alone = optimise_values(lm, 2, [r], templates, ed.hparams, site="block")[0]
+        assert len(alone.losses) == len(b.losses)
+        # equal up to the float rounding of a padded batch (Adam rescales each step to ~lr)
+        assert torch.allclose(alone.v_star, b.v_star, atol=1e-4, rtol=1e-3)
+
+
+# -- editing, restoring, determinism --------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [MEMITEditor, AlphaEditEditor])
+def test_batch_edit_raises_the_new_targets_and_restores_exactly(tiny_gpt2, cache, cls):
+    lm = tiny_gpt2
+    # a tiny random model learns little in 10 steps: a weak λ (MEMIT) and a projector onto
+    # every direction with a small L2 (AlphaEdit) let the small z* shifts show
+    extra = dict(L2=1e-3, nullspace_threshold=1.0) if cls is AlphaEditEditor else {}
+    ed = editor(cls, lm, cache, mom2_update_weight=1.0, **extra)
+    start = weights(lm)
+    result = apply_batch(ed, lm, REQS)
+    deltas = {n: d.clone() for n, d in result.deltas(lm.model).items()}
+    assert sorted(result.changed) == sorted(lm.spec.edit_weight_name(l) for l in ed.hparams.layers)
+    # the residual streams at the last edited layer moved most of the way to z*
+    errors = result.info["z_error"]
+    assert len(errors) == len(ed.hparams.layers) + 1 and errors[-1] < 0.5 * errors[0], errors
+    result.restore(lm.model)
+    assert same(weights(lm), start)
+    assert ed.state_dict().get("n_edits", 0) == 0
+    again = apply_batch(ed, lm, REQS)  # the same stream and seed: the same bytes
+    try:
+        assert same({n: d for n, d in again.deltas(lm.model).items()}, deltas)
+    finally:
+        again.restore(lm.model)
+
+
+def test_alphaedit_state_across_batches_saves_and_restores(tiny_gpt2, cache, tmp_path):
+    lm = tiny_gpt2
+    ed = editor(AlphaEditEditor, lm, cache)
+    start = weights(lm)
+    r1 = ed.apply(lm, REQS[:2])
+    s1 = ed.state_dict()
+    assert s1["n_edits"] == 2 and sorted(s1["kkt"]) == [str(l) for l in ed.hparams.layers]
+    r2 = ed.apply(lm, REQS[2:])
+    s2 = ed.state_dict()
+    assert s2["n_edits"] == 3
+    path = tmp_path / "state.pt"
+    torch.save(s2, path)
+    other = editor(AlphaEditEditor, lm, cache)
+    other.load_state_dict(torch.load(path))
+    assert all(torch.equal(other.state_dict()["kkt"][k], s2["kkt"][k]) for k in s2["kkt"])
+    with pytest.raises(ValueError, match="does not fit"):
+        editor(AlphaEditEditor, lm, cache, layers=[1]).load_state_dict(s2)
+    restore_all(lm.model, [r1, r2])
+    assert same(weights(lm), start)
+    assert ed.state_dict()["n_edits"] == 0 and ed.state_dict()["kkt"] == {}
+
+
+# -- bad input and faults: one line, weights untouched ------------------------------------------------
+
+@pytest.mark.parametrize("cls", [MEMITEditor, AlphaEditEditor])
+def test_conflicting_or_repeated_subjects_in_one_batch(tiny_gpt2, cache, cls):
+    lm = tiny_gpt2
+    ed = editor(cls, lm, cache)
+    start = weights(lm)
+    clash = EditRequest("{} plays the sport of", "LeBron James", "tennis", case_id=9)
+    with pytest.raises(EditRequestError, match=r"record 1 and record 9: subject 'LeBron James'.*conflicting"):
+        ed.apply(lm, [REQS[0], REQS[1], clash])
+    with pytest.raises(EditRequestError, match="the same request twice"):
+        ed.apply(lm, [REQS[0], REQS[0]])
+    assert same(weights(lm), start)
+    assert ed.state_dict().get("n_edits", 0) == 0
+
+
+def test_prompt_without_placeholder_is_refused():
+    with pytest.raises(EditRequestError, match="case 4.*'prompt' must contain"):
+        EditRequest("LeBron James plays", "LeBron James", "football", case_id=4)
+
+
+@pytest.mark.parametrize("cls", [MEMITEditor, AlphaEditEditor])
+def test_non_finite_statistics_leave_the_weights_untouched(tiny_gpt2, cache, cls):
+    lm = tiny_gpt2
+    hp = load_hparams("alphaedit" if cls is AlphaEditEditor else "memit", lm.name)
+    good = provider(cache)
+
+    def bad(lm_, layer):
+        C = good(lm_, layer).clone()
+        if layer == hp.layers[-1]:
+            C[0, 0] = float("nan")
+        return C
+
+    ed = cls(hp, bad, templates_dir=cache)
+    start = weights(lm)
+    with pytest.raises(MEMITError, match=f"C of layer {hp.layers[-1]} has non-finite|key statistics C has non-finite"):
+        ed.apply(lm, REQS[:1])
+    assert same(weights(lm), start)  # the first layer's update was taken back
+
+
+def test_hparams_defaults_match_the_official_files():
+    gptj = load_hparams("memit", "EleutherAI/gpt-j-6B")
+    assert isinstance(gptj, MEMITHparams)
+    assert (gptj.layers, gptj.mom2_update_weight, gptj.clamp_norm_factor, gptj.v_steps) == ([3, 4, 5, 6, 7, 8], 15000, 0.75, 25)
+    xl = load_hparams("memit", "gpt2-xl")
+    assert (xl.layers, xl.mom2_update_weight, xl.v_steps) == ([13, 14, 15, 16, 17], 20000, 20)
+    ae = load_hparams("alphaedit", "EleutherAI/gpt-j-6B")
+    assert isinstance(ae, AlphaEditHparams) and (ae.nullspace_threshold, ae.L2, ae.layers) == (0.02, 10, [3, 4, 5, 6, 7, 8])
+    rr = load_hparams("r-rome", "gpt2-xl")
+    assert isinstance(rr, RROMEHparams) and rr.key_for_insert == "mean" and rr.layer == 17
+    assert load_hparams("memit", "gemma-3-270m").layers == [3, 4, 5, 6]
+
+
+def test_r_rome_is_rome_with_the_mean_key(tiny_gpt2, cache):
+    lm = tiny_gpt2
+    ed = ROMEEditor(load_hparams("r-rome", lm.name), provider(cache), templates_dir=cache, name="r-rome")
+    assert not ed.batch_native and ed.state_dict() == {}
+    start = weights(lm)
+    result = apply_batch(ed, lm, REQS[:2])  # one after the other
+    assert result.method == "r-rome" and len(result.info["requests"]) == 2
+    assert all(i["key_for_insert"] == "mean" for i in result.info["requests"])
+    result.restore(lm.model)
+    assert same(weights(lm), start)
