@@ -228,3 +228,32 @@ def test_cli_killed_run_resumes_to_the_same_bytes(cli_inputs, tmp_path):
     assert p.returncode == 0, err
     assert json.loads(out)["resumed_from"] >= 2
     assert _files(tmp_path / "whole" / "ft") == _files(tmp_path / "killed" / "ft")
+
+
+@pytest.mark.parametrize("method", ["alphaedit"])
+def test_registry_editors_resume_to_the_same_bytes(method, tiny_gpt2, heldout, tmp_path, toy, shared_data):
+    """AlphaEdit's accumulated K Kᵀ (its ``state_dict``) travels with the checkpoint: a resumed
+    run with a fresh editor ends with the same bytes as an uninterrupted one."""
+    import types
+
+    from rome.editing.registry import make_editor
+
+    opts = types.SimpleNamespace(stats_dir=str(tmp_path / "stats"), corpus=str(shared_data / "wikitext-2" / "wiki.test.raw"),
+                                 templates_dir=str(tmp_path / "tpl"), stats_tokens=None, local_corpus=None)
+    inputs = SequentialInputs(records_file=str(tmp_path / "r.json"), heldout=heldout)
+    Path(inputs.records_file).write_text(json.dumps(_records(toy)))
+    settings = _settings(method=method, n_edits=4)
+    before = _weights(tiny_gpt2)
+    whole = run_sequential(tiny_gpt2, make_editor(method, tiny_gpt2, {}, opts), _records(toy), tmp_path / "a",
+                           settings, inputs, report=lambda _: None)
+    run_sequential(tiny_gpt2, make_editor(method, tiny_gpt2, {}, opts), _records(toy), tmp_path / "b", settings,
+                   inputs, report=lambda _: None, stop_after=2)
+    resumed = run_sequential(tiny_gpt2, make_editor(method, tiny_gpt2, {}, opts), _records(toy), tmp_path / "b",
+                             settings, inputs, report=lambda _: None)
+    assert resumed.resumed_from == 2
+    assert _files(tmp_path / "a" / method) == _files(tmp_path / "b" / method)
+    assert all(torch.equal(p, before[n]) for n, p in tiny_gpt2.model.named_parameters())
+    last = json.loads((tmp_path / "a" / method / "checkpoint-000004.json").read_text())
+    if method == "alphaedit":
+        assert set(last["tensors"]["editor_state"]["dict"]) >= {"kkt"}
+    assert whole.result["checkpoints"][-1]["delta_norm_ratio"]

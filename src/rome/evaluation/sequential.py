@@ -381,9 +381,26 @@ class SequentialInputs:
     extra_files: dict = field(default_factory=dict)
 
 
+def layer_statistics(editor, lm) -> dict[str, str]:
+    """``{"statistics/layer<l>": path}`` of the key statistics of every layer a multi-layer editor
+    (MEMIT, AlphaEdit: hyperparameter ``layers``) reads, computed now if missing (as its first
+    edit would); :func:`.runner.editor_inputs` names the one file of a single-layer editor."""
+    hp = getattr(editor, "hparams", None)
+    provider = getattr(editor, "stats_provider", None)
+    layers = hp.get("layers") if isinstance(hp, Mapping) else None
+    if not layers or provider is None or not hasattr(provider, "path"):
+        return {}
+    out = {}
+    for layer in layers:
+        provider(lm, int(layer))
+        out[f"statistics/layer{int(layer)}"] = str(provider.path(lm, int(layer)))
+    return out
+
+
 def run_key(lm, editor, settings: SequentialSettings, inputs: SequentialInputs) -> tuple[CacheKey, dict]:
     """The key of every checkpoint of this run, and ``{name: {"file", "sha256"}}`` of its input files."""
     ed_settings, ed_files = editor_inputs(editor, lm)
+    ed_files.update(layer_statistics(editor, lm))
     files = {"records": inputs.records_file, **({"corpus": inputs.corpus_file} if inputs.corpus_file else {}),
              **inputs.extra_files, **ed_files}
     described = {k: {"file": str(v), "sha256": sha256_file(v)} for k, v in sorted(files.items()) if v is not None}
