@@ -3,7 +3,7 @@
 Example::
 
     rome sequential --method rome --model gemma-3-270m --records data/dataset/seed0/counterfact_eval.json \\
-        --n-edits 30 --batch-size 1 --eval-every 10 --probe-records 4 --out-dir data/sequential
+        --n-edits 10 --batch-size 1 --eval-every 5 --probe-records 4 --out-dir data/sequential
 
 Bad input (exit 2, one line): more edits than the records file has distinct subjects, a batch
 that edits one subject twice (``--case-ids``), an ``--eval-every`` that is not a multiple of
