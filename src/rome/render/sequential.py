@@ -58,13 +58,27 @@ def _value(point: dict, group: str | None, metric: str) -> float | None:
     return v if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
-def _log_x(ax) -> None:
-    """A log x axis labelled with plain numbers (10, 100, 1000)."""
+def _points(docs: Sequence[dict]) -> list[int]:
+    return sorted({p["n_edits"] for d in docs for p in d["checkpoints"] if p["n_edits"] > 0})
+
+
+def _log_x(ax, points: Sequence[int] = ()) -> None:
+    """A log x axis labelled with plain numbers: the checkpoints when there are few, else decades."""
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     ax.set_xscale("log")
+    if 0 < len(points) <= 8:
+        ax.set_xticks(list(points))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _plain_log_y(ax) -> None:
+    from matplotlib.ticker import ScalarFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
 
 
 def _layer(name: str) -> str:
@@ -87,7 +101,7 @@ def render_metrics(docs: Sequence[dict], stem: str | os.PathLike, title: str | N
             base = _value(doc["checkpoints"][0], group, metric) if doc["checkpoints"][0]["n_edits"] == 0 else None
             if base is not None and group != "edits" and metric != "disabling":
                 ax.axhline(base, color=_colour(doc["method"]), ls="--", lw=0.7)
-        _log_x(ax)
+        _log_x(ax, _points(docs))
         ax.set_title(label)
         if metric in ("ES", "PS", "NS"):
             ax.set_ylim(-2, 102)
@@ -122,12 +136,12 @@ def render_perplexity(docs: Sequence[dict], stem: str | os.PathLike, title: str 
                 ax_n.plot(*zip(*series), marker=".", lw=1.0, color=colour, ls=styles[i % len(styles)],
                           label=f"{name} {_layer(wname)}")
     for ax in (ax_p, ax_n):
-        _log_x(ax)
+        _log_x(ax, _points(docs))
         ax.set_xlabel("number of edits")
     if ax_p.lines:
-        ax_p.set_yscale("log")
+        _plain_log_y(ax_p)
     if ax_n.lines:
-        ax_n.set_yscale("log")
+        _plain_log_y(ax_n)
     ax_p.set_title("held-out WikiText-2 perplexity (dashed: unedited)")
     ax_n.set_title("‖ΔW‖ / ‖W‖ per edited matrix")
     ax_p.legend(frameon=False)
