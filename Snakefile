@@ -20,6 +20,7 @@ include: "workflow/rules/tracing.smk"
 include: "workflow/rules/editing.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/localization.smk"
+include: "workflow/rules/sequential.smk"
 include: "workflow/rules/report.smk"
 
 

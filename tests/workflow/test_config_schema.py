@@ -83,6 +83,9 @@ def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None,
     ({"stats": {"layers": "0-11"}}, "config key stats.layers: layers [4, 5, 6, 7, 8, 9, 10, 11] beyond tiny-gpt2's 4 layers"),
     ({"localization": {"layers": "0-5"}}, "config key localization.layers: layers [4, 5] beyond tiny-gpt2's 4 layers"),
     ({"localization": {"n_facts": -1}}, "config key localization.n_facts: -1 is less than the minimum of 0"),
+    ({"sequential": {"batch_size": 2, "eval_every": 3}},
+     "config key sequential.eval_every: 3 is not a multiple of sequential.batch_size 2"),
+    ({"sequential": {"disabling_entropy": 1.5}}, "config key sequential.disabling_entropy: 1.5 is greater than the maximum of 1"),
 ])
 def test_bad_values_fail_at_parse_time_naming_the_key(overlay, expected, tmp_path):
     run = _dry(tmp_path, overlay)

@@ -19,6 +19,7 @@ EXPECTED = {
                            "fig5.pdf", "fig7-aie-lines.pdf", "fig16-saliency-0.pdf", "fig16-saliency-1.png", "fig06.md", "fig19.md", "fig25.md", "baselines",
                            "human-eval", "index.html"],
     "paper-gpt-j.yaml": ["table1.md", "table4.md", "fig2-aie-heatmaps.pdf", "fig16-saliency-0.pdf", "fig19.md",
+                         "sequential-table.md", "sequential-metrics.pdf", "sequential-perplexity.png",
                          "baselines", "index.html"],
     "paper-gpt2-medium.yaml": ["table1.md", "table4.md", "fig7-aie-lines.pdf", "index.html"],
     "paper-gpt2-large.yaml": ["table1.md", "table4.md", "fig7-aie-lines.pdf", "index.html"],

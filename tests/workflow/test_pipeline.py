@@ -75,6 +75,7 @@ def test_every_target_is_written(pipeline):
         "fig1-trace.png", "fig10-trace-0.pdf", "fig14-severed-0.png", "fig11-atypical-1.pdf", "fig11-atypical-2.png",
         "fig12-extra1-trace-0.pdf", "baselines/fig17_ft_sweep.pdf", "baselines/fig23_attn_sweep.png",
         "localization-vs-editing.png", "localization-vs-editing.md",
+        "sequential-metrics.png", "sequential-perplexity.pdf", "sequential-table.md",
     ]
     missing = [name for name in expected if not (fig / name).is_file()]
     assert not missing, missing
@@ -126,18 +127,21 @@ FINAL = {"report": 1, "all": 1}
 # localization vs editing: its MLP trace and last-subject sweep load the model; analysis and figure read files
 LOC_MODEL = {"localization_trace": 1, "localization_sweep": 1}
 LOC_RENDER = {"localization_analysis": 1, "render_localization": 1}
+# sequential editing: one job per method of ci-tiny's sequential.methods, and their figures
+SEQUENTIAL = {"sequential_edit": len(yaml.safe_load((REPO / "config" / "ci-tiny.yaml").read_text())
+                                     ["sequential"]["methods"]), "render_sequential": 1}
 RERUNS = {
     # the model's dtype: every job that loads the model, and what is made from their outputs
     "model.dtype": ({"model": {"dtype": "bfloat16"}},
                     {**MODEL_JOBS, **RENDER_TRACING, **EVAL_RENDER, "render_saliency": 1, "fig5": 1,
-                     "render_baselines": 1, **LOC_MODEL, **LOC_RENDER, **FINAL}),
+                     "render_baselines": 1, **LOC_MODEL, **LOC_RENDER, **SEQUENTIAL, **FINAL}),
     # noise samples: the tracing batches and their figures only
     "tracing.samples": ({"tracing": {"samples": 3}}, {"trace_batch": 3, **RENDER_TRACING, "localization_trace": 1,
                                                       **LOC_RENDER, **FINAL}),
     # the seed: everything but the key statistics and the saliency maps, which use no randomness
     "seed": ({"seed": 1}, {**DATASET_JOBS, **{k: v for k, v in MODEL_JOBS.items() if k not in ("key_statistics", "saliency")},
                            **RENDER_TRACING, **EVAL_RENDER, "fig5": 1, "render_baselines": 1,
-                           "localization_facts": 1, **LOC_MODEL, **LOC_RENDER, **FINAL}),
+                           "localization_facts": 1, **LOC_MODEL, **LOC_RENDER, **SEQUENTIAL, **FINAL}),
     # a hyper-network hyperparameter: training, the KE/MEND evaluations and the tables/figures from them
     "hypernets.steps": ({"hypernets": {"steps": 3}},
                         {"train_hypernet": 6, "evaluate_counterfact": 4, "evaluate_zsre": 2, **EVAL_RENDER, **FINAL}),

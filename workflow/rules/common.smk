@@ -274,4 +274,6 @@ def final_targets():
         t += evaluation_targets()
     if "localization" in STAGES:
         t += localization_targets()
+    if "sequential" in STAGES:
+        t += sequential_targets()
     return t

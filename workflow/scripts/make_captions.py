@@ -32,6 +32,10 @@ SIZES = {
                     f"edit layers ``{{{{ {C}['localization']['layers'] }}}}``, tracing window "
                     f"{{{{ {C}['tracing']['window'] }}}}, {{{{ {C}['tracing']['samples'] }}}} noise samples",
     "dataset": f"relations {{{{ {C}['dataset']['relations'] or 'all 33 of the paper' }}}}",
+    "sequential": f"methods {{{{ {C}['sequential']['methods'] }}}}, {{{{ {C}['sequential']['n_edits'] }}}} edits in "
+                  f"batches of {{{{ {C}['sequential']['batch_size'] }}}}, measured every "
+                  f"{{{{ {C}['sequential']['eval_every'] }}}} edits, {{{{ {C}['sequential']['probe_records'] }}}} "
+                  "probe records",
     "none": "",
 }
 SIZE_OF = {
@@ -44,6 +48,7 @@ SIZE_OF = {
     "table3": "none", "table4": "counterfact", "table5": "counterfact", "table6": "zsre",
     "table4-strict": "counterfact",
     "localization": "localization",
+    "sequential": "sequential",
 }
 EXTRA = {
     "fig01": "Drawn for the paper's prompt when this run traced it, else for the first of ``tracing.examples``.",
@@ -59,6 +64,8 @@ EXTRA = {
                     "tracing effect at its last subject token (fraction of the corruption effect restored), "
                     "with Spearman's rho; the bars: R² of the rewrite score on the edit layer and what the "
                     "tracing effect adds (docs/evaluation.md).",
+    "sequential": "Not in the ROME paper: its successors' setting (docs/sequential.md); disabling edits by "
+                  "r-ROME's two measures (Gupta et al., 2024).",
 }
 PAPER_MODEL = {"table1": ["gpt2-xl"], "table4": ["gpt2-xl"], "table5": ["gpt2-medium", "gpt2-large"],
                "table6": ["gpt2-medium", "gpt2-large"]}
@@ -82,7 +89,7 @@ def caption(item: str) -> str:
     elif item.startswith(("fig", "table")):
         number = int(item[3:]) if item.startswith("fig") else int(item[5:])
         name = f"Fig. {number}" if item.startswith("fig") else f"Table {number}"
-    else:
+    else:  # not a paper item: work after the paper (localization, the successors' sequential editing)
         name = "After the paper"
     parts = [f"**{name}: {CATALOGUE[item]['title']}.** {EXTRA.get(item, '')}".rstrip(),
              RUN + (f"; {SIZES[SIZE_OF[item]]}" if SIZES[SIZE_OF.get(item, 'none')] else "") + "."]

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render-localization": ("rome.render.localization_cli", "the localization-vs-editing figure and table"),
     # evaluation and rendering
     "evaluate": ("rome.evaluation.cli", "evaluate an editing method on COUNTERFACT or zsRE"),
+    "sequential": ("rome.evaluation.sequential_cli", "sequential editing: a seeded stream of edits, never undone (resumable)"),
+    "render-sequential": ("rome.render.sequential_cli", "sequential-editing figures and the mass-editing table"),
     "summarize": ("rome.evaluation.summary_cli", "summarise per-record evaluation results"),
     "render-tables": ("rome.render.tables_cli", "Tables 1, 4, 5, 6 from summaries"),
     "render-text": ("rome.render.text_cli", "text figures 6, 19-22, 25"),

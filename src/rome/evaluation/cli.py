@@ -50,6 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
     parser.add_argument("--batch-size", type=positive_int, default=64)
     add_set_option(parser)
+    add_editor_arguments(parser)
+    parser.add_argument("--no-restore-check", action="store_true", help="skip the all-parameter checksum after restore")
+    parser.add_argument("--refuse-stale", action="store_true",
+                        help="stop (instead of recomputing) when a record file was made under other settings")
+    add_progress_option(parser)
+
+
+def add_editor_arguments(parser: argparse.ArgumentParser) -> None:
+    """The folders and statistics settings an editor needs, passed to the method registry
+    (``rome evaluate``, ``rome sequential``)."""
     parser.add_argument("--stats-dir", default=None,
                         help="cache folder of key statistics C (ROME; passed to the registry; default ./data/stats)")
     parser.add_argument("--corpus", default=None,
@@ -61,10 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hypernet-dir", default=None, help="folder of trained KE / MEND checkpoints (passed to the registry)")
     parser.add_argument("--hypernet-checkpoint", default=None,
                         help="one trained KE / MEND checkpoint (.pt) to use instead of the newest in --hypernet-dir")
-    parser.add_argument("--no-restore-check", action="store_true", help="skip the all-parameter checksum after restore")
-    parser.add_argument("--refuse-stale", action="store_true",
-                        help="stop (instead of recomputing) when a record file was made under other settings")
-    add_progress_option(parser)
 
 
 def load_eval_records(path: str, dataset: str) -> list[dict]:

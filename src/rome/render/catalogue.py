@@ -53,15 +53,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
                      "paper": "Hase et al., GPT-J, 652 COUNTERFACT facts: the tracing effect barely predicts ROME's "
                               "rewrite score at the edited layer (correlation near zero); the edit layer explains "
                               "far more of its variance than the tracing effect adds (their Figs. 1 and 5)"},
+    # not in the ROME paper: its successors' sequential / mass editing (docs/sequential.md)
+    "sequential": {"title": "metrics, perplexity and ‖ΔW‖ against the number of edits; mass-editing table",
+                   "paper": "MEMIT, GPT-J, 10,000 COUNTERFACT edits in one batch: ES 98.9, PS 88.6, NS 73.7 "
+                            "(Meng et al., ICLR 2023)"},
 }
 # Entries not numbered in the paper (a companion of a paper item, or work after the paper): a
 # file stem that begins with the key belongs to the entry (checked before the numbered items).
-AFTER_THE_PAPER = ("table4-strict", "localization")
+AFTER_THE_PAPER = ("table4-strict", "localization", "sequential")
 
 
 def catalogue_id(stem: str) -> str | None:
     """The catalogue entry a file stem belongs to (``fig2-aie-heatmaps``, ``fig02_x`` -> ``fig02``;
-    ``table4-strict`` -> ``table4-strict``; ``localization-vs-editing`` -> ``localization``)."""
+    ``table4-strict`` -> ``table4-strict``; ``localization-vs-editing`` -> ``localization``;
+    ``sequential-metrics`` -> ``sequential``)."""
     low = stem.lower()
     for key in AFTER_THE_PAPER:
         if low.startswith(key):

@@ -47,7 +47,8 @@ from atomicio import sha256_file
 from counterfact.errors import BadInputError
 
 # Bump a producer's version when a code change alters what it writes.
-CODE_VERSIONS = {"trace": "trace-1", "evaluate": "evaluate-1", "sweep": "sweep-1", "baseline-sweep": "baseline-sweep-1"}
+CODE_VERSIONS = {"trace": "trace-1", "evaluate": "evaluate-1", "sweep": "sweep-1", "baseline-sweep": "baseline-sweep-1",
+                 "sequential": "sequential-1"}
 SAMPLE_PER_TENSOR = 4096
 
 

@@ -96,3 +96,25 @@ def paper_model(name: str) -> str | None:
 def paper_rows(table: str, model: str) -> list[tuple[str, str, dict[str, float]]] | None:
     pm = paper_model(model)
     return PAPER_TABLES.get((table, pm)) if pm else None
+
+# Mass / sequential editing beside `rome sequential`'s table (figures/<run>/sequential-table.*).
+# Rows ``(label, method, n_edits, values)``, values in percent. MEMIT on GPT-J with 10,000
+# COUNTERFACT edits (Meng et al., *Mass-Editing Memory in a Transformer*, ICLR 2023, section 5.2,
+# the 10,000-edit COUNTERFACT table): the edits go in as ONE batch there, not a sequence, so the
+# row is the mass-editing reference, not a sequential one. AlphaEdit reports sequential results
+# in its own paper (Fang et al., ICLR 2025, Table 1: 2,000 edits in batches of 100); its README
+# (jianghoucheng/AlphaEdit) gives no numbers and the paper's table could not be read here, so no
+# AlphaEdit row is entered (docs/sequential.md).
+MASS_EDITING_COLUMNS = ("ES", "PS", "NS")
+MASS_EDITING: dict[str, list[tuple[str, str, int, dict[str, float]]]] = {
+    "EleutherAI/gpt-j-6B": [
+        ("MEMIT (GPT-J, 10,000 edits in one batch; Meng et al. 2023)", "memit", 10000,
+         {"ES": 98.9, "PS": 88.6, "NS": 73.7}),
+    ],
+}
+MASS_EDITING_ORIENTATION = "EleutherAI/gpt-j-6B"
+
+
+def mass_editing_rows(model: str) -> list[tuple[str, str, int, dict[str, float]]]:
+    """The published mass-editing rows for ``model``; for a model without any, GPT-J's (for orientation)."""
+    return MASS_EDITING.get(paper_model(model) or "", MASS_EDITING[MASS_EDITING_ORIENTATION])

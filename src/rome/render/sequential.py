@@ -1,0 +1,196 @@
+"""Sequential editing: figures and the mass-editing table, from ``rome sequential``'s result files only.
+
+Reads ``<dir>/<method slug>/result.json`` (:mod:`rome.evaluation.sequential`; never loads a
+model) and writes, into the figures folder:
+
+* ``sequential-metrics.pdf/.png``: ES, PS, NS over the edits so far, NS and GE of the fixed
+  probe records, and the count of disabling edits, each against the number of edits (log axis;
+  the unedited model's probe values as dashed lines);
+* ``sequential-perplexity.pdf/.png``: held-out WikiText-2 perplexity and ``‖ΔW‖/‖W‖`` of every
+  edited matrix against the number of edits (log axes);
+* ``sequential-table.md/.csv/.tex``: each method at its last checkpoint (N edits) beside the
+  published mass-editing values (:data:`rome.results.paper_values.MASS_EDITING`).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from atomicio import atomic_write_text, load_json
+from counterfact.errors import DataError
+from replkit.tables import csv_text, latex_tabular, markdown_table
+
+from ..results.layout import display_name, method_dir
+from ..results.paper_values import MASS_EDITING_COLUMNS, mass_editing_rows
+from .style import METHOD_COLOURS, save_figure, styled
+
+STEMS = ("sequential-metrics", "sequential-perplexity", "sequential-table")
+PANELS = (("edits", "ES", "ES, edits so far"), ("edits", "PS", "PS, edits so far"),
+          ("edits", "NS", "NS, edits so far"), ("probe", "NS", "NS, probe records"),
+          (None, "GE", "GE, probe records"), (None, "disabling", "disabling edits (r-ROME)"))
+TABLE_HEADER = ("method", "N", "batch", "ES", "PS", "NS", "probe NS", "GE", "perplexity (0 → N)", "disabling")
+
+
+def load_results(seq_dir: str | os.PathLike, methods: Sequence[str]) -> list[dict]:
+    """The result documents of ``methods`` (in that order); a missing or unreadable one is named."""
+    docs = []
+    for m in methods:
+        path = method_dir(Path(seq_dir), m) / "result.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no sequential result for method {m!r}: {path} (run `rome sequential --method {m}`)")
+        doc = load_json(path)
+        if not isinstance(doc, dict) or not isinstance(doc.get("checkpoints"), list) or not doc["checkpoints"]:
+            raise DataError(path, "expected a `rome sequential` result with a non-empty 'checkpoints' list",
+                            field="checkpoints")
+        docs.append(doc)
+    return docs
+
+
+def _colour(method: str) -> str | None:
+    return METHOD_COLOURS.get(display_name(method))
+
+
+def _value(point: dict, group: str | None, metric: str) -> float | None:
+    v = point.get(metric) if group is None else (point.get(group) or {}).get(metric)
+    return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def _points(docs: Sequence[dict]) -> list[int]:
+    return sorted({p["n_edits"] for d in docs for p in d["checkpoints"] if p["n_edits"] > 0})
+
+
+def _log_x(ax, points: Sequence[int] = ()) -> None:
+    """A log x axis labelled with plain numbers: the checkpoints when there are few, else decades."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    if 0 < len(points) <= 8:
+        ax.set_xticks(list(points))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _plain_log_y(ax) -> None:
+    from matplotlib.ticker import ScalarFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+
+
+def _layer(name: str) -> str:
+    m = re.search(r"\.(\d+)\.", name)
+    return f"layer {m.group(1)}" if m else name
+
+
+@styled
+def render_metrics(docs: Sequence[dict], stem: str | os.PathLike, title: str | None = None) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(11, 5.5), sharex=True)
+    for ax, (group, metric, label) in zip(axes.flat, PANELS):
+        for doc in docs:
+            pts = [(p["n_edits"], _value(p, group, metric)) for p in doc["checkpoints"] if p["n_edits"] > 0]
+            pts = [(n, v) for n, v in pts if v is not None]
+            name = display_name(doc["method"])
+            if pts:
+                ax.plot(*zip(*pts), marker=".", lw=1.2, color=_colour(doc["method"]), label=name)
+            base = _value(doc["checkpoints"][0], group, metric) if doc["checkpoints"][0]["n_edits"] == 0 else None
+            if base is not None and group != "edits" and metric != "disabling":
+                ax.axhline(base, color=_colour(doc["method"]), ls="--", lw=0.7)
+        _log_x(ax, _points(docs))
+        ax.set_title(label)
+        if metric in ("ES", "PS", "NS"):
+            ax.set_ylim(-2, 102)
+    for ax in axes[-1]:
+        ax.set_xlabel("number of edits")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.0), ncol=max(1, len(labels)), frameon=False)
+    fig.suptitle(title or "Sequential editing (dashed: unedited model)", y=1.01)
+    fig.tight_layout()
+    return save_figure(fig, Path(stem))
+
+
+@styled
+def render_perplexity(docs: Sequence[dict], stem: str | os.PathLike, title: str | None = None) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    fig, (ax_p, ax_n) = plt.subplots(1, 2, figsize=(9, 3.2))
+    styles = ("-", "--", ":", "-.")
+    for doc in docs:
+        name, colour = display_name(doc["method"]), _colour(doc["method"])
+        pts = [(p["n_edits"], p.get("perplexity")) for p in doc["checkpoints"] if p["n_edits"] > 0]
+        pts = [(n, v) for n, v in pts if isinstance(v, (int, float))]
+        if pts:
+            ax_p.plot(*zip(*pts), marker=".", lw=1.2, color=colour, label=name)
+        if doc["checkpoints"][0]["n_edits"] == 0 and isinstance(doc["checkpoints"][0].get("perplexity"), (int, float)):
+            ax_p.axhline(doc["checkpoints"][0]["perplexity"], color=colour, ls="--", lw=0.7)
+        names = sorted({k for p in doc["checkpoints"] for k in (p.get("delta_norm_ratio") or {})})
+        for i, wname in enumerate(names):
+            series = [(p["n_edits"], (p.get("delta_norm_ratio") or {}).get(wname)) for p in doc["checkpoints"]]
+            series = [(n, v) for n, v in series if n > 0 and isinstance(v, (int, float)) and v > 0]
+            if series:
+                ax_n.plot(*zip(*series), marker=".", lw=1.0, color=colour, ls=styles[i % len(styles)],
+                          label=f"{name} {_layer(wname)}")
+    for ax in (ax_p, ax_n):
+        _log_x(ax, _points(docs))
+        ax.set_xlabel("number of edits")
+    if ax_p.lines:
+        _plain_log_y(ax_p)
+    if ax_n.lines:
+        _plain_log_y(ax_n)
+    ax_p.set_title("held-out WikiText-2 perplexity (dashed: unedited)")
+    ax_n.set_title("‖ΔW‖ / ‖W‖ per edited matrix")
+    ax_p.legend(frameon=False)
+    if ax_n.lines:
+        ax_n.legend(frameon=False, fontsize=6)
+    if title:
+        fig.suptitle(title, y=1.02)
+    fig.tight_layout()
+    return save_figure(fig, Path(stem))
+
+
+def _fmt(v, digits: int = 1) -> str:
+    return "–" if not isinstance(v, (int, float)) or not math.isfinite(v) else f"{v:.{digits}f}"
+
+
+def table_rows(docs: Sequence[dict], model: str) -> tuple[list[list[str]], list[list[str]]]:
+    """``(our rows, published rows)`` of the mass-editing table."""
+    ours = []
+    for doc in docs:
+        first, last = doc["checkpoints"][0], doc["checkpoints"][-1]
+        s = doc.get("settings") or {}
+        ppl = f"{_fmt(first.get('perplexity'))} → {_fmt(last.get('perplexity'))}"
+        ours.append([display_name(doc["method"]), str(last["n_edits"]), str(s.get("batch_size", "?")),
+                     *(_fmt((last.get("edits") or {}).get(c)) for c in MASS_EDITING_COLUMNS),
+                     _fmt((last.get("probe") or {}).get("NS")), _fmt(last.get("GE")), ppl,
+                     str(last.get("disabling", "–"))])
+    paper = [[label, f"{n:,}", f"{n:,}", *(_fmt(v.get(c)) for c in MASS_EDITING_COLUMNS), "–", "–", "–", "–"]
+             for label, _method, n, v in mass_editing_rows(model)]
+    return ours, paper
+
+
+def render_table(docs: Sequence[dict], stem: str | os.PathLike, model: str) -> list[Path]:
+    ours, paper = table_rows(docs, model)
+    stem = Path(stem)
+    note = ("ES, PS, NS over every edit of the stream after the last one (percent); probe NS and GE on the fixed "
+            "probe records; published rows: ES, PS, NS of their N edits.")
+    md = (f"**Sequential / mass editing** ({model}).\n\n" + markdown_table(TABLE_HEADER, ours + paper, "lrrrrrrrrr")
+          + f"\n{note}\n")
+    tex = "\n".join(latex_tabular(TABLE_HEADER, ours + paper)) + "\n"
+    out = [atomic_write_text(stem.with_suffix(".md"), md),
+           atomic_write_text(stem.with_suffix(".csv"), csv_text([list(TABLE_HEADER), *ours, *paper])),
+           atomic_write_text(stem.with_suffix(".tex"), tex)]
+    return out
+
+
+def render_all(seq_dir: str | os.PathLike, methods: Sequence[str], out_dir: str | os.PathLike, model: str,
+               title: str | None = None) -> list[Path]:
+    """Every sequential figure and the table (see the module docstring)."""
+    docs = load_results(seq_dir, methods)
+    out = Path(out_dir)
+    return [*render_metrics(docs, out / STEMS[0], title), *render_perplexity(docs, out / STEMS[1], title),
+            *render_table(docs, out / STEMS[2], model)]

@@ -1,0 +1,57 @@
+"""`rome render-sequential` from hand-made result files (no model)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from atomicio import atomic_write_json
+from counterfact.errors import DataError
+from rome.render.sequential import load_results, render_all, table_rows
+
+
+def _doc(method, ppl0, ppl_n, es, disabling):
+    cps = [{"n_edits": 0, "edits": {"n": 0, "ES": None, "PS": None, "NS": None},
+            "probe": {"n": 2, "ES": 0.0, "PS": 0.0, "NS": 100.0}, "GE": 600.0, "perplexity": ppl0,
+            "delta_norm_ratio": {}, "disabling": 0}]
+    for n, e in ((10, 100.0), (20, es)):
+        cps.append({"n_edits": n, "edits": {"n": n, "ES": e, "PS": 50.0, "NS": 75.0},
+                    "probe": {"n": 2, "ES": 0.0, "PS": 0.0, "NS": 50.0}, "GE": 590.0,
+                    "perplexity": ppl_n if n == 20 else ppl0 * 1.1,
+                    "delta_norm_ratio": {"model.layers.7.mlp.down_proj.weight": 0.01 * n}, "disabling": disabling})
+    return {"producer": "rome sequential", "method": method, "settings": {"batch_size": 1}, "checkpoints": cps,
+            "updates": []}
+
+
+@pytest.fixture
+def seq_dir(tmp_path):
+    atomic_write_json(tmp_path / "seq" / "rome" / "result.json", _doc("rome", 20.0, 35.25, 90.0, 1))
+    atomic_write_json(tmp_path / "seq" / "ft" / "result.json", _doc("ft", 20.0, 22.0, 100.0, 0))
+    return tmp_path / "seq"
+
+
+def test_table_rows_and_published_values(seq_dir):
+    ours, paper = table_rows(load_results(seq_dir, ["rome", "ft"]), "gemma-3-270m")
+    assert ours[0] == ["ROME", "20", "1", "90.0", "50.0", "75.0", "50.0", "590.0", "20.0 → 35.2", "1"]
+    assert ours[1][0] == "FT" and ours[1][8] == "20.0 → 22.0"
+    # MEMIT on GPT-J, 10,000 edits (Meng et al. 2023): ES 98.9, PS 88.6, NS 73.7
+    assert paper[0][1:6] == ["10,000", "10,000", "98.9", "88.6", "73.7"]
+
+
+def test_render_all_writes_every_file(seq_dir, tmp_path):
+    out = render_all(seq_dir, ["rome", "ft"], tmp_path / "fig", "gemma-3-270m")
+    names = sorted(p.name for p in out)
+    assert names == sorted(["sequential-metrics.pdf", "sequential-metrics.png", "sequential-perplexity.pdf",
+                            "sequential-perplexity.png", "sequential-table.md", "sequential-table.csv",
+                            "sequential-table.tex"])
+    md = (tmp_path / "fig" / "sequential-table.md").read_text()
+    assert "| ROME | 20 | 1 | 90.0 |" in md and "98.9" in md
+    assert "\\toprule" in (tmp_path / "fig" / "sequential-table.tex").read_text()
+
+
+def test_missing_and_malformed_results_are_named(seq_dir):
+    with pytest.raises(FileNotFoundError, match="rome sequential --method memit"):
+        load_results(seq_dir, ["memit"])
+    (seq_dir / "ft" / "result.json").write_text(json.dumps({"checkpoints": []}))
+    with pytest.raises(DataError, match="checkpoints"):
+        load_results(seq_dir, ["ft"])

@@ -1,0 +1,96 @@
+# Sequential editing (the ROME paper's successors: MEMIT, r-ROME, AlphaEdit): for each method of
+# sequential.methods one seeded stream of sequential.n_edits COUNTERFACT eval edits in batches of
+# sequential.batch_size, never undone, measured and checkpointed every sequential.eval_every edits
+# (`rome sequential`, resumable); then the figures against the number of edits and the
+# mass-editing table beside the published values (`rome render-sequential`). docs/sequential.md.
+
+SQ = section("sequential")
+
+if SQ["eval_every"] % SQ["batch_size"]:
+    raise WorkflowError(f"config key sequential.eval_every: {SQ['eval_every']} is not a multiple of "
+                        f"sequential.batch_size {SQ['batch_size']} (checkpoints fall between batches)")
+
+
+rule sequential_edit:
+    input:
+        records=f"{DS}/counterfact_eval.json",
+        stats=f"{STATS_DIR}/manifest.txt",
+        corpus=CORPUS,  # held-out perplexity sample (what the statistics did not read)
+    output:
+        f"{D}/sequential/{{method}}.done",
+    params:
+        **model_params(),
+        **stats_params(),
+        n=SQ["n_edits"],
+        batch=SQ["batch_size"],
+        every=SQ["eval_every"],
+        probes=SQ["probe_records"],
+        generation_tokens=SQ["generation_tokens"],
+        ppl_tokens=SQ["ppl_tokens"],
+        entropy=SQ["disabling_entropy"],
+        norm_factor=SQ["disabling_norm_factor"],
+        seed=SEED,
+        templates=f"{D}/templates",
+        out_dir=f"{D}/sequential",
+        prov=prov(seed=SEED, model=MODEL, sequential={k: v for k, v in SQ.items() if k != "methods"},
+                  stats_tokens=ST["tokens"], device=DEVICE, dtype=DTYPE),
+        prov_dir=PROV,
+    threads: 1
+    log:
+        log_of("sequential_edit", "method"),
+    benchmark:
+        bench_of("sequential_edit", "method")
+    resources:
+        **res("model"),
+    shell:
+        shell_cmd(
+            "sequential_edit",
+            "rome sequential --method {wildcards.method}",
+            LM,
+            "--records {input.records:q} --n-edits {params.n} --batch-size {params.batch} --eval-every"
+            " {params.every} --probe-records {params.probes} --generation-tokens {params.generation_tokens}"
+            " --ppl-corpus {input.corpus:q} --ppl-tokens {params.ppl_tokens} --disabling-entropy {params.entropy}"
+            " --disabling-norm-factor {params.norm_factor} --seed {params.seed}",
+            STATS,
+            "--templates-dir {params.templates:q} --out-dir {params.out_dir:q} --no-progress"
+            " --stdout-file {output:q} 2> {log:q}",
+        )
+
+
+SEQ_TABLE = expand(f"{FIG}/sequential-table.{{ext}}", ext=["md", "csv", "tex"])
+
+
+rule render_sequential:
+    input:
+        expand(f"{D}/sequential/{{method}}.done", method=SQ["methods"]),
+    output:
+        report(_fig("sequential-metrics"), caption=f"{REPORT}/sequential.rst", category="sequential"),
+        report(_fig("sequential-perplexity"), caption=f"{REPORT}/sequential.rst", category="sequential"),
+        report(SEQ_TABLE, caption=f"{REPORT}/sequential.rst", category="sequential"),
+    params:
+        seq_dir=f"{D}/sequential",
+        methods=SQ["methods"],
+        model=MODEL,
+        out_dir=FIG,
+        prov=prov(methods=SQ["methods"]),
+        prov_dir=PROV,
+    log:
+        log_of("render_sequential"),
+    benchmark:
+        bench_of("render_sequential")
+    resources:
+        **res("render"),
+    shell:
+        shell_cmd(
+            "render_sequential",
+            "rome render-sequential --seq-dir {params.seq_dir:q} --methods {params.methods:q} --model"
+            " {params.model:q} --out-dir {params.out_dir:q} > {log:q} 2>&1",
+        )
+
+
+localrules:
+    render_sequential,
+
+
+def sequential_targets():
+    return list(rules.render_sequential.output) if SQ["methods"] else []
