@@ -29,7 +29,8 @@ def test_method_slug(name, slug):
 
 def test_display_names_round_trip():
     assert display_name("ft-l") == "FT+L" and display_name("attn") == "AttnEdit"
-    assert display_name("mend-zsre") == "MEND-zsRE" and display_name("memit") == "memit"
+    assert display_name("mend-zsre") == "MEND-zsRE" and display_name("memit") == "MEMIT"
+    assert display_name("r-rome") == "r-ROME" and display_name("my-method") == "my-method"
     assert is_unedited("Unedited") and not is_unedited("rome")
 
 
