@@ -112,16 +112,21 @@ def batch_keys(lm, layer: int, requests: Sequence[EditRequest], templates: Seque
 
 
 @torch.no_grad()
-def block_states(lm, layer: int, requests: Sequence[EditRequest], token: str) -> torch.Tensor:
-    """Block outputs [n, d] at ``layer`` at the chosen token of each un-prefixed prompt
-    (official ``get_module_input_output_at_words`` with ``layer_module_tmp``)."""
+def _outputs_at_token(lm, module: str, requests: Sequence[EditRequest], token: str) -> torch.Tensor:
+    """Outputs [n, d] of ``module`` at the chosen token of each un-prefixed prompt, one padded pass."""
     encs = [encode_with_subject(lm.tokenizer, r.prompt, r.subject) for r in requests]
     pos = [token_position(e, token) for e in encs]
     ids, mask = right_pad([e.input_ids for e in encs], lm.tokenizer.pad_token_id or 0, lm.device)
-    with Trace(lm.model, lm.layer_name("block", layer), retain_output=True, stop=True) as tr:
+    with Trace(lm.model, module, retain_output=True, stop=True) as tr:
         lm.model(input_ids=ids, attention_mask=mask, use_cache=False)
     assert tr.output is not None
     return tr.output[torch.arange(len(encs)), pos].float()
+
+
+def block_states(lm, layer: int, requests: Sequence[EditRequest], token: str) -> torch.Tensor:
+    """Block outputs [n, d] at ``layer`` at the chosen token of each un-prefixed prompt
+    (official ``get_module_input_output_at_words`` with ``layer_module_tmp``)."""
+    return _outputs_at_token(lm, lm.layer_name("block", layer), requests, token)
 
 
 @torch.no_grad()
@@ -139,13 +144,7 @@ def through_output_norm(lm, layer: int, requests: Sequence[EditRequest], token: 
     spec = lm.spec
     if not spec.mlp_out_norm:
         return R
-    encs = [encode_with_subject(lm.tokenizer, r.prompt, r.subject) for r in requests]
-    pos = [token_position(e, token) for e in encs]
-    ids, mask = right_pad([e.input_ids for e in encs], lm.tokenizer.pad_token_id or 0, lm.device)
-    with Trace(lm.model, lm.layer_name("edit", layer), retain_output=True, stop=True) as tr:
-        lm.model(input_ids=ids, attention_mask=mask, use_cache=False)
-    assert tr.output is not None
-    m = tr.output[torch.arange(len(encs)), pos].float()
+    m = _outputs_at_token(lm, lm.layer_name("edit", layer), requests, token)
     norm = lm.model.get_submodule(f"{spec.layers}.{layer}.{spec.mlp_out_norm}")
     y = norm(m.to(lm.dtype)).float()
     gain = norm(torch.ones(1, m.shape[1], dtype=lm.dtype, device=m.device)).float()[0]
