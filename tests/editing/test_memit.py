@@ -351,3 +351,53 @@ def test_residual_target_through_gemmas_output_norm(tiny_gemma, monkeypatch):
     # without the mapping the same R written as module output moves the residual elsewhere
     plain = norm((m + R[0])[None])[0] - y
     assert (plain - R[0]).norm() > 10 * (moved - R[0]).norm()
+
+
+def _rms_norm(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return g * x / x.pow(2).mean(dim=-1, keepdim=True).sqrt()
+
+
+def test_nearest_normed_input_hand_cases():
+    """An RMS norm g ⊙ x / rms(x) reaches only the ellipsoid mean((out/g)²) = 1. Hand cases:
+    a reachable target is met exactly (x ∝ p / g); an unreachable one goes to the nearest point
+    of the ellipsoid; a coordinate with a tiny gain is not divided by that gain."""
+    from rome.editing.memit import nearest_normed_input
+
+    # reachable: g = (2, 1), p = (2, 1) has mean((p/g)^2) = 1, so the output is p itself
+    g = torch.tensor([2.0, 1.0])
+    m = torch.tensor([[0.3, 0.1]])
+    x = nearest_normed_input(g, m, torch.tensor([[2.0, 1.0]]))
+    assert torch.allclose(_rms_norm(g, x), torch.tensor([[2.0, 1.0]]), atol=1e-6)
+    # scaled towards m: x = c (1, 1) with c = (x . m) / (x . x) = 0.2
+    assert torch.allclose(x, torch.tensor([[0.2, 0.2]]), atol=1e-6)
+
+    # unreachable: g = (1, 1) reaches the circle of radius sqrt(2); p = (3, 0) -> (sqrt(2), 0)
+    g = torch.tensor([1.0, 1.0])
+    x = nearest_normed_input(g, torch.tensor([[1.0, 1.0]]), torch.tensor([[3.0, 0.0]]))
+    assert torch.allclose(_rms_norm(g, x), torch.tensor([[2 ** 0.5, 0.0]]), atol=1e-6)
+
+    # a tiny gain: g = (1, 1e-3), p = (1, 1). Minimising (x1 - 1)^2 + (1e-3 x2 - 1)^2 on
+    # x1^2 + x2^2 = 2 gives x ~ (0.999, 1), output ~ (0.999, 0.001), loss ~ 0.998; dividing by the
+    # gain (x = p / g = (1, 1000)) would give the output (1, 1) / 707, loss ~ 2
+    g = torch.tensor([1.0, 1e-3])
+    p = torch.tensor([[1.0, 1.0]])
+    x = nearest_normed_input(g, torch.tensor([[1.0, 0.0]]), p)
+    out = _rms_norm(g, x)
+    assert abs(float(out[0, 0]) - 0.999) < 2e-3
+    assert float((out - p).pow(2).sum()) < 1.0
+    divided = _rms_norm(g, p / g)
+    assert float((divided - p).pow(2).sum()) > 1.9
+
+
+def test_nearest_normed_input_dead_coordinates_keep_m():
+    """A zero gain: that coordinate's output is 0 whatever x is; it keeps m's direction and takes
+    what the live coordinates leave of the norm (so a reachable target is still met)."""
+    from rome.editing.memit import nearest_normed_input
+
+    g = torch.tensor([1.0, 1.0, 0.0])
+    m = torch.tensor([[0.5, 0.5, -2.0]])
+    p = torch.tensor([[1.0, 0.0, 0.0]])  # mean((x/1)^2 over live) can be met with room to spare
+    x = nearest_normed_input(g, m, p)
+    out = _rms_norm(g, x)
+    assert torch.allclose(out, p, atol=1e-6)
+    assert float(x[0, 2]) < 0  # the dead coordinate kept m's sign

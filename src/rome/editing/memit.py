@@ -129,17 +129,73 @@ def block_states(lm, layer: int, requests: Sequence[EditRequest], token: str) ->
     return _outputs_at_token(lm, lm.layer_name("block", layer), requests, token)
 
 
+def nearest_normed_input(gain: torch.Tensor, m: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Inputs [n, d] of an RMS norm ``out = g ⊙ x / rms(x)`` whose outputs are the points of the
+    norm's reachable set nearest (least squares) to ``target`` [n, d], as close to ``m`` [n, d] as
+    the norm's scale invariance allows.
+
+    An RMS norm's outputs lie on the ellipsoid mean((out/g)²) = 1 (0 where g = 0). With x scaled
+    to mean(x²) = 1 the problem is min ‖g ⊙ x − p‖² subject to ‖x‖² = d, whose solution is
+    x_i = g_i p_i / (g_i² + μ) for the multiplier μ that meets the constraint (μ ≥ 0 where some
+    gain is (nearly) 0, else μ > −min g²; found by bisection, in float64). Where the target is reachable
+    (it lies on the ellipsoid) this is exactly x = p / g; where it is not, coordinates with a
+    small gain are shrunk instead of divided by that gain. Coordinates with g = 0 keep m's
+    direction and take what is left of ‖x‖² = d. The result is x scaled by the c > 0 nearest to
+    m (c = x·m / x·x), which leaves the normed output unchanged.
+    """
+    dtype = m.dtype
+    g, m, p = gain.double(), m.double(), target.double()
+    d = g.numel()
+    dead = g.abs() <= 1e-6 * g.abs().max()  # coordinates the norm sends to (nearly) zero
+    live = ~dead
+    g2 = g * g
+    out = torch.empty_like(m)
+    for i in range(m.shape[0]):
+        gp = torch.where(live, g * p[i], torch.zeros_like(g))
+
+        def norm2(mu: float) -> float:
+            return float((gp[live] / (g2[live] + mu)).pow(2).sum())
+
+        lo = 0.0 if bool(dead.any()) else -float(g2[live].min())
+        if dead.any() and norm2(0.0) <= d:
+            mu = 0.0
+        else:  # ‖x(μ)‖² decreases in μ on (lo, ∞): bracket the root, then bisect
+            step = max(float(g2[live].max()), 1e-12)
+            hi = lo + step
+            while norm2(hi) > d:
+                hi = lo + (hi - lo) * 4.0
+            a = lo
+            for _ in range(200):
+                mid = 0.5 * (a + hi)
+                if mid in (a, hi):
+                    break
+                if norm2(mid) > d:
+                    a = mid
+                else:
+                    hi = mid
+            mu = hi
+        x = torch.where(live, gp / (g2 + mu), torch.zeros_like(g))
+        rest = d - float(x.pow(2).sum())
+        if dead.any() and rest > 0:  # the dead coordinates take the rest of the norm, along m
+            md = torch.where(dead, m[i], torch.zeros_like(m[i]))
+            md = md if float(md.norm()) > 0 else dead.double()
+            x = x + md / md.norm() * rest ** 0.5
+        c = float(x @ m[i]) / float(x @ x)
+        out[i] = x * (c if c > 0 else float(m[i].pow(2).mean().sqrt()))
+    return out.to(dtype)
+
+
 @torch.no_grad()
 def through_output_norm(lm, layer: int, requests: Sequence[EditRequest], token: str, R: torch.Tensor) -> torch.Tensor:
     """The change of the edited module's output that moves the residual stream by ``R`` [n, d]
     where the MLP output passes a norm before the residual (Gemma's ``post_feedforward_layernorm``,
     ``spec.mlp_out_norm``); ``R`` itself where it does not.
 
-    With m the module's output at the chosen token of each un-prefixed prompt, y = norm(m) and
-    g the norm's gain (norm of a vector of ones), the new output is m' = (y + R) / g · rms(m):
-    an RMS norm sends m' to (y + R) / rms((y + R) / g), which is y + R wherever that lies on the
-    norm's reachable sphere (rms(out / g) = 1) and its nearest direction otherwise; coordinates with
-    a (nearly) zero gain keep m. Returns m' − m.
+    With m the module's output at the chosen token of each un-prefixed prompt and y = norm(m),
+    the new output m' is the input whose normed output is the reachable point nearest to y + R
+    (:func:`nearest_normed_input`, with the norm's gain g = norm of a vector of ones): y + R
+    itself where it lies on the norm's ellipsoid, else its least-squares projection there.
+    Returns m' − m.
     """
     spec = lm.spec
     if not spec.mlp_out_norm:
@@ -148,11 +204,8 @@ def through_output_norm(lm, layer: int, requests: Sequence[EditRequest], token: 
     norm = lm.model.get_submodule(f"{spec.layers}.{layer}.{spec.mlp_out_norm}")
     y = norm(m.to(lm.dtype)).float()
     gain = norm(torch.ones(1, m.shape[1], dtype=lm.dtype, device=m.device)).float()[0]
-    # coordinates the norm scales to (nearly) zero: the MLP cannot move the residual there
-    live = gain.abs() > 1e-6 * gain.abs().max()
-    rms = m.pow(2).mean(dim=1, keepdim=True).sqrt()
-    target = torch.where(live, (y + R.float()) / torch.where(live, gain, torch.ones_like(gain)) * rms, m)
-    return target - m
+    target = nearest_normed_input(gain.cpu(), m.cpu(), (y + R.float()).cpu()).to(m.device)
+    return target.float() - m
 
 
 def memit_update(K: torch.Tensor, R: torch.Tensor, C: torch.Tensor, lam: float) -> torch.Tensor:
