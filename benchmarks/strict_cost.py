@@ -1,4 +1,4 @@
-"""Extra seconds per record of the strict COUNTERFACT metrics (rome.evaluation.strict, issue 29).
+"""Extra seconds per record of the strict COUNTERFACT metrics (rome.evaluation.strict).
 
 Interleaved on the same records, so that both variants share the machine's noise: the pre-edit
 block as ``rome evaluate`` computes it for an edited method (the paper's scores; with the strict

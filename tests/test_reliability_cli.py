@@ -1,4 +1,4 @@
-"""One error style and safe files (issue 15, findings 9 and 10).
+"""One error style and safe files (reliability review, findings 9 and 10).
 
 Both command lines end a failure with one line on stderr: bad input (file, record, field)
 exits 2, anything else exits 1 and points at ``--debug``, which prints the traceback.

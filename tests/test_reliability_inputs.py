@@ -1,4 +1,4 @@
-"""Bad input refused at the door (issue 15, findings 3, 7 and the input half of 9).
+"""Bad input refused at the door (reliability review, findings 3, 7 and the input half of 9).
 
 Each case used to give a silently wrong result or a traceback deep inside; now it is one
 line naming the file / record / field or the option, before anything is computed.
@@ -323,7 +323,7 @@ def test_real_gemma_in_float16_is_refused_before_any_score():
         load_model("gemma-3-270m", dtype="float16", cache=MODELS_DIR)
 
 
-# -- issue 27: the last bad inputs that ended in exit 1 with an internal message ------------
+# -- the last bad inputs that ended in exit 1 with an internal message ------------
 
 def _long_prompt() -> str:
     return "word " * 300 + "{} is in"

@@ -1,4 +1,4 @@
-"""No path from data (issue 15, finding 4): file names built from ids stay inside their folder.
+"""No path from data (reliability review, finding 4): file names built from ids stay inside their folder.
 
 Every per-item file name built from a record id goes through ``atomicio.safe_child``; an id
 that is not a plain token (``x/../../PWNED``, ``..``, an absolute path) is refused with a

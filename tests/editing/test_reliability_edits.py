@@ -1,4 +1,4 @@
-"""Edits are all-or-nothing (issue 15, finding 6).
+"""Edits are all-or-nothing (reliability review, finding 6).
 
 For every method of the registry, a failure is injected right after the first in-place
 change of any model parameter or buffer (whatever operation makes it: ``add_``, an

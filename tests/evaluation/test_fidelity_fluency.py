@@ -77,7 +77,7 @@ def test_short_text_has_zero_entropy():
     assert text_entropy("Hi") == 0.0  # no bigram, no trigram (official: empty sums are 0)
 
 
-# The cases where NLTK's Punkt and spaCy's rule-based sentencizer split differently (issue 30):
+# The cases where NLTK's Punkt and spaCy's rule-based sentencizer split differently:
 # (text, Punkt's sentences, the word tokens of nltk.word_tokenize, spaCy's sentences)
 PUNKT_CASES = [
     # a sentence ending in an initial ("i" is not in Punkt's abbreviation list)

@@ -48,14 +48,22 @@ def logp(p):
 
 
 def test_nkl_on_a_three_token_distribution():
-    assert next_token_kl(logp(P_PRE), logp(P_POST)) == pytest.approx(KL_POST_PRE, abs=1e-6)
-    assert next_token_kl(logp(P_POST), logp(P_PRE)) == pytest.approx(KL_PRE_POST, abs=1e-6)  # not symmetric
-    assert next_token_kl(logp(P_PRE), logp(P_PRE)) == 0.0
-    # the official analysis (kl_div(..., reduction="batchmean") on a 1-D vector) divides by |V| = 3
+    # the default is the specificityplus code: KL(post || pre) divided by |V| = 3 (its
+    # kl_div(..., reduction="batchmean") on a 1-D vector)
+    assert next_token_kl(logp(P_PRE), logp(P_POST)) == pytest.approx(KL_POST_PRE / 3, abs=1e-7)
     official = torch.nn.functional.kl_div(logp(P_PRE), logp(P_POST), log_target=True, reduction="batchmean")
     assert float(official) == pytest.approx(KL_POST_PRE / 3, abs=1e-6)
+    # the divergence itself, both directions (not symmetric)
+    assert next_token_kl(logp(P_PRE), logp(P_POST), reduction="sum") == pytest.approx(KL_POST_PRE, abs=1e-6)
+    assert next_token_kl(logp(P_PRE), logp(P_POST), "unedited_edited", "sum") == pytest.approx(KL_PRE_POST, abs=1e-6)
+    assert next_token_kl(logp(P_PRE), logp(P_POST), "unedited_edited") == pytest.approx(KL_PRE_POST / 3, abs=1e-7)
+    assert next_token_kl(logp(P_PRE), logp(P_PRE)) == 0.0
     with pytest.raises(ValueError, match="one shape"):
         next_token_kl(logp(P_PRE), logp([0.5, 0.5]))
+    with pytest.raises(ValueError, match="nkl_direction"):
+        StrictSettings(nkl_direction="pre_post")
+    with pytest.raises(ValueError, match="nkl_reduction"):
+        StrictSettings(nkl_reduction="mean")
 
 
 def test_cross_fields_compare_the_edited_model_with_the_unedited_one():
@@ -63,13 +71,18 @@ def test_cross_fields_compare_the_edited_model_with_the_unedited_one():
     post = {"neighborhood_prompts_argmax": [[5, 8], [9]]}
     pre_d = {"neighborhood_prompts": [logp(P_PRE), logp(P_PRE)], "distracting_neighborhood_prompts": [logp(P_PRE)]}
     post_d = {"neighborhood_prompts": [logp(P_POST), logp(P_PRE)], "distracting_neighborhood_prompts": [logp(P_POST)]}
-    add_cross_fields(post, pre, pre_d, post_d)
+    add_cross_fields(post, pre, pre_d, post_d, StrictSettings(nkl_reduction="sum"))
     assert post["neighborhood_prompts_kl"] == pytest.approx([KL_POST_PRE, 0.0], abs=1e-6)
     assert post["distracting_neighborhood_prompts_kl"] == pytest.approx([KL_POST_PRE], abs=1e-6)
     assert post["neighborhood_prompts_agree"] == [[1, 0], [1]]
     m = strict_record_metrics(post)
     assert m["NKL"] == pytest.approx(KL_POST_PRE / 2, abs=1e-6) and m["NKL+"] == pytest.approx(KL_POST_PRE, abs=1e-6)
     assert m["NS-acc"] == pytest.approx((0.5 + 1.0) / 2)        # per prompt share of tokens, then the mean
+    # the settings choose direction and reduction; the default is the code's
+    add_cross_fields(post, pre, pre_d, post_d, StrictSettings(nkl_direction="unedited_edited"))
+    assert post["neighborhood_prompts_kl"] == pytest.approx([KL_PRE_POST / 3, 0.0], abs=1e-7)
+    add_cross_fields(post, pre, pre_d, post_d)
+    assert post["neighborhood_prompts_kl"] == pytest.approx([KL_POST_PRE / 3, 0.0], abs=1e-7)
 
 
 # ---- generation efficacy: the greedy continuation begins with the target (normalised)
@@ -315,7 +328,8 @@ def test_strict_table_from_a_hand_made_summary(tmp_path):
     assert paper_rome.values["S"] == 89.2 and paper_rome.values.get("NS+") is None
     md = to_markdown("table4-strict", blocks)
     assert "| Editor | S | ES | PS | NS | NM | NS+ | NM+ | NKL | NKL+ | ES-gen |" in md
-    assert "| ROME | **90.0** |" in md and "**0.125 ± 1.000**" in md                      # NKL in nats, 3 decimals
+    assert "| ROME | **90.0** |" in md and "**0.125 ± 1.00**" in md                       # NKL: 3 significant digits
+    assert "NKL / NKL+: KL(edited ‖ unedited) / |V| of" in md        # no settings in the summary: the code's default
     assert "Columns with fewer records than their row: ROME: ES-gen N = 7." in md
     assert "gemma-3-270m (ours, N = 10)" in md
     path = tmp_path / "s.json"
@@ -325,8 +339,21 @@ def test_strict_table_from_a_hand_made_summary(tmp_path):
     head, *lines = list(csv.reader(csv_file.read_text().splitlines()))
     assert head[:5] == ["block", "model", "source", "editor", "n_records"] and "ES-gen_n" in head
     rome_line = next(line for line in lines if line[2:4] == ["ours", "ROME"])
-    assert rome_line[head.index("ES-gen_n")] == "7" and rome_line[head.index("NKL")] == "0.1250"
-    assert "0.125$\\pm$1.000" in tex_file.read_text()
+    assert rome_line[head.index("ES-gen_n")] == "7" and rome_line[head.index("NKL")] == "0.125"
+    assert "0.125$\\pm$1.00" in tex_file.read_text()
+
+
+def test_strict_table_says_which_nkl_its_runs_computed():
+    """The caption follows the run's settings; a summary from before the setting (strict-1) held the sum."""
+    s = strict_summary()
+    s["settings"] = {"rome": {"strict": {"enabled": True, "nkl_direction": "unedited_edited", "nkl_reduction": "sum"}}}
+    assert "NKL / NKL+: KL(unedited ‖ edited) of" in to_markdown("table4-strict", build_blocks("table4-strict", [s]))
+    s["settings"] = {"rome": {"strict": {"enabled": True, "version": "strict-1"}}}
+    assert "NKL / NKL+: KL(edited ‖ unedited) of" in to_markdown("table4-strict", build_blocks("table4-strict", [s]))
+    tiny = strict_summary()
+    tiny["rows"][1]["metrics"]["NKL"] = _metric(1.94e-6, 2.5e-7)
+    md = to_markdown("table4-strict", build_blocks("table4-strict", [tiny]))
+    assert "**1.94e-06 ± 2.50e-07**" in md
 
 
 def test_table4_itself_is_unchanged_by_the_strict_columns():

@@ -29,7 +29,8 @@ rule evaluate_counterfact:
         **stats_params(),
         limit=EV["n_records"],
         generation_tokens=EV["generation_tokens"],
-        strict="--match-slack {}".format(EV["generation_match_slack"]) if EV["strict_metrics"] else "--no-strict",
+        strict=("--match-slack {} --nkl-direction {} --nkl-reduction {}".format(
+            EV["generation_match_slack"], EV["nkl_direction"], EV["nkl_reduction"]) if EV["strict_metrics"] else "--no-strict"),
         seed=SEED,
         out_dir=f"{D}/eval/counterfact",
         reference_dir=f"{DS}/reference",
@@ -37,6 +38,7 @@ rule evaluate_counterfact:
         hypernet_dir=HYPERNET_DIR,
         prov=prov(seed=SEED, model=MODEL, n_records=EV["n_records"], generation_tokens=EV["generation_tokens"], stats_tokens=ST["tokens"],
                   strict_metrics=EV["strict_metrics"], generation_match_slack=EV["generation_match_slack"],
+                  nkl_direction=EV["nkl_direction"], nkl_reduction=EV["nkl_reduction"],
                   device=DEVICE, dtype=DTYPE),
         prov_dir=PROV,
     threads: 1
@@ -141,7 +143,7 @@ def other_summaries(dataset):
 
 TABLES = {  # table -> (dataset, summaries, paper item)
     "table4": ("counterfact", [f"{D}/eval/counterfact-summary.json"]),
-    # Table 4's metrics beside the strict ones (issue 29; docs/evaluation.md): same summary, N and intervals
+    # Table 4's metrics beside the strict ones (docs/evaluation.md): same summary, N and intervals
     "table4-strict": ("counterfact", [f"{D}/eval/counterfact-summary.json"]),
     "table1": ("zsre", [f"{D}/eval/zsre-summary.json"]),
     "table5": ("counterfact", other_summaries("counterfact")),

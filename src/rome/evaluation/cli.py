@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "efficacy, token accuracy; rome.evaluation.strict)")
     parser.add_argument("--match-slack", type=nonnegative_int, default=1,
                         help="greedy tokens beyond the new target's own token count for ES-gen / PS-gen (default 1: one token to see where the word ends)")
+    parser.add_argument("--nkl-direction", choices=["edited_unedited", "unedited_edited"], default="edited_unedited",
+                        help="NKL: KL(edited || unedited) as the specificityplus code (default) or KL(unedited || edited) "
+                             "as its paper's text")
+    parser.add_argument("--nkl-reduction", choices=["batchmean", "sum"], default="batchmean",
+                        help="NKL: the divergence divided by the vocabulary size as the specificityplus code "
+                             "(reduction='batchmean', default) or the divergence itself (sum)")
     parser.add_argument("--reference-dir", default=None,
                         help="folder with reference_texts.json, tfidf_vocab.json, tfidf_idf.npz (for RS)")
     parser.add_argument("--batch-size", type=positive_int, default=64)
@@ -200,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset, model=args.model, method=args.method,
         generation=GenerationSettings(tokens=args.generation_tokens, top_k=args.top_k, seed=args.seed,
                                       enabled=not args.no_generation, ge_sentences=args.ge_sentences),
-        strict=StrictSettings(enabled=not args.no_strict, match_slack=args.match_slack),
+        strict=StrictSettings(enabled=not args.no_strict, match_slack=args.match_slack,
+                              nkl_direction=args.nkl_direction, nkl_reduction=args.nkl_reduction),
         pre_generation=args.pre_generation, batch_size=args.batch_size, overrides=overrides,
         check_restore=not args.no_restore_check,
     )

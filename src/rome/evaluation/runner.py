@@ -180,7 +180,7 @@ def evaluate_record(lm, editor, record: Mapping[str, Any], settings: EvalSetting
     if unedited:
         pre = _score(lm, record, settings, references, generate=True, dists=pre_dists, report=report)
         if pre_dists is not None:   # compared with itself: NKL 0, every argmax unchanged
-            add_cross_fields(pre, pre, pre_dists, pre_dists)
+            add_cross_fields(pre, pre, pre_dists, pre_dists, settings.strict)
         t_pre = time.perf_counter()
         doc_post = copy.deepcopy(pre)
         pre_dists = post_dists = None
@@ -202,7 +202,7 @@ def evaluate_record(lm, editor, record: Mapping[str, Any], settings: EvalSetting
             _check_restored(lm.model, result, before, case_id)
         info = _json_info(result.info)
     if pre_dists is not None and post_dists is not None:
-        add_cross_fields(doc_post, pre, pre_dists, post_dists)
+        add_cross_fields(doc_post, pre, pre_dists, post_dists, settings.strict)
     return {
         "case_id": case_id, "method": settings.method, "model": settings.model, "dataset": settings.dataset,
         "requested_rewrite": record.get("requested_rewrite"),

@@ -1,4 +1,4 @@
-"""Stricter COUNTERFACT metrics beside the paper's (issue 29): CounterFact+, NKL, scores
+"""Stricter COUNTERFACT metrics beside the paper's: CounterFact+, NKL, scores
 without teacher forcing and token accuracy. ``docs/evaluation.md`` explains how to read them.
 
 Each metric follows the code of the work that introduced it (read, not copied; commits named):
@@ -65,10 +65,12 @@ from .metrics import token_accuracy
 
 # Part of every COUNTERFACT record's cache key (with the settings): bump it when a change here
 # changes what the strict fields hold, so that records written earlier are recomputed.
-STRICT_VERSION = "strict-1"
+STRICT_VERSION = "strict-2"  # 2: NKL direction and reduction are settings (default: the code's /|V|)
 # Per-record fields (in a result block) that this module writes.
 PLUS_KIND = "distracting_neighborhood_prompts"      # the specificityplus code's name for CounterFact+ prompts
 GEN_KINDS = ("rewrite_prompts", "paraphrase_prompts")
+NKL_DIRECTIONS = ("edited_unedited", "unedited_edited")   # KL(P_edited || P_unedited) (code) or the reverse (text)
+NKL_REDUCTIONS = ("batchmean", "sum")                       # the sum / |V| (code) or the sum over the vocabulary
 
 
 @dataclass
@@ -77,8 +79,19 @@ class StrictSettings:
 
     enabled: bool = True
     match_slack: int = 1     # greedy tokens beyond the target's own token count (one shows where the word ends)
+    # NKL (docs/evaluation.md): the specificityplus code's KL(edited || unedited) divided by the
+    # vocabulary size (its reduction="batchmean" on one vector) by default; the paper text's
+    # KL(unedited || edited) and the plain sum are settings
+    nkl_direction: str = "edited_unedited"
+    nkl_reduction: str = "batchmean"
 
     def __post_init__(self):
+        if self.nkl_direction not in NKL_DIRECTIONS:
+            raise ValueError(f"nkl_direction (evaluation.nkl_direction, --nkl-direction) must be one of "
+                             f"{', '.join(NKL_DIRECTIONS)}, got {self.nkl_direction!r}")
+        if self.nkl_reduction not in NKL_REDUCTIONS:
+            raise ValueError(f"nkl_reduction (evaluation.nkl_reduction, --nkl-reduction) must be one of "
+                             f"{', '.join(NKL_REDUCTIONS)}, got {self.nkl_reduction!r}")
         if not isinstance(self.match_slack, int) or self.match_slack < 0:
             raise ValueError(f"match_slack (evaluation.generation_match_slack, --match-slack) must be an integer >= 0, "
                              f"got {self.match_slack!r}")
@@ -97,17 +110,26 @@ def counterfact_plus_prompts(record: Mapping[str, Any]) -> list[str]:
     return [prefix + p for p in prompts["neighborhood_prompts"]]
 
 
-def next_token_kl(pre_logp: torch.Tensor, post_logp: torch.Tensor) -> float:
-    """KL(P_post ‖ P_pre) in nats from two log-probability vectors over one vocabulary.
+def next_token_kl(pre_logp: torch.Tensor, post_logp: torch.Tensor, direction: str = "edited_unedited",
+                  reduction: str = "batchmean") -> float:
+    """KL divergence in nats between two next-token log-probability vectors over one vocabulary.
 
-    Σ_w P_post(w)·(ln P_post(w) − ln P_pre(w)), computed in float64 (the specificityplus
-    ``kl_div(log P_pre, log P_post, log_target=True)`` before its division by the vocabulary size).
+    ``direction="edited_unedited"``: KL(P_post ‖ P_pre) = Σ_w P_post(w)·(ln P_post(w) − ln P_pre(w)),
+    what the specificityplus code's ``kl_div(log P_pre, log P_post, log_target=True)`` computes;
+    ``"unedited_edited"``: KL(P_pre ‖ P_post), the direction its paper's text writes.
+    ``reduction="batchmean"``: that sum divided by the vocabulary size, as the code's
+    ``reduction="batchmean"`` does on a 1-D vector; ``"sum"``: the divergence itself. Float64.
     """
     if pre_logp.shape != post_logp.shape or pre_logp.dim() != 1:
         raise ValueError(f"next_token_kl needs two vectors of one shape, got {tuple(pre_logp.shape)} and "
                          f"{tuple(post_logp.shape)}")
+    if direction not in NKL_DIRECTIONS or reduction not in NKL_REDUCTIONS:
+        raise ValueError(f"next_token_kl: direction {direction!r} / reduction {reduction!r} unknown")
     a, b = pre_logp.double(), post_logp.double()
-    return float((b.exp() * (b - a)).sum().clamp_min(0.0))
+    if direction == "unedited_edited":
+        a, b = b, a
+    kl = float((b.exp() * (b - a)).sum().clamp_min(0.0))
+    return kl / pre_logp.numel() if reduction == "batchmean" else kl
 
 
 def normalise(text: str) -> str:
@@ -220,15 +242,18 @@ def add_strict_fields(lm, record: Mapping[str, Any], block: dict, where: Sequenc
         block[f"{kind}_gen_match"].append(int(hit))
 
 
-def add_cross_fields(post: dict, pre: Mapping[str, Any], pre_dists: Mapping[str, Sequence], post_dists: Mapping[str, Sequence]) -> None:
+def add_cross_fields(post: dict, pre: Mapping[str, Any], pre_dists: Mapping[str, Sequence],
+                     post_dists: Mapping[str, Sequence], settings: StrictSettings | None = None) -> None:
     """Fields of ``post`` that compare it with the unedited model: ``neighborhood_prompts_kl`` and
-    ``distracting_neighborhood_prompts_kl`` (KL per prompt, nats) and ``neighborhood_prompts_agree``
-    (1 where the post-edit argmax equals the pre-edit one, per ``target_true`` token)."""
+    ``distracting_neighborhood_prompts_kl`` (KL per prompt, nats, direction and reduction from
+    ``settings``) and ``neighborhood_prompts_agree`` (1 where the post-edit argmax equals the
+    pre-edit one, per ``target_true`` token)."""
+    st = settings or StrictSettings()
     for kind in ("neighborhood_prompts", PLUS_KIND):
         a, b = pre_dists.get(kind) or [], post_dists.get(kind) or []
         if len(a) != len(b) or any(x is None for x in (*a, *b)):
             raise ValueError(f"{kind}: next-token distributions missing or unpaired ({len(a)} before, {len(b)} after)")
-        post[f"{kind}_kl"] = [next_token_kl(x, y) for x, y in zip(a, b)]
+        post[f"{kind}_kl"] = [next_token_kl(x, y, st.nkl_direction, st.nkl_reduction) for x, y in zip(a, b)]
     before, after = pre.get("neighborhood_prompts_argmax"), post.get("neighborhood_prompts_argmax")
     if before is None or after is None or len(before) != len(after):
         raise ValueError("neighborhood_prompts_argmax missing or unpaired before/after the edit")

@@ -44,7 +44,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "table4": {"title": "COUNTERFACT editing results", "paper": "ROME S 89.2 (GPT-2 XL), 91.5 (GPT-J)"},
     "table5": {"title": "COUNTERFACT, GPT-2 Medium / Large", "paper": "ROME S 87.4 / 88.2"},
     "table6": {"title": "zsRE, GPT-2 Medium / Large", "paper": "ROME 96.6/79.8/21.3, 99.6/84.7/22.5"},
-    # not in the paper: Table 4's companion with the stricter metrics of later work (issue 29, docs/evaluation.md)
+    # not in the paper: Table 4's companion with the stricter metrics of later work (docs/evaluation.md)
     "table4-strict": {"title": "COUNTERFACT editing results, the paper's metrics beside stricter ones "
                                "(CounterFact+ NS+/NM+, NKL, greedy ES-gen/PS-gen, token accuracy)",
                       "paper": "the paper publishes none of the strict columns; its Table 4 rows stand beside ours"},

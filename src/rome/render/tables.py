@@ -14,7 +14,7 @@ set those metrics' level; for the paper's GPT-2 XL rows the scale is 1. LaTeX us
 with a trailing ``↓``; CSV has a ``<metric>_mark`` column (``best``, ``below``).
 zsRE tables mark only the best per column.
 
-``table4-strict`` is Table 4's strict companion (issue 29): the same summary, N, intervals,
+``table4-strict`` is Table 4's strict companion: the same summary, N, intervals,
 blocks and colouring rule, with the paper's S, ES, PS, NS, NM beside the strict columns of
 :data:`rome.results.paper_values.STRICT_COLUMNS` (CounterFact+, NKL, generation efficacy, token
 accuracy; ``docs/evaluation.md``). The paper published none of the strict columns, so its rows
@@ -42,6 +42,7 @@ from ..results.paper_values import (
     THRESHOLDS,
     UNSCALED_COLUMNS,
     ZSRE_COLUMNS,
+    nkl_definition,
     paper_rows,
 )
 from ..results.stats_util import CI95_CAPTION
@@ -74,6 +75,7 @@ class Block:
     model: str
     rows: list
     thresholds: dict | None = None   # the thresholds its red marks used
+    nkl: str = ""                    # what its NKL columns hold (nkl_caption); "" for the paper's blocks
 
 
 def _ours(summary: dict, columns) -> list[Row]:
@@ -124,7 +126,7 @@ def mark(rows: Sequence[Row], columns, thresholds: dict | None) -> None:
             v = r.values.get(c)
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 continue
-            if r.method != "none" and best is not None and round(v, _digits(c)) == round(best, _digits(c)):
+            if r.method != "none" and best is not None and _num(c, v) == _num(c, best):
                 r.marks.setdefault(c, set()).add("best")
             if thresholds and c in thresholds and v < thresholds[c]:
                 r.marks.setdefault(c, set()).add("below")
@@ -163,7 +165,7 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
             n_text = f"N = {ns[0]}-{ns[-1]}, per row"
         else:
             n_text = f"N = {ns[0] if ns else 0}"
-        blocks.append(Block(f"{s['model']} (ours, {n_text})", s["model"], rows, ours_th))
+        blocks.append(Block(f"{s['model']} (ours, {n_text})", s["model"], rows, ours_th, nkl_caption([s])))
         if not prows and paper_beside:
             ref = ORIENTATION_MODEL[published]
             ref_rows = paper_rows(published, ref)
@@ -176,18 +178,36 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
     return blocks
 
 
-def _digits(column: str) -> int:
-    """Decimals shown: 1 for values × 100, 3 for the KL columns (nats)."""
-    return 3 if column in UNSCALED_COLUMNS else 1
+def _num(column: str, v: float) -> str:
+    """A value as shown: 1 decimal for values × 100; 3 significant digits for the KL columns (nats,
+    which the code's division by the vocabulary size makes as small as 1e-6)."""
+    return f"{v:#.3g}" if column in UNSCALED_COLUMNS else f"{v:.1f}"
 
 
-def _fmt(v, ci=None, digits: int = 1) -> str:
+def _fmt(v, ci=None, column: str = "") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    s = f"{v:.{digits}f}"
+    s = _num(column, v)
     if ci is not None and not (isinstance(ci, float) and math.isnan(ci)):
-        s += f" ± {ci:.{digits}f}"
+        s += f" ± {_num(column, ci)}"
     return s
+
+
+def nkl_caption(summaries: Sequence[dict]) -> str:
+    """What the NKL columns of these summaries hold (from each run's settings; a summary written
+    before the setting existed held the sum in the code's direction)."""
+    found = []
+    for s in summaries:
+        for st in (s.get("settings") or {}).values():
+            strict = (st or {}).get("strict") or {}
+            if not strict.get("enabled", True):
+                continue
+            old = strict.get("version") == "strict-1"
+            d = nkl_definition(strict.get("nkl_direction", "edited_unedited"),
+                               strict.get("nkl_reduction", "sum" if old else "batchmean"))
+            if d not in found:
+                found.append(d)
+    return " or ".join(found) if found else nkl_definition()
 
 
 def _column_ns(b: Block, columns) -> str:
@@ -209,6 +229,11 @@ def _scaled_thresholds(b: Block) -> str:
                      if c in th and round(th[c], 1) != round(THRESHOLDS[c], 1))
 
 
+def _blocks_nkl(blocks: Sequence[Block]) -> str:
+    found = list(dict.fromkeys(b.nkl for b in blocks if b.nkl))
+    return " or ".join(found) if found else nkl_definition()
+
+
 def _row_label(r: Row) -> str:
     return f"{r.label} (paper)" if r.source == "paper" and not r.label.endswith("(paper)") else r.label
 
@@ -222,7 +247,7 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
         for r in b.rows:
             cells = []
             for c in columns:
-                t = _fmt(r.values.get(c), r.cis.get(c), _digits(c))
+                t = _fmt(r.values.get(c), r.cis.get(c), c)
                 m = r.marks.get(c, set())
                 if "best" in m:
                     t = f"**{t}**"
@@ -246,13 +271,17 @@ def to_markdown(table: str, blocks: Sequence[Block]) -> str:
     if table == "table4-strict":
         legend += (". Strict columns (docs/evaluation.md): NS+ / NM+ on the CounterFact+ prompts (the rewrite "
                    "prompt and new target before each neighbourhood prompt; Hoelscher-Obermaier et al. 2023); "
-                   "NKL / NKL+: KL(edited ‖ unedited) of the next-token distribution on the neighbourhood / "
+                   f"NKL / NKL+: {_blocks_nkl(blocks)} of the next-token distribution on the neighbourhood / "
                    "CounterFact+ prompts, in nats, lower is better (same work); ES-gen / PS-gen: the greedy "
                    "continuation begins with the new target, no teacher forcing (Yang et al., ACL 2025); "
                    "ES-acc / PS-acc / NS-acc: teacher-forced token accuracy as EasyEdit computes it (NS-acc: "
                    "argmax unchanged by the edit). The paper published none of them (–)")
     lines.append(legend + ".")
     return "\n".join(lines) + "\n"
+
+
+def _csv_num(column: str, v: float) -> str:
+    return f"{v:.6g}" if column in UNSCALED_COLUMNS else f"{v:.4f}"
 
 
 def to_csv(table: str, blocks: Sequence[Block]) -> str:
@@ -267,7 +296,7 @@ def to_csv(table: str, blocks: Sequence[Block]) -> str:
             line = [b.title, b.model, r.source, r.label, "" if r.n is None else r.n]
             for c in columns:
                 v, ci = r.values.get(c), r.cis.get(c)
-                line += ["" if v is None else f"{v:.4f}", "" if ci is None else f"{ci:.4f}",
+                line += ["" if v is None else _csv_num(c, v), "" if ci is None else _csv_num(c, ci),
                          ",".join(sorted(r.marks.get(c, set())))]
                 if per_column_n:
                     line.append("" if r.ns.get(c) is None else r.ns[c])
@@ -279,7 +308,8 @@ def to_latex(table: str, blocks: Sequence[Block]) -> str:
     columns = table_columns(table)
     lines = [f"% {TITLES[table]} -- needs \\usepackage[table]{{xcolor}}",
              f"% values x 100, mean $\\pm$ {CI95_CAPTION}",
-             *(["% NKL, NKL+: nats (not x 100), lower is better; sources of the strict columns: docs/evaluation.md"]
+             *([f"% NKL, NKL+: {_blocks_nkl(blocks)}, nats (not x 100), lower is better; sources of the strict "
+                "columns: docs/evaluation.md"]
                if table == "table4-strict" else []),
              "\\begin{tabular}{l" + "r" * len(columns) + "}", "\\toprule",
              latex_row(["Editor", *columns])]
@@ -291,8 +321,7 @@ def to_latex(table: str, blocks: Sequence[Block]) -> str:
             cells = []
             for c in columns:
                 v, ci = r.values.get(c), r.cis.get(c)
-                d = _digits(c)
-                t = "--" if v is None else (f"{v:.{d}f}" + (f"$\\pm${ci:.{d}f}" if ci is not None else ""))
+                t = "--" if v is None else (_num(c, v) + (f"$\\pm${_num(c, ci)}" if ci is not None else ""))
                 m = r.marks.get(c, set())
                 if "below" in m:
                     t = "\\cellcolor{red!25}" + t

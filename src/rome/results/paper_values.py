@@ -13,6 +13,14 @@ ZSRE_COLUMNS = ("Efficacy", "Paraphrase", "Specificity")
 STRICT_COLUMNS = ("NS+", "NM+", "NKL", "NKL+", "ES-gen", "PS-gen", "ES-acc", "PS-acc", "NS-acc")
 UNSCALED_COLUMNS = frozenset({"NKL", "NKL+"})
 LOWER_IS_BETTER = frozenset({"NKL", "NKL+"})
+
+
+def nkl_definition(direction: str = "edited_unedited", reduction: str = "batchmean") -> str:
+    """What the NKL columns hold under the evaluation's ``nkl_direction`` / ``nkl_reduction``
+    (defaults: the specificityplus code's KL(edited ‖ unedited) divided by the vocabulary size)."""
+    kl = "KL(edited ‖ unedited)" if direction == "edited_unedited" else "KL(unedited ‖ edited)"
+    return kl + (" / |V|" if reduction == "batchmean" else "")
+
 # The strict table beside Table 4: the paper's efficacy / generalisation / specificity columns,
 # then the strict ones (same N, intervals and caption rules as Table 4).
 STRICT_TABLE_COLUMNS = ("S", "ES", "PS", "NS", "NM", *STRICT_COLUMNS)
