@@ -40,6 +40,9 @@ def planned_jobs(configfile: str = "config/config.yaml") -> int:
     return int(m.group(1))
 
 
+SMALL_RULE_S = 30.0  # rules whose jobs took less than this in all share one row of the README's table
+
+
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
@@ -49,13 +52,23 @@ def render_default_run(run: dict) -> str:
     lines = ["```", "$ time snakemake --cores all", f"{run['jobs_done']} of {run['jobs_done']} steps (100%) done",
              f"Elapsed time: {_clock(run['elapsed_s'])}", "```", "",
              f"That is **{run['elapsed_s'] / 60:.0f} minutes for the whole default DAG** as it stood on {run['date']} "
-             f"({run['jobs_done']} jobs; goal: 40 minutes). The run included converting the embedded model once "
-             "(about a minute)."]
+             f"({run['jobs_done']} jobs; goal: 40 minutes). "
+             + ("The run included converting the embedded model once (about a minute)."
+                if run.get("converted_model", True) else
+                "The embedded model was converted before (`paths.models`); converting it once adds about a "
+                "minute.")]
     if run.get("note"):
         lines += ["", run["note"]]
     lines += ["", "| rule | jobs | seconds |", "|---|---:|---:|"]
-    for rule, r in sorted(run["rules"].items(), key=lambda kv: -kv[1]["seconds"]):
-        lines.append(f"| {rule} | {r['jobs']} | {r['seconds']:.0f} |")
+    rules = sorted(run["rules"].items(), key=lambda kv: -kv[1]["seconds"])
+    small = [(k, r) for k, r in rules if r["seconds"] < SMALL_RULE_S]
+    for rule, r in rules:
+        if r["seconds"] >= SMALL_RULE_S or len(small) == 1:
+            lines.append(f"| {rule} | {r['jobs']} | {r['seconds']:.0f} |")
+    if len(small) > 1:  # dataset steps, summaries, rendering: one row
+        lines.append(f"| {len(small)} other rules (dataset, summaries, figures, tables, report), each under "
+                     f"{SMALL_RULE_S:.0f} s | {sum(r['jobs'] for _, r in small)} | "
+                     f"{sum(r['seconds'] for _, r in small):.0f} |")
     return "\n".join(lines) + "\n"
 
 
