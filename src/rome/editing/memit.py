@@ -129,6 +129,32 @@ def block_states(lm, layer: int, requests: Sequence[EditRequest], token: str) ->
     return _outputs_at_token(lm, lm.layer_name("block", layer), requests, token)
 
 
+def _ellipsoid_multiplier(gp: torch.Tensor, g2: torch.Tensor, d: int, has_dead: bool) -> float:
+    """μ with Σ (gp_i / (g2_i + μ))² = d over the live coordinates: 0 when that sum is already
+    ≤ d and dead coordinates can take the rest, else the root on (lower, ∞), where the sum
+    decreases (lower = 0 with dead coordinates, −min g² without); bracketing, then bisection."""
+
+    def norm2(mu: float) -> float:
+        return float((gp / (g2 + mu)).pow(2).sum())
+
+    lo = 0.0 if has_dead else -float(g2.min())
+    if has_dead and norm2(0.0) <= d:
+        return 0.0
+    hi = lo + max(float(g2.max()), 1e-12)
+    while norm2(hi) > d:
+        hi = lo + (hi - lo) * 4.0
+    a = lo
+    for _ in range(200):
+        mid = 0.5 * (a + hi)
+        if mid in (a, hi):
+            break
+        if norm2(mid) > d:
+            a = mid
+        else:
+            hi = mid
+    return hi
+
+
 def nearest_normed_input(gain: torch.Tensor, m: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Inputs [n, d] of an RMS norm ``out = g ⊙ x / rms(x)`` whose outputs are the points of the
     norm's reachable set nearest (least squares) to ``target`` [n, d], as close to ``m`` [n, d] as
@@ -150,36 +176,19 @@ def nearest_normed_input(gain: torch.Tensor, m: torch.Tensor, target: torch.Tens
     live = ~dead
     g2 = g * g
     out = torch.empty_like(m)
+    has_dead = bool(dead.any())
     for i in range(m.shape[0]):
         gp = torch.where(live, g * p[i], torch.zeros_like(g))
-
-        def norm2(mu: float) -> float:
-            return float((gp[live] / (g2[live] + mu)).pow(2).sum())
-
-        lo = 0.0 if bool(dead.any()) else -float(g2[live].min())
-        if dead.any() and norm2(0.0) <= d:
-            mu = 0.0
-        else:  # ‖x(μ)‖² decreases in μ on (lo, ∞): bracket the root, then bisect
-            step = max(float(g2[live].max()), 1e-12)
-            hi = lo + step
-            while norm2(hi) > d:
-                hi = lo + (hi - lo) * 4.0
-            a = lo
-            for _ in range(200):
-                mid = 0.5 * (a + hi)
-                if mid in (a, hi):
-                    break
-                if norm2(mid) > d:
-                    a = mid
-                else:
-                    hi = mid
-            mu = hi
+        mu = _ellipsoid_multiplier(gp[live], g2[live], d, has_dead)
         x = torch.where(live, gp / (g2 + mu), torch.zeros_like(g))
         rest = d - float(x.pow(2).sum())
-        if dead.any() and rest > 0:  # the dead coordinates take the rest of the norm, along m
+        if has_dead and rest > 0:  # the dead coordinates take the rest of the norm, along m
             md = torch.where(dead, m[i], torch.zeros_like(m[i]))
             md = md if float(md.norm()) > 0 else dead.double()
             x = x + md / md.norm() * rest ** 0.5
+        if float(x @ x) == 0.0:  # nothing reachable to aim at: keep m
+            out[i] = m[i]
+            continue
         c = float(x @ m[i]) / float(x @ x)
         out[i] = x * (c if c > 0 else float(m[i].pow(2).mean().sqrt()))
     return out.to(dtype)
