@@ -18,6 +18,7 @@ from replkit.cli import add_progress_option, add_set_option, parse_overrides
 
 from ..cli.paths import resolve_editing_paths
 from ..model.info import add_model_arguments, load_from_args
+from ..results.paper_values import NKL_DIRECTIONS, NKL_REDUCTIONS
 from .fluency import SENTENCE_SPLITTERS
 
 
@@ -46,10 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "efficacy, token accuracy; rome.evaluation.strict)")
     parser.add_argument("--match-slack", type=nonnegative_int, default=1,
                         help="greedy tokens beyond the new target's own token count for ES-gen / PS-gen (default 1: one token to see where the word ends)")
-    parser.add_argument("--nkl-direction", choices=["edited_unedited", "unedited_edited"], default="edited_unedited",
+    parser.add_argument("--nkl-direction", choices=NKL_DIRECTIONS, default=NKL_DIRECTIONS[0],
                         help="NKL: KL(edited || unedited) as the specificityplus code (default) or KL(unedited || edited) "
                              "as its paper's text")
-    parser.add_argument("--nkl-reduction", choices=["batchmean", "sum"], default="batchmean",
+    parser.add_argument("--nkl-reduction", choices=NKL_REDUCTIONS, default=NKL_REDUCTIONS[0],
                         help="NKL: the divergence divided by the vocabulary size as the specificityplus code "
                              "(reduction='batchmean', default) or the divergence itself (sum)")
     parser.add_argument("--reference-dir", default=None,

@@ -60,6 +60,7 @@ from counterfact.errors import BadInputError
 from ..model.generation import generate_ids
 from ..model.record_prompts import RecordError, record_prompts, record_targets
 from ..model.scoring import TargetScore, encode_prompt, encode_target, score_targets
+from ..results.paper_values import NKL_DIRECTIONS, NKL_REDUCTIONS
 from ..results.prompt_metrics import magnitude, success
 from .metrics import token_accuracy
 
@@ -69,8 +70,6 @@ STRICT_VERSION = "strict-2"  # 2: NKL direction and reduction are settings (defa
 # Per-record fields (in a result block) that this module writes.
 PLUS_KIND = "distracting_neighborhood_prompts"      # the specificityplus code's name for CounterFact+ prompts
 GEN_KINDS = ("rewrite_prompts", "paraphrase_prompts")
-NKL_DIRECTIONS = ("edited_unedited", "unedited_edited")   # KL(P_edited || P_unedited) (code) or the reverse (text)
-NKL_REDUCTIONS = ("batchmean", "sum")                       # the sum / |V| (code) or the sum over the vocabulary
 
 
 @dataclass

@@ -75,7 +75,7 @@ class Block:
     model: str
     rows: list
     thresholds: dict | None = None   # the thresholds its red marks used
-    nkl: str = ""                    # what its NKL columns hold (nkl_caption); "" for the paper's blocks
+    nkl: tuple = ()                  # what its NKL columns hold (_nkl_definitions); () for the paper's blocks
 
 
 def _ours(summary: dict, columns) -> list[Row]:
@@ -165,7 +165,7 @@ def build_blocks(table: str, summaries: Sequence[dict], paper_beside: bool = Tru
             n_text = f"N = {ns[0]}-{ns[-1]}, per row"
         else:
             n_text = f"N = {ns[0] if ns else 0}"
-        blocks.append(Block(f"{s['model']} (ours, {n_text})", s["model"], rows, ours_th, nkl_caption([s])))
+        blocks.append(Block(f"{s['model']} (ours, {n_text})", s["model"], rows, ours_th, _nkl_definitions(s)))
         if not prows and paper_beside:
             ref = ORIENTATION_MODEL[published]
             ref_rows = paper_rows(published, ref)
@@ -193,21 +193,18 @@ def _fmt(v, ci=None, column: str = "") -> str:
     return s
 
 
-def nkl_caption(summaries: Sequence[dict]) -> str:
-    """What the NKL columns of these summaries hold (from each run's settings; a summary written
-    before the setting existed held the sum in the code's direction)."""
+def _nkl_definitions(summary: dict) -> tuple[str, ...]:
+    """What the NKL columns of ``summary`` hold, from each run's settings (a summary written before
+    the setting existed held the sum in the code's direction); distinct, in order."""
     found = []
-    for s in summaries:
-        for st in (s.get("settings") or {}).values():
-            strict = (st or {}).get("strict") or {}
-            if not strict.get("enabled", True):
-                continue
-            old = strict.get("version") == "strict-1"
-            d = nkl_definition(strict.get("nkl_direction", "edited_unedited"),
-                               strict.get("nkl_reduction", "sum" if old else "batchmean"))
-            if d not in found:
-                found.append(d)
-    return " or ".join(found) if found else nkl_definition()
+    for st in (summary.get("settings") or {}).values():
+        strict = (st or {}).get("strict") or {}
+        if not strict.get("enabled", True):
+            continue
+        old = strict.get("version") == "strict-1"
+        found.append(nkl_definition(strict.get("nkl_direction", "edited_unedited"),
+                                    strict.get("nkl_reduction", "sum" if old else "batchmean")))
+    return tuple(dict.fromkeys(found))
 
 
 def _column_ns(b: Block, columns) -> str:
@@ -230,7 +227,7 @@ def _scaled_thresholds(b: Block) -> str:
 
 
 def _blocks_nkl(blocks: Sequence[Block]) -> str:
-    found = list(dict.fromkeys(b.nkl for b in blocks if b.nkl))
+    found = list(dict.fromkeys(d for b in blocks for d in b.nkl))
     return " or ".join(found) if found else nkl_definition()
 
 

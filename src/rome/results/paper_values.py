@@ -15,6 +15,12 @@ UNSCALED_COLUMNS = frozenset({"NKL", "NKL+"})
 LOWER_IS_BETTER = frozenset({"NKL", "NKL+"})
 
 
+# NKL settings (rome.evaluation.strict): KL(P_edited || P_unedited) as the specificityplus code, or the
+# reverse as its paper's text; the sum divided by the vocabulary size as that code, or the sum itself.
+NKL_DIRECTIONS = ("edited_unedited", "unedited_edited")
+NKL_REDUCTIONS = ("batchmean", "sum")
+
+
 def nkl_definition(direction: str = "edited_unedited", reduction: str = "batchmean") -> str:
     """What the NKL columns hold under the evaluation's ``nkl_direction`` / ``nkl_reduction``
     (defaults: the specificityplus code's KL(edited ‖ unedited) divided by the vocabulary size)."""
