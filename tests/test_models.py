@@ -129,3 +129,41 @@ def test_unsupported_library_versions_fail_loudly():
         check_versions({"transformers": "4.46.0", "torch": "2.13.0"})
     with pytest.raises(RuntimeError, match=r"torch 2\.5\.1 \(needs >= 2\.6\)"):
         check_versions({"transformers": "5.0.0", "torch": "2.5.1"})
+
+
+class _FakeTokenizer:
+    """Encodes any text as the given ids (a stand-in for a converted tokenizer)."""
+
+    def __init__(self, ids):
+        self.ids = list(ids)
+
+    def __call__(self, text):
+        return {"input_ids": self.ids}
+
+
+def test_embedded_tokenizer_probe_refuses_wrong_conversions():
+    from rome.model.loading import TOKENIZER_PROBE, TokenizerConversionError, check_embedded_tokenizer
+
+    text, want = TOKENIZER_PROBE
+    check_embedded_tokenizer(_FakeTokenizer(want), "here", version="5.25.0")  # the right ids pass
+    # transformers 5.18-5.22: the same pieces without <bos>
+    with pytest.raises(TokenizerConversionError, match=r"no <bos> first.*transformers 5\.20\.0.*>= 5\.23"):
+        check_embedded_tokenizer(_FakeTokenizer(want[1:]), "folder X", version="5.20.0")
+    # transformers 5.17: no merges, the sentence falls apart into character pairs
+    pieces = [818, 645, 2642, 535, 558, 572, 497, 563, 537, 629, 502, 524, 528, 494, 499, 505, 665, 529]
+    with pytest.raises(TokenizerConversionError, match=r"from folder X.*18 tokens instead of 12"):
+        check_embedded_tokenizer(_FakeTokenizer(pieces), "folder X", version="5.17.0")
+    with pytest.raises(TokenizerConversionError, match="other token ids"):
+        check_embedded_tokenizer(_FakeTokenizer([2] + [7] * 11), "folder X", version="5.25.0")
+
+
+@pytest.mark.gemma
+def test_embedded_tokenizer_encodes_the_probe_as_gemma_does(gemma_tok):
+    from rome.model.loading import TOKENIZER_PROBE
+
+    text, want = TOKENIZER_PROBE
+    assert gemma_tok.bos_token == "<bos>" and gemma_tok.bos_token_id == want[0]
+    # the pieces by hand: <bos>, then whole words (the Gemma 3 vocabulary holds all of them)
+    assert [gemma_tok.decode([i]) for i in want] == ["<bos>", "The", " Eiffel", " Tower", " is", " located", " in",
+                                                    " the", " city", " of", " Paris", "."]
+    assert list(gemma_tok(text)["input_ids"]) == list(want)

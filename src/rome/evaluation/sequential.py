@@ -237,7 +237,7 @@ def delta_norms(model: torch.nn.Module, originals: Mapping[str, torch.Tensor]) -
     out = {}
     with torch.no_grad():
         for name, w0 in sorted(originals.items()):
-            w0d = w0.double()
+            w0d = w0.double().cpu()  # the originals live on the model's device
             out[name] = float(torch.linalg.vector_norm(params[name].detach().double().cpu() - w0d)
                               / torch.linalg.vector_norm(w0d))
     return out

@@ -101,6 +101,42 @@ def embedded_gemma_dir(cache: str | os.PathLike | None = None, log=print) -> Pat
     return target
 
 
+# A sentence and its ids in the Gemma 3 vocabulary (<bos>, The, ' Eiffel', ' Tower', ' is',
+# ' located', ' in', ' the', ' city', ' of', ' Paris', '.'). transformers converts the GGUF's
+# tokenizer itself, and some releases convert it wrongly without a word: 5.17 drops the BPE
+# merges (the sentence becomes 30 character-pair pieces, perplexity ~300 instead of ~20) and
+# 5.18-5.22 drop the <bos> the model was trained with. The embedded model's tokenizer is
+# checked against this sentence when it is converted and whenever it is loaded.
+TOKENIZER_PROBE = ("The Eiffel Tower is located in the city of Paris.",
+                   (2, 818, 94648, 25822, 563, 5628, 528, 506, 3207, 529, 9079, 236761))
+GOOD_GGUF_TRANSFORMERS = "5.23"
+
+
+class TokenizerConversionError(ModelUnavailableError):
+    """The embedded Gemma's tokenizer does not encode as the Gemma 3 vocabulary does."""
+
+
+def check_embedded_tokenizer(tok, where: str, version: str | None = None) -> None:
+    """Refuse a converted embedded-Gemma tokenizer that does not encode :data:`TOKENIZER_PROBE`
+    exactly (``where``: the folder or file it came from, named in the message)."""
+    if version is None:
+        import transformers
+
+        version = transformers.__version__
+    text, want = TOKENIZER_PROBE
+    got = tuple(int(i) for i in tok(text)["input_ids"])
+    if got == want:
+        return
+    why = ("no <bos> first" if got == want[1:] else
+           f"{len(got)} tokens instead of {len(want)} (BPE merges missing?)" if len(got) != len(want) else
+           "other token ids")
+    raise TokenizerConversionError(
+        f"the embedded {EMBEDDED_GEMMA} tokenizer from {where} encodes {text!r} wrongly ({why}; "
+        f"got {list(got[:8])}..., want {list(want[:8])}...). transformers {version} converts GGUF "
+        f"tokenizers wrongly (5.17 drops the merges, 5.18-5.22 the <bos>): install transformers >= "
+        f"{GOOD_GGUF_TRANSFORMERS}, and delete a folder converted with a wrong one to convert it again")
+
+
 def _convert_embedded_gemma(pkg, root: Path, target: Path, log) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -111,6 +147,7 @@ def _convert_embedded_gemma(pkg, root: Path, target: Path, log) -> None:
         t0 = time.time()
         log("[rome] dequantising to float32 (about a minute, once) ...")
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        check_embedded_tokenizer(tok, f"the GGUF {pkg.MODEL_NAME}")
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         # A GGUF-loaded model refuses save_pretrained while it looks quantised.
         model.hf_quantizer = None  # type: ignore[assignment]  # nn.Module's __setattr__ stub admits only Tensor | Module
@@ -166,6 +203,8 @@ def load_tokenizer(name: str, cache: str | os.PathLike | None = None, offline: b
         tok = AutoTokenizer.from_pretrained(path, local_files_only=local or is_offline(offline))
     except (OSError, ValueError) as err:
         raise _unavailable(name, err) from err
+    if name in EMBEDDED_ALIASES:
+        check_embedded_tokenizer(tok, path)
     return prepare_tokenizer(tok)
 
 
