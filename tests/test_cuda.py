@@ -24,6 +24,7 @@ from rome.editing.registry import make_editor
 from rome.evaluation.counterfact_eval import GenerationSettings, score_record
 from rome.evaluation.generation import generate_texts
 from rome.evaluation.sequential import SequentialInputs, SequentialSettings, run_sequential
+from rome.evaluation.strict import StrictSettings
 from rome.model.hooks import count_hooks
 from rome.model.loaded_model import wrap
 from rome.testing import tiny_model
@@ -133,6 +134,40 @@ def test_edits_equal_on_cuda_and_restore_exactly(method, gpt2_tok, tmp_path, cor
     for n, d in deltas["cpu"].items():
         err = float(torch.linalg.norm(deltas["cuda"][n] - d) / torch.linalg.norm(d))
         assert err < 1e-3, f"{method} {n}: ΔW differs by {err:.2e} (relative) between cuda and cpu"
+
+
+@pytest.mark.parametrize("method", ["ft", "ft-l", "attn", "kn"])
+def test_baseline_edits_run_on_cuda_and_restore_exactly(method, gpt2_tok, tmp_path, corpus_present):
+    """The fine-tuning baselines and KN: the edit lands on the GPU and is undone bit for bit
+    (their many optimiser steps make a CPU/GPU comparison of ΔW a test of rounding, not of the code)."""
+    _, gpu = pair("gpt2", gpt2_tok)
+    before = weights(gpu)
+    result = make_editor(method, gpu, {}, options(tmp_path)).apply(gpu, REQS[:1])
+    params = dict(gpu.model.named_parameters())
+    changed = [n for n in before if not torch.equal(before[n], params[n])]
+    assert changed and all(params[n].device.type == "cuda" and torch.isfinite(params[n]).all() for n in changed)
+    result.restore(gpu.model)
+    assert all(torch.equal(p, before[n]) for n, p in gpu.model.named_parameters())
+    assert count_hooks(gpu.model) == 0
+
+
+def test_strict_scores_equal_on_cuda(gpt2_tok):
+    """CounterFact+, token accuracy, greedy continuations and the NKL distributions."""
+    cpu, gpu = pair("gpt2", gpt2_tok)
+    off = GenerationSettings(enabled=False)
+    blocks, dists = {}, {}
+    for name, lm in (("cpu", cpu), ("cuda", gpu)):
+        dists[name] = {}
+        blocks[name] = score_record(lm, RECORD, generation=off, strict=StrictSettings(), greedy=True, dists=dists[name])
+    assert {k: v for k, v in blocks["cuda"].items() if isinstance(v, list) and v and isinstance(v[0], str)} == \
+        {k: v for k, v in blocks["cpu"].items() if isinstance(v, list) and v and isinstance(v[0], str)}
+    np.testing.assert_allclose(numbers(blocks["cuda"]), numbers(blocks["cpu"]), rtol=1e-5, atol=1e-6)
+    assert dists["cpu"].keys() == dists["cuda"].keys() and dists["cpu"]
+    def stacked(rows):
+        return torch.stack([torch.as_tensor(r).detach().double().cpu() for r in rows]).numpy()
+
+    for k, d in dists["cpu"].items():  # next-token log-probabilities over the vocabulary
+        np.testing.assert_allclose(stacked(dists["cuda"][k]), stacked(d), rtol=1e-4, atol=1e-5)
 
 
 def test_scoring_equal_on_cuda(gpt2_tok):
