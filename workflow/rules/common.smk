@@ -110,6 +110,11 @@ DS = f"{DATA}/dataset/seed{SEED}"          # model-independent dataset artifacts
 D = f"{DATA}/runs/{RUN}"                   # model-dependent intermediates
 FIG = f"{P['figures']}/{RUN}"
 PROV = f"{DATA}/provenance/{RUN}"
+# Outputs that runs share (data/dataset/seed<N>/, data/upstream/) record their provenance
+# outside the run's folder (one record per rule and outputs, so seeds do not collide): a
+# run-specific folder in their params made each run_name rebuild the shared dataset, and
+# every other run rerun after it. `rome audit --dir` takes both folders.
+SHARED_PROV = f"{DATA}/provenance/shared"
 LOGS = f"{DATA}/logs/{RUN}"                # one log per job (per wildcard)
 BENCH = f"{DATA}/benchmarks/{RUN}"         # one benchmark TSV per job
 HYPERNET_DIR = f"{D}/hypernets"

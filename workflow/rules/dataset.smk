@@ -10,7 +10,7 @@ rule pararel_download:
         directory(f"{UPSTREAM_DIR}/pararel"),
     params:
         prov=prov(),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("pararel_download"),
     benchmark:
@@ -32,7 +32,7 @@ rule upstream_file:
     params:
         dest=UPSTREAM_DIR,
         prov=prov(),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("upstream_file", "name"),
     benchmark:
@@ -59,7 +59,7 @@ rule zsre_split:
         fraction=DSET["zsre_train_fraction"],
         seed=SEED,
         prov=prov(seed=SEED, zsre_train_fraction=DSET["zsre_train_fraction"]),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("zsre_split"),
     benchmark:
@@ -84,7 +84,7 @@ rule counterfact_build:
         seed=SEED,
         prov=prov(seed=SEED, relations=DSET["relations"], ambiguous=DSET["ambiguous"],
                   neighbour_pool=DSET["neighbour_pool"]),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("counterfact_build"),
     benchmark:
@@ -107,7 +107,7 @@ rule counterfact_validate:
         f"{DS}/validation.json",
     params:
         prov=prov(),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("counterfact_validate"),
     benchmark:
@@ -128,7 +128,7 @@ rule counterfact_stats:
         f"{DS}/stats.json",
     params:
         prov=prov(),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("counterfact_stats"),
     benchmark:
@@ -153,7 +153,7 @@ rule counterfact_split:
         fraction=1.0 - DSET["train_fraction"],
         seed=SEED,
         prov=prov(seed=SEED, train_fraction=DSET["train_fraction"]),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("counterfact_split"),
     benchmark:
@@ -182,7 +182,7 @@ rule reference_texts:
         match=DSET["reference_match"],
         out_dir=f"{DS}/reference",
         prov=prov(reference_match=DSET["reference_match"]),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("reference_texts"),
     benchmark:
@@ -240,7 +240,7 @@ rule zsre_convert:
         part="eval|train",
     params:
         prov=prov(),
-        prov_dir=PROV,
+        prov_dir=SHARED_PROV,
     log:
         log_of("zsre_convert", "part"),
     benchmark:

@@ -69,15 +69,24 @@ def audit_items(items: dict, rule: str) -> list[Finding]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", default=str(cli_paths.PROVENANCE_DIR), help="folder of provenance records")
+    parser.add_argument("--dir", nargs="+", default=[str(cli_paths.PROVENANCE_DIR)],
+                        help="folders of provenance records (the workflow's: data/provenance/<run_name> and, for "
+                             "the outputs runs share, data/provenance/shared)")
     parser.add_argument("--json", action="store_true", help="print findings as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not Path(args.dir).is_dir():
-        print(f"rome audit: no provenance folder {args.dir} (run the workflow first)")
+    dirs = [args.dir] if isinstance(args.dir, str) else list(args.dir)
+    missing = [d for d in dirs if not Path(d).is_dir()]
+    if missing:
+        print(f"rome audit: no provenance folder {', '.join(missing)} (run the workflow first)")
         return 1
-    findings, n = audit(args.dir)
+    findings: list[Finding] = []
+    n = 0
+    for d in dirs:
+        found, count = audit(d)
+        findings += found
+        n += count
     if args.json:
         print(json.dumps([asdict(f) for f in findings], indent=2))
     else:
