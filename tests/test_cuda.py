@@ -32,6 +32,7 @@ from rome.tracing.engine_fast import FastEngine
 from rome.tracing.prepare import TraceSettings, prepare
 from rome.tracing.restore import KINDS, kind_restorations
 from testpaths import WIKITEXT2
+from toy_records import toy_record
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (run on a GPU machine)")]
@@ -40,16 +41,7 @@ REQS = [
     EditRequest("{} plays the sport of", "LeBron James", "football", "basketball", case_id=1),
     EditRequest("{} is located in the city of", "The Eiffel Tower", "Rome", "Paris", case_id=2),
 ]
-RECORD = {
-    "case_id": 0, "pararel_idx": 0,
-    "requested_rewrite": {"prompt": "The mother tongue of {} is", "relation_id": "P103",
-                          "target_new": {"str": "English", "id": "x"}, "target_true": {"str": "French", "id": "y"},
-                          "subject": "Danielle Darrieux"},
-    "paraphrase_prompts": ["It rained. Danielle Darrieux, a native", "Hello there. Danielle Darrieux speaks"],
-    "neighborhood_prompts": ["The mother tongue of Léon Blum is", "The native language of Jean Gabin is"],
-    "attribute_prompts": ["J. R. R. Tolkien is a native speaker of"],
-    "generation_prompts": ["Danielle Darrieux's mother tongue is", "Where Danielle Darrieux is from, people speak"],
-}
+RECORD = toy_record()
 
 
 @pytest.fixture(autouse=True)
@@ -207,11 +199,7 @@ def test_bfloat16_edit_on_cuda_is_finite_and_restores(method, bos_tok, tmp_path,
 def test_sequential_resume_on_cuda_gives_the_same_bytes(gpt2_tok, tmp_path, corpus_present):
     _, gpu = pair("gpt2", gpt2_tok)
     subjects = ["Danielle Darrieux", "Edwin of Northumbria", "Toko Yasuda", "Apple A5", "Honda Civic", "Tom Hanks"]
-    records = []
-    for i, s in enumerate(subjects):
-        r = json.loads(json.dumps(RECORD).replace("Danielle Darrieux", s))
-        r["case_id"] = i
-        records.append(r)
+    records = [toy_record(i, s) for i, s in enumerate(subjects)]
     heldout = [list(gpu.tokenizer("The quick brown fox jumps over the lazy dog. It rained all day.")["input_ids"])]
     inputs = SequentialInputs(records_file=str(tmp_path / "r.json"), heldout=heldout)
     Path(inputs.records_file).write_text(json.dumps(records))
