@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    dirs = [args.dir] if isinstance(args.dir, str) else list(args.dir)
+    dirs = args.dir  # nargs="+": always a list
     missing = [d for d in dirs if not Path(d).is_dir()]
     if missing:
         print(f"rome audit: no provenance folder {', '.join(missing)} (run the workflow first)")
