@@ -24,7 +24,7 @@ def _cmd_build(a) -> int:
                            neighbour_pool=a.neighbour_pool, drop_incomplete=not a.keep_incomplete,
                            progress=not a.no_progress)
     summary = {k: report[k] for k in ("n_facts", "n_records", "n_dropped", "dropped_by_reason", "shortfalls",
-                                      "missing_relations", "table2", "output")}
+                                      "missing_relations", "table2", "output", "seconds")}
     summary["paraphrase_prefix_words"] = {k: {x: v[x] for x in ("median", "p10", "p90", "max") if x in v}
                                           for k, v in report["paraphrase_prefix_words"].items()}
     print(dumps_json(summary), end="")

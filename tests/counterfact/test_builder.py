@@ -167,6 +167,12 @@ def test_same_seed_same_bytes_other_seed_other_bytes(pararel_dir, corpus_file, t
     assert outs[0] == outs[1]
     assert outs[0] != outs[2]
     assert load_records(tmp_path / "a.json")
+    # the report too (no wall-clock time in it): rebuilding "a" gives the same report bytes
+    first = (tmp_path / "a.rep.json").read_bytes()
+    again = build_to_file(pararel_dir, tmp_path / "a.json", corpus_file, seed=3, relations=["P1", "P2"],
+                          templates_path=templates_yaml, report_path=tmp_path / "a.rep.json")
+    assert (tmp_path / "a.rep.json").read_bytes() == first
+    assert b"seconds" not in first and again["seconds"] >= 0
 
 
 def test_missing_relation_is_reported_not_fatal(pararel_dir):
