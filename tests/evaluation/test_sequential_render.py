@@ -36,6 +36,9 @@ def test_table_rows_and_published_values(seq_dir):
     assert ours[1][0] == "FT" and ours[1][8] == "20.0 → 22.0"
     # MEMIT on GPT-J, 10,000 edits (Meng et al. 2023): ES 98.9, PS 88.6, NS 73.7
     assert paper[0][1:6] == ["10,000", "10,000", "98.9", "88.6", "73.7"]
+    # AlphaEdit Table 1 (GPT-J, 2,000 edits in batches of 100): ES 99.75, PS 96.38, NS 75.48, Flu. 618.50
+    alpha = next(r for r in paper if r[0].startswith("AlphaEdit"))
+    assert alpha[1:8] == ["2,000", "100", "99.8", "96.4", "75.5", "–", "618.5"]
 
 
 def test_render_all_writes_every_file(seq_dir, tmp_path):

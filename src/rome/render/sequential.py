@@ -168,8 +168,8 @@ def table_rows(docs: Sequence[dict], model: str) -> tuple[list[list[str]], list[
                      *(_fmt((last.get("edits") or {}).get(c)) for c in MASS_EDITING_COLUMNS),
                      _fmt((last.get("probe") or {}).get("NS")), _fmt(last.get("GE")), ppl,
                      str(last.get("disabling", "–"))])
-    paper = [[label, f"{n:,}", f"{n:,}", *(_fmt(v.get(c)) for c in MASS_EDITING_COLUMNS), "–", "–", "–", "–"]
-             for label, _method, n, v in mass_editing_rows(model)]
+    paper = [[label, f"{n:,}", f"{b:,}", *(_fmt(v.get(c)) for c in MASS_EDITING_COLUMNS), "–", _fmt(v.get("GE")),
+              "–", "–"] for label, _method, n, b, v in mass_editing_rows(model)]
     return ours, paper
 
 
@@ -177,7 +177,7 @@ def render_table(docs: Sequence[dict], stem: str | os.PathLike, model: str) -> l
     ours, paper = table_rows(docs, model)
     stem = Path(stem)
     note = ("ES, PS, NS over every edit of the stream after the last one (percent); probe NS and GE on the fixed "
-            "probe records; published rows: ES, PS, NS of their N edits.")
+            "probe records; published rows: ES, PS, NS (and GE where given) of their N edits.")
     md = (f"**Sequential / mass editing** ({model}).\n\n" + markdown_table(TABLE_HEADER, ours + paper, "lrrrrrrrrr")
           + f"\n{note}\n")
     tex = "\n".join(latex_tabular(TABLE_HEADER, ours + paper)) + "\n"

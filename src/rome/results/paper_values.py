@@ -112,23 +112,29 @@ def paper_rows(table: str, model: str) -> list[tuple[str, str, dict[str, float]]
     return PAPER_TABLES.get((table, pm)) if pm else None
 
 # Mass / sequential editing beside `rome sequential`'s table (figures/<run>/sequential-table.*).
-# Rows ``(label, method, n_edits, values)``, values in percent. MEMIT on GPT-J with 10,000
-# COUNTERFACT edits (Meng et al., *Mass-Editing Memory in a Transformer*, ICLR 2023, section 5.2,
-# the 10,000-edit COUNTERFACT table): the edits go in as ONE batch there, not a sequence, so the
-# row is the mass-editing reference, not a sequential one. AlphaEdit reports sequential results
-# in its own paper (Fang et al., ICLR 2025, Table 1: 2,000 edits in batches of 100); its README
-# (jianghoucheng/AlphaEdit) gives no numbers and the paper's table could not be read here, so no
-# AlphaEdit row is entered (docs/sequential.md).
+# Rows ``(label, method, n_edits, batch_size, values)``, ES/PS/NS in percent, GE x 100 as Table 4.
+# - MEMIT on GPT-J with 10,000 COUNTERFACT edits (Meng et al., *Mass-Editing Memory in a
+#   Transformer*, ICLR 2023, section 5.2, the 10,000-edit COUNTERFACT table): the edits go in as
+#   ONE batch there, not a sequence, so the row is the mass-editing reference, not a sequential one.
+# - AlphaEdit and MEMIT on GPT-J with 2,000 COUNTERFACT edits applied sequentially in batches of
+#   100 (Fang et al., *AlphaEdit*, ICLR 2025, Table 1; its Eff./Gen./Spe./Flu. are the MEMIT
+#   code's ES/PS/NS/GE). The AlphaEdit README gives no numbers and the paper's PDF could not be
+#   opened here: the values were read from a third-party summary of a later paper (BLUE) that
+#   reprints Table 1's GPT-J rows as its baselines, not from the PDF itself (docs/sequential.md).
 MASS_EDITING_COLUMNS = ("ES", "PS", "NS")
-MASS_EDITING: dict[str, list[tuple[str, str, int, dict[str, float]]]] = {
+MASS_EDITING: dict[str, list[tuple[str, str, int, int, dict[str, float]]]] = {
     "EleutherAI/gpt-j-6B": [
-        ("MEMIT (GPT-J, 10,000 edits in one batch; Meng et al. 2023)", "memit", 10000,
+        ("MEMIT (GPT-J, 10,000 edits in one batch; Meng et al. 2023)", "memit", 10000, 10000,
          {"ES": 98.9, "PS": 88.6, "NS": 73.7}),
+        ("MEMIT (GPT-J, 2,000 sequential edits; AlphaEdit Table 1)", "memit", 2000, 100,
+         {"ES": 98.55, "PS": 95.50, "NS": 63.64, "GE": 546.28}),
+        ("AlphaEdit (GPT-J, 2,000 sequential edits; Fang et al. 2025)", "alphaedit", 2000, 100,
+         {"ES": 99.75, "PS": 96.38, "NS": 75.48, "GE": 618.50}),
     ],
 }
 MASS_EDITING_ORIENTATION = "EleutherAI/gpt-j-6B"
 
 
-def mass_editing_rows(model: str) -> list[tuple[str, str, int, dict[str, float]]]:
+def mass_editing_rows(model: str) -> list[tuple[str, str, int, int, dict[str, float]]]:
     """The published mass-editing rows for ``model``; for a model without any, GPT-J's (for orientation)."""
     return MASS_EDITING.get(paper_model(model) or "", MASS_EDITING[MASS_EDITING_ORIENTATION])
