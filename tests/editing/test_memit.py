@@ -177,6 +177,31 @@ def test_batched_z_equals_one_request_at_a_time(tiny_gpt2, cache):
         assert torch.allclose(alone.v_star, b.v_star, atol=1e-4, rtol=1e-3)
 
 
+def test_a_batch_larger_than_a_z_group_is_optimised_in_groups(tiny_gpt2, cache, monkeypatch):
+    """Z_GROUP = 2 splits the 3 requests into groups of 2 and 1: each z* as in one batch (up to
+    padding's rounding), in request order, every group through its own optimisation."""
+    import rome.editing.memit as memit_mod
+
+    lm = tiny_gpt2
+    ed = editor(MEMITEditor, lm, cache)
+    templates = ed.templates(lm)
+    whole = ed.compute_z(lm, REQS, templates)
+    sizes: list[int] = []
+    real = memit_mod.optimise_values
+
+    def counted(lm_, layer, reqs, *a, **kw):
+        sizes.append(len(reqs))
+        return real(lm_, layer, reqs, *a, **kw)
+
+    monkeypatch.setattr(memit_mod, "Z_GROUP", 2)
+    monkeypatch.setattr(memit_mod, "optimise_values", counted)
+    grouped = ed.compute_z(lm, REQS, templates)
+    assert sizes == [2, 1]
+    for a, b in zip(whole, grouped):
+        assert len(a.losses) == len(b.losses)
+        assert torch.allclose(a.v_star, b.v_star, atol=1e-4, rtol=1e-3)
+
+
 # -- editing, restoring, determinism --------------------------------------------------------------
 
 @pytest.mark.parametrize("cls", [MEMITEditor, AlphaEditEditor])

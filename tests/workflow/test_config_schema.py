@@ -86,6 +86,11 @@ def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None,
     ({"sequential": {"batch_size": 2, "eval_every": 3}},
      "config key sequential.eval_every: 3 is not a multiple of sequential.batch_size 2"),
     ({"sequential": {"disabling_entropy": 1.5}}, "config key sequential.disabling_entropy: 1.5 is greater than the maximum of 1"),
+    ({"sequential": {"batch_size_by_method": {"memit": 3}, "eval_every": 2}},
+     "config key sequential.eval_every: 2 is not a multiple of sequential.batch_size_by_method.memit 3"),
+    ({"sequential": {"methods": ["rome"], "batch_size_by_method": {"memit": 2}}},
+     "config key sequential.batch_size_by_method.memit: 'memit' is not one of sequential.methods ['rome']"),
+    ({"sequential": {"batch_size_by_method": {"memitt": 2}}}, "config key sequential.batch_size_by_method"),
 ])
 def test_bad_values_fail_at_parse_time_naming_the_key(overlay, expected, tmp_path):
     run = _dry(tmp_path, overlay)
@@ -100,6 +105,21 @@ def test_a_missing_local_copy_fails_naming_the_key_the_variable_and_the_download
     out = run.stdout + run.stderr
     assert run.returncode != 0
     assert "input paths.pararel not found" in out and "$ROME_SHARED_DATA" in out and "paths.pararel: download" in out
+
+
+def test_a_methods_own_batch_size_reaches_its_command_and_only_its_provenance(tmp_path):
+    """sequential.batch_size_by_method: MEMIT's jobs get --batch-size 4 and record 4 as their
+    batch size; ROME's keep sequential.batch_size and a record without the override, so changing
+    MEMIT's batch size cannot rerun ROME's stream."""
+    run = _dry(tmp_path, {"sequential": {"batch_size_by_method": {"memit": 4}, "eval_every": 4}},
+               extra_args=("-p", "--forceall"))
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-2000:]
+    cmds = [line for line in out.splitlines() if "rome sequential --method" in line]
+    by_method = {c.split("--method ")[1].split()[0]: c for c in cmds}
+    assert "--batch-size 4 " in by_method["memit"] and '"batch_size": 4' in by_method["memit"]
+    assert "--batch-size 2 " in by_method["rome"] and '"batch_size": 2' in by_method["rome"]
+    assert "batch_size_by_method" not in by_method["rome"]
 
 
 def test_nested_command_line_values_keep_their_types(tmp_path):

@@ -1,14 +1,35 @@
 # Sequential editing (the ROME paper's successors: MEMIT, r-ROME, AlphaEdit): for each method of
 # sequential.methods one seeded stream of sequential.n_edits COUNTERFACT eval edits in batches of
-# sequential.batch_size, never undone, measured and checkpointed every sequential.eval_every edits
-# (`rome sequential`, resumable); then the figures against the number of edits and the
-# mass-editing table beside the published values (`rome render-sequential`). docs/sequential.md.
+# sequential.batch_size (or the method's sequential.batch_size_by_method), never undone, measured
+# and checkpointed every sequential.eval_every edits (`rome sequential`, resumable); then the
+# figures against the number of edits and the mass-editing table beside the published values
+# (`rome render-sequential`). docs/sequential.md.
 
 SQ = section("sequential")
 
-if SQ["eval_every"] % SQ["batch_size"]:
-    raise WorkflowError(f"config key sequential.eval_every: {SQ['eval_every']} is not a multiple of "
-                        f"sequential.batch_size {SQ['batch_size']} (checkpoints fall between batches)")
+
+def seq_batch(method):
+    """The method's edits per editor call: sequential.batch_size_by_method, else sequential.batch_size."""
+    return SQ["batch_size_by_method"].get(method, SQ["batch_size"])
+
+
+for _m in SQ["batch_size_by_method"]:
+    if _m not in SQ["methods"]:
+        raise WorkflowError(f"config key sequential.batch_size_by_method.{_m}: {_m!r} is not one of "
+                            f"sequential.methods {SQ['methods']}")
+for _key, _b in [("batch_size", SQ["batch_size"]),
+                 *((f"batch_size_by_method.{m}", b) for m, b in SQ["batch_size_by_method"].items())]:
+    if SQ["eval_every"] % _b:
+        raise WorkflowError(f"config key sequential.eval_every: {SQ['eval_every']} is not a multiple of "
+                            f"sequential.{_key} {_b} (checkpoints fall between batches)")
+
+
+def seq_prov(method):
+    """params.prov of one method's stream: its own batch size, not the other methods' overrides
+    (changing MEMIT's batch must not rerun ROME's stream)."""
+    settings = {k: v for k, v in SQ.items() if k not in ("methods", "batch_size_by_method")}
+    return prov(seed=SEED, model=MODEL, sequential={**settings, "batch_size": seq_batch(method)},
+                stats_tokens=ST["tokens"], device=DEVICE, dtype=DTYPE)
 
 
 rule sequential_edit:
@@ -22,7 +43,7 @@ rule sequential_edit:
         **model_params(),
         **stats_params(),
         n=SQ["n_edits"],
-        batch=SQ["batch_size"],
+        batch=lambda w: seq_batch(w.method),
         every=SQ["eval_every"],
         probes=SQ["probe_records"],
         generation_tokens=SQ["generation_tokens"],
@@ -32,8 +53,7 @@ rule sequential_edit:
         seed=SEED,
         templates=f"{D}/templates",
         out_dir=f"{D}/sequential",
-        prov=prov(seed=SEED, model=MODEL, sequential={k: v for k, v in SQ.items() if k != "methods"},
-                  stats_tokens=ST["tokens"], device=DEVICE, dtype=DTYPE),
+        prov=lambda w: seq_prov(w.method),
         prov_dir=PROV,
     threads: 1
     log:
