@@ -121,6 +121,21 @@ def test_too_many_edits_and_duplicate_subjects_in_a_batch(toy):
         _settings(eval_every=3, batch_size=2)
 
 
+def test_checkpoint_schedules_by_hand():
+    assert _settings(n_edits=1000, eval_every=100).checkpoints() == [0, *range(100, 1001, 100)]
+    assert _settings(n_edits=7, eval_every=3, batch_size=1).checkpoints() == [0, 3, 6, 7]
+    # log: eval_every x 1, 2, 5, 10, 20, 50, ... below N, then N
+    assert _settings(n_edits=1000, eval_every=100, eval_schedule="log").checkpoints() == [0, 100, 200, 500, 1000]
+    assert _settings(n_edits=10000, eval_every=10, eval_schedule="log").checkpoints() == \
+        [0, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+    assert _settings(n_edits=7, eval_every=1, batch_size=1, eval_schedule="log").checkpoints() == [0, 1, 2, 5, 7]
+    assert _settings(n_edits=4, eval_every=2, batch_size=1, eval_schedule="log").checkpoints() == [0, 2, 4]
+    with pytest.raises(SequentialSettingsError, match="eval-schedule: one of linear, log, got 'cubic'"):
+        _settings(eval_schedule="cubic")
+    # the schedule is part of every checkpoint's key
+    assert _settings(eval_schedule="log").as_json()["eval_schedule"] == "log"
+
+
 def test_editor_state_round_trip():
     state = {"method": "a", "layers": [3, 4], "kkt": {"3": torch.eye(2), "4": torch.ones(1)}, "n": 5, "x": None}
     skeleton, tensors = split_state(state)

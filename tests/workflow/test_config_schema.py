@@ -91,6 +91,7 @@ def _dry(tmp_path: Path, overlay: dict, env_extra: dict | None = None,
     ({"sequential": {"methods": ["rome"], "batch_size_by_method": {"memit": 2}}},
      "config key sequential.batch_size_by_method.memit: 'memit' is not one of sequential.methods ['rome']"),
     ({"sequential": {"batch_size_by_method": {"memitt": 2}}}, "config key sequential.batch_size_by_method"),
+    ({"sequential": {"eval_schedule": "cubic"}}, "config key sequential.eval_schedule: 'cubic' is not one of"),
 ])
 def test_bad_values_fail_at_parse_time_naming_the_key(overlay, expected, tmp_path):
     run = _dry(tmp_path, overlay)
@@ -120,6 +121,7 @@ def test_a_methods_own_batch_size_reaches_its_command_and_only_its_provenance(tm
     assert "--batch-size 4 " in by_method["memit"] and '"batch_size": 4' in by_method["memit"]
     assert "--batch-size 2 " in by_method["rome"] and '"batch_size": 2' in by_method["rome"]
     assert "batch_size_by_method" not in by_method["rome"]
+    assert "--eval-schedule linear " in by_method["rome"]  # the schema's default reaches the command
 
 
 def test_nested_command_line_values_keep_their_types(tmp_path):

@@ -45,6 +45,7 @@ rule sequential_edit:
         n=SQ["n_edits"],
         batch=lambda w: seq_batch(w.method),
         every=SQ["eval_every"],
+        schedule=SQ["eval_schedule"],
         probes=SQ["probe_records"],
         generation_tokens=SQ["generation_tokens"],
         ppl_tokens=SQ["ppl_tokens"],
@@ -68,7 +69,7 @@ rule sequential_edit:
             "rome sequential --method {wildcards.method}",
             LM,
             "--records {input.records:q} --n-edits {params.n} --batch-size {params.batch} --eval-every"
-            " {params.every} --probe-records {params.probes} --generation-tokens {params.generation_tokens}"
+            " {params.every} --eval-schedule {params.schedule} --probe-records {params.probes} --generation-tokens {params.generation_tokens}"
             " --ppl-corpus {input.corpus:q} --ppl-tokens {params.ppl_tokens} --disabling-entropy {params.entropy}"
             " --disabling-norm-factor {params.norm_factor} --seed {params.seed}",
             STATS,

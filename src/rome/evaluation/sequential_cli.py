@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=1, help="edits per editor call (b)")
     parser.add_argument("--eval-every", type=positive_int, default=10,
                         help="measure and checkpoint every K edits (a multiple of --batch-size)")
+    parser.add_argument("--eval-schedule", choices=("linear", "log"), default="linear",
+                        help="linear: a checkpoint every K edits; log: at K x 1, 2, 5, 10, 20, 50, ... edits")
     parser.add_argument("--probe-records", type=nonnegative_int, default=4,
                         help="fixed records outside the stream, never edited, measured at every checkpoint")
     parser.add_argument("--case-ids", default=None,
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         ge_prompts=args.ge_prompts, disabling_prompts=args.disabling_prompts,
         perplexity=PerplexitySettings(tokens=args.ppl_tokens, max_length=args.ppl_max_length, seed=args.seed),
         disabling=DisablingRule(entropy_below=args.disabling_entropy, norm_factor=args.disabling_norm_factor),
-        overrides=overrides, batch_scoring=args.batch_scoring,
+        overrides=overrides, batch_scoring=args.batch_scoring, eval_schedule=args.eval_schedule,
     )
     from .sequential import check_batches, make_stream
 
