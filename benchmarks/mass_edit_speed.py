@@ -8,9 +8,10 @@ fact's prompt, its subject, and the answer of another fact of the same relation 
 target), distinct keys only (a MEMIT batch refuses two requests with the same key). For each
 method and batch size, one batch is applied (the default hyperparameters of
 ``hparams/<method>/gemma-3-270m.yaml``: layers 3-6, z* optimised for up to 16 requests
-(``rome.editing.memit.Z_GROUP``) in one set of passes, <= 25 steps), timed from the call to the return (context templates and the key
-statistics C are prepared first and not timed: C comes from ``--stats-tokens`` tokens of
-WikiText-2, cached, which changes the values, not the time), then restored. Printed: seconds,
+(``rome.editing.memit.Z_GROUP``) in one set of passes, <= 25 steps), timed from the call to the
+return (context templates and the key statistics C are prepared first and not timed: C comes
+from ``--stats-tokens`` tokens of WikiText-2, cached, which changes the values, not the time),
+then restored. Printed: seconds,
 edits per minute, how many z* reached the stop rule, and the process's peak resident memory so
 far (``ru_maxrss``; it only grows, so read each row as "at most"). A benchmark, not a test.
 """

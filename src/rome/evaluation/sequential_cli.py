@@ -21,6 +21,7 @@ from replkit.cli import add_progress_option, add_set_option, parse_overrides
 from ..cli.paths import resolve_editing_paths
 from ..model.info import add_model_arguments, load_from_args
 from .cli import add_editor_arguments, check_record_lengths, load_eval_records
+from .sequential import EVAL_SCHEDULES
 
 
 def _fraction(text: str) -> float:
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=1, help="edits per editor call (b)")
     parser.add_argument("--eval-every", type=positive_int, default=10,
                         help="measure and checkpoint every K edits (a multiple of --batch-size)")
-    parser.add_argument("--eval-schedule", choices=("linear", "log"), default="linear",
+    parser.add_argument("--eval-schedule", choices=EVAL_SCHEDULES, default=EVAL_SCHEDULES[0],
                         help="linear: a checkpoint every K edits; log: at K x 1, 2, 5, 10, 20, 50, ... edits")
     parser.add_argument("--probe-records", type=nonnegative_int, default=4,
                         help="fixed records outside the stream, never edited, measured at every checkpoint")
