@@ -77,6 +77,21 @@ def test_hypernet_train_checkpoint_resume_and_load(method, tiny_gpt2, tmp_path):
     check_edit_contract(lm, ed, FACTS[:1])
 
 
+def test_the_same_training_gives_the_same_bytes(tiny_gpt2, tmp_path):
+    """No wall-clock time in the checkpoint or its metadata: two trainings with the same inputs and
+    seed write identical files (the reference KE network was once only equal up to its seconds)."""
+    records = tmp_path / "zsre.json"
+    records.write_text(json.dumps([
+        {"subject": "France", "src": "What is the capital of France?", "rephrase": "France's capital?",
+         "alt": "Rome", "answers": ["Paris"], "loc": "nq question: who wrote hamlet", "loc_ans": "Shakespeare"}]))
+    paths = [run_training(tiny_gpt2, "ke", "zsre", dict(HP, hidden=16), steps=2, batch_size=1,
+                          out_dir=tmp_path / d, records=str(records), progress=False) for d in ("a", "b")]
+    for suffix in (".pt", ".json", ".loss.jsonl"):
+        a, b = (p.with_suffix(suffix).read_bytes() for p in paths)
+        assert a == b, suffix
+    assert "seconds_this_run" not in json.loads(paths[0].with_suffix(".json").read_text())
+
+
 def test_hypernet_resume_continues_from_checkpoint(method, tiny_gpt2, tmp_path):
     lm = tiny_gpt2
     stem = tmp_path / "run"
