@@ -109,6 +109,9 @@ rule summarize:
         dataset="counterfact|zsre",
     params:
         eval_dir=lambda w: f"{D}/eval/{w.dataset}",
+        # the configured methods, in the configured order (a folder left by another configuration
+        # never becomes a row)
+        methods=lambda w: ",".join(CF_METHODS if w.dataset == "counterfact" else ZSRE_METHODS),
         prov=prov(),
         prov_dir=PROV,
     log:
@@ -120,7 +123,7 @@ rule summarize:
     shell:
         shell_cmd(
             "summarize",
-            "rome summarize --eval-dir {params.eval_dir:q} --out {output:q} > {log:q} 2>&1",
+            "rome summarize --eval-dir {params.eval_dir:q} --methods {params.methods:q} --out {output:q} > {log:q} 2>&1",
         )
 
 
