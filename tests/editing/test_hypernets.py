@@ -15,6 +15,14 @@ from ._hypernet_helpers import TINY_EXAMPLES, mean
 HP = {"layers": "last:2", "init_lr": 1e-3, "train_lr": 1e-3, "lr_lr": 0.05, "kl_weight": 1.0}
 
 
+# two zsRE-format training records (the variant "zsre" of rome train)
+ZSRE_TOY = [
+    {"subject": "France", "src": "What is the capital of France?", "rephrase": "France's capital?",
+     "alt": "Rome", "answers": ["Paris"], "loc": "nq question: who wrote hamlet", "loc_ans": "Shakespeare"},
+    {"subject": "Japan", "src": "Which continent is Japan in?", "rephrase": "Japan lies in which continent?",
+     "alt": "Europe", "answers": ["Asia"], "loc": "nq question: what is water", "loc_ans": "H2O"},
+]
+
 # method -> (network class, editor factory, network size setting)
 METHODS = {"ke": (KENet, make_ke, {"hidden": 16}), "mend": (MENDNet, make_mend, {"rank": 8})}
 
@@ -52,12 +60,7 @@ def test_hypernet_edit_changes_only_its_layers_and_restores(method, tiny_gpt2):
 def test_hypernet_train_checkpoint_resume_and_load(method, tiny_gpt2, tmp_path):
     lm = tiny_gpt2
     records = tmp_path / "zsre.json"
-    records.write_text(json.dumps([
-        {"subject": "France", "src": "What is the capital of France?", "rephrase": "France's capital?",
-         "alt": "Rome", "answers": ["Paris"], "loc": "nq question: who wrote hamlet", "loc_ans": "Shakespeare"},
-        {"subject": "Japan", "src": "Which continent is Japan in?", "rephrase": "Japan lies in which continent?",
-         "alt": "Europe", "answers": ["Asia"], "loc": "nq question: what is water", "loc_ans": "H2O"},
-    ]))
+    records.write_text(json.dumps(ZSRE_TOY))
     hp = dict(HP, checkpoint_every=2)
     path = run_training(lm, method, "zsre", hp, steps=4, batch_size=2, out_dir=tmp_path, records=str(records),
                         progress=False)
@@ -81,9 +84,7 @@ def test_the_same_training_gives_the_same_bytes(tiny_gpt2, tmp_path):
     """No wall-clock time in the checkpoint or its metadata: two trainings with the same inputs and
     seed write identical files (the reference KE network was once only equal up to its seconds)."""
     records = tmp_path / "zsre.json"
-    records.write_text(json.dumps([
-        {"subject": "France", "src": "What is the capital of France?", "rephrase": "France's capital?",
-         "alt": "Rome", "answers": ["Paris"], "loc": "nq question: who wrote hamlet", "loc_ans": "Shakespeare"}]))
+    records.write_text(json.dumps(ZSRE_TOY[:1]))
     paths = [run_training(tiny_gpt2, "ke", "zsre", dict(HP, hidden=16), steps=2, batch_size=1,
                           out_dir=tmp_path / d, records=str(records), progress=False) for d in ("a", "b")]
     for suffix in (".pt", ".json", ".loss.jsonl"):

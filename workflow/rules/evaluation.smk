@@ -99,10 +99,14 @@ rule evaluate_zsre:
         )
 
 
+def eval_methods(dataset):
+    """The configured methods of one dataset's evaluation, the unedited model first."""
+    return CF_METHODS if dataset == "counterfact" else ZSRE_METHODS
+
+
 rule summarize:
     input:
-        lambda w: expand(f"{D}/eval/{w.dataset}/{{method}}.done",
-                         method=CF_METHODS if w.dataset == "counterfact" else ZSRE_METHODS),
+        lambda w: expand(f"{D}/eval/{w.dataset}/{{method}}.done", method=eval_methods(w.dataset)),
     output:
         f"{D}/eval/{{dataset}}-summary.json",
     wildcard_constraints:
@@ -111,7 +115,7 @@ rule summarize:
         eval_dir=lambda w: f"{D}/eval/{w.dataset}",
         # the configured methods, in the configured order (a folder left by another configuration
         # never becomes a row)
-        methods=lambda w: ",".join(CF_METHODS if w.dataset == "counterfact" else ZSRE_METHODS),
+        methods=lambda w: ",".join(eval_methods(w.dataset)),
         prov=prov(),
         prov_dir=PROV,
     log:
