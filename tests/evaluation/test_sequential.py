@@ -49,6 +49,7 @@ class NoiseEditor:
 
     def __init__(self, fail_on_call: int | None = None):
         self.calls, self.fail_on_call = 0, fail_on_call
+        self.applied = 0   # apply() calls on this object (reset_state does not clear it)
 
     def state_dict(self):
         return {"method": "noise", "n": self.calls, "acc": {"0": torch.full((2,), float(self.calls))}}
@@ -62,6 +63,7 @@ class NoiseEditor:
 
     def apply(self, lm, requests):
         self.calls += 1
+        self.applied += 1
         name = lm.spec.edit_weight_name(0)
         result = begin_edit(lm.model, [name], self.name)
         with torch.no_grad():
@@ -184,6 +186,62 @@ def test_resume_gives_the_same_bytes_and_restores_the_model(tiny_gpt2, heldout, 
     assert ed.calls == 0 and again.resumed_from == 6 and again.result == whole.result
 
 
+def test_snapshots_between_checkpoints_resume_to_the_same_bytes(tiny_gpt2, heldout, tmp_path, toy):
+    """With checkpoints at 0, 6 and 8 edits only, a run stopped after the snapshot at 4 edits
+    resumes from it (not from 0): the editor is called for the 2 remaining batches, and the files
+    end equal to a run without snapshots. A snapshot is superseded by the next checkpoint."""
+    before = _weights(tiny_gpt2)
+    inputs = SequentialInputs(records_file=str(tmp_path / "r.json"), heldout=heldout)
+    Path(inputs.records_file).write_text(json.dumps(_records(toy)))
+    settings = _settings(n_edits=8, eval_every=6)
+    assert settings.checkpoints() == [0, 6, 8]
+    whole = run_sequential(tiny_gpt2, NoiseEditor(), _records(toy), tmp_path / "a", settings, inputs,
+                           report=lambda _: None)
+    run_sequential(tiny_gpt2, NoiseEditor(), _records(toy), tmp_path / "b", settings, inputs,
+                   report=lambda _: None, stop_after=4, snapshot_every=2)
+    assert all(torch.equal(p, before[n]) for n, p in tiny_gpt2.model.named_parameters())
+    folder = tmp_path / "b" / "noise"
+    assert sorted(_files(folder)) == ["checkpoint-000000.json", "resume-000004.safetensors", "resume.json"]
+    snap = json.loads((folder / "resume.json").read_text())
+    assert snap["n_edits"] == 4 and snap["after_checkpoint"] == 0 and len(snap["pending"]) == 2
+    ed, lines = NoiseEditor(), []
+    resumed = run_sequential(tiny_gpt2, ed, _records(toy), tmp_path / "b", settings, inputs, report=lines.append,
+                             snapshot_every=2)
+    assert resumed.resumed_from == 4 and lines == ["rome sequential noise: resuming after 4 edits"]
+    assert ed.applied == 2   # the 2 batches after the snapshot, nothing before it
+    assert _files(tmp_path / "a" / "noise") == _files(folder)
+    assert resumed.result == whole.result
+    assert all(torch.equal(p, before[n]) for n, p in tiny_gpt2.model.named_parameters())
+
+
+def test_a_snapshot_under_other_settings_is_never_used(tiny_gpt2, heldout, tmp_path, toy):
+    inputs = SequentialInputs(records_file=str(tmp_path / "r.json"), heldout=heldout)
+    Path(inputs.records_file).write_text(json.dumps(_records(toy)))
+    settings = _settings(n_edits=8, eval_every=6)
+    run_sequential(tiny_gpt2, NoiseEditor(), _records(toy), tmp_path, settings, inputs,
+                   report=lambda _: None, stop_after=4, snapshot_every=2)
+    folder = tmp_path / "noise"
+    doc = json.loads((folder / "resume.json").read_text())
+    # a tampered snapshot (its tensors no longer match their sha256) is ignored: start from 0
+    (folder / "resume-000004.safetensors").write_bytes(b"not the tensors")
+    ed = NoiseEditor()
+    out = run_sequential(tiny_gpt2, ed, _records(toy), tmp_path, settings, inputs, report=lambda _: None)
+    assert out.resumed_from == 0 and ed.applied == 4
+    assert not (folder / "resume.json").exists() and not list(folder.glob("resume-*"))
+    # another setting's snapshot (another key) is deleted, never resumed from
+    other = _settings(n_edits=8, eval_every=6, disabling=DisablingRule(entropy_below=0.3))
+    run_sequential(tiny_gpt2, NoiseEditor(), _records(toy), tmp_path / "o", other, inputs,
+                   report=lambda _: None, stop_after=4, snapshot_every=2)
+    ofolder = tmp_path / "o" / "noise"
+    for name in ("resume.json", "resume-000004.safetensors"):
+        (folder / name).write_bytes((ofolder / name).read_bytes())
+    ed = NoiseEditor()
+    out = run_sequential(tiny_gpt2, ed, _records(toy), tmp_path, settings, inputs, report=lambda _: None)
+    assert out.resumed_from == 8 and ed.applied == 0         # finished already: reused, nothing edited
+    assert not (folder / "resume.json").exists() and not list(folder.glob("resume-*"))
+    assert doc["cache_key"]["digest"] != json.loads((ofolder / "resume.json").read_text())["cache_key"]["digest"]
+
+
 def test_failure_restores_the_model(tiny_gpt2, heldout, tmp_path, toy):
     before = _weights(tiny_gpt2)
     inputs = SequentialInputs(records_file=str(tmp_path / "r.json"), heldout=heldout)
@@ -229,7 +287,8 @@ def test_cli_killed_run_resumes_to_the_same_bytes(cli_inputs, tmp_path):
     common = [*cli_inputs, "--n-edits", "6", "--batch-size", "1", "--eval-every", "2"]
     p = _cli([*common, "--out-dir", str(tmp_path / "whole")])
     assert p.wait(timeout=600) == 0, p.stderr.read()
-    p = _cli([*common, "--out-dir", str(tmp_path / "killed")], start_new_session=True)
+    # the killed run keeps snapshots between its checkpoints (they change no result byte)
+    p = _cli([*common, "--out-dir", str(tmp_path / "killed"), "--snapshot-every", "1"], start_new_session=True)
     marker = tmp_path / "killed" / "ft" / "checkpoint-000002.json"
     deadline = time.time() + 600
     while not marker.exists() and p.poll() is None and time.time() < deadline:
@@ -238,7 +297,7 @@ def test_cli_killed_run_resumes_to_the_same_bytes(cli_inputs, tmp_path):
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     assert not (tmp_path / "killed" / "ft" / "result.json").exists()
-    p = _cli([*common, "--out-dir", str(tmp_path / "killed")])
+    p = _cli([*common, "--out-dir", str(tmp_path / "killed"), "--snapshot-every", "1"])
     out, err = p.communicate(timeout=600)
     assert p.returncode == 0, err
     assert json.loads(out)["resumed_from"] >= 2

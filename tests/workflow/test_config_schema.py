@@ -124,6 +124,17 @@ def test_a_methods_own_batch_size_reaches_its_command_and_only_its_provenance(tm
     assert "--eval-schedule linear " in by_method["rome"]  # the schema's default reaches the command
 
 
+def test_snapshot_every_reaches_the_command_but_not_the_provenance(tmp_path):
+    """sequential.snapshot_every changes no result, so it is left out of the recorded params
+    that decide reruns (a run started without snapshots can be resumed with them)."""
+    run = _dry(tmp_path, {"sequential": {"snapshot_every": 6}}, extra_args=("-p", "--forceall"))
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-2000:]
+    cmds = [line for line in out.splitlines() if "rome sequential --method" in line]
+    assert cmds and all("--snapshot-every 6 " in c for c in cmds)
+    assert all('"probe_records"' in c and '"snapshot_every"' not in c for c in cmds)   # the recorded params
+
+
 def test_nested_command_line_values_keep_their_types(tmp_path):
     """`--config 'section={...}'` hands nested values over as strings (YAML's base loader);
     where the schema wants a number they are read as numbers, so they validate and reach the

@@ -26,8 +26,9 @@ for _key, _b in [("batch_size", SQ["batch_size"]),
 
 def seq_prov(method):
     """params.prov of one method's stream: its own batch size, not the other methods' overrides
-    (changing MEMIT's batch must not rerun ROME's stream)."""
-    settings = {k: v for k, v in SQ.items() if k not in ("methods", "batch_size_by_method")}
+    (changing MEMIT's batch must not rerun ROME's stream), and not snapshot_every (it changes no
+    result, only how much a stopped run redoes)."""
+    settings = {k: v for k, v in SQ.items() if k not in ("methods", "batch_size_by_method", "snapshot_every")}
     return prov(seed=SEED, model=MODEL, sequential={**settings, "batch_size": seq_batch(method)},
                 stats_tokens=ST["tokens"], device=DEVICE, dtype=DTYPE)
 
@@ -52,6 +53,7 @@ rule sequential_edit:
         entropy=SQ["disabling_entropy"],
         norm_factor=SQ["disabling_norm_factor"],
         seed=SEED,
+        snapshot=SQ["snapshot_every"],
         templates=f"{D}/templates",
         out_dir=f"{D}/sequential",
         prov=lambda w: seq_prov(w.method),
@@ -71,7 +73,7 @@ rule sequential_edit:
             "--records {input.records:q} --n-edits {params.n} --batch-size {params.batch} --eval-every"
             " {params.every} --eval-schedule {params.schedule} --probe-records {params.probes} --generation-tokens {params.generation_tokens}"
             " --ppl-corpus {input.corpus:q} --ppl-tokens {params.ppl_tokens} --disabling-entropy {params.entropy}"
-            " --disabling-norm-factor {params.norm_factor} --seed {params.seed}",
+            " --disabling-norm-factor {params.norm_factor} --seed {params.seed} --snapshot-every {params.snapshot}",
             STATS,
             "--templates-dir {params.templates:q} --out-dir {params.out_dir:q} --no-progress"
             " --stdout-file {output:q} 2> {log:q}",

@@ -33,9 +33,17 @@ Files, under ``<out_dir>/<method slug>/``::
                                      keys; its other values go into the JSON); only the newest is kept
     result.json                      every checkpoint's measurements and every update, in order
 
+    resume.json, resume-<n:06d>.safetensors
+                                     with ``snapshot_every``: the state after n edits between two
+                                     checkpoints (the same tensors, plus the updates since the last
+                                     checkpoint), so a long run that is stopped loses at most that
+                                     many edits; deleted when the next checkpoint is written
+
 Resuming: a run first finds the newest checkpoint whose key equals its own and whose delta file
-has the recorded sha256, sets every edited matrix to ``W_0 + Δ`` (checked against the recorded
-sha256 of the weights' bytes), restores the editor's state and continues with the next batch.
+has the recorded sha256 (or a newer snapshot made after it under the same key), sets every edited
+matrix to ``W_0 + Δ`` (checked against the recorded sha256 of the weights' bytes), restores the
+editor's state and continues with the next batch. Snapshots measure nothing and are not part of
+the key: taking them or not, and how often, changes no result byte.
 The same inputs and settings give the same bytes whether or not the run was interrupted
 (timings are printed, never stored). A checkpoint made under another key (any setting, the
 model, the records, the statistics, the code version) is deleted and recomputed, never reused.
@@ -74,6 +82,7 @@ from .perplexity import PerplexitySettings, perplexity
 from .runner import editor_inputs
 
 CHECKPOINT = re.compile(r"checkpoint-(\d{6})\.(json|safetensors)$")
+SNAPSHOT = re.compile(r"resume-(\d{6})\.safetensors$")
 
 
 class StreamError(BadInputError, ValueError):
@@ -338,6 +347,14 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.T
     return deltas, state
 
 
+def snapshot_json(folder: Path) -> Path:
+    return folder / "resume.json"
+
+
+def snapshot_tensors(folder: Path, n: int) -> Path:
+    return folder / f"resume-{n:06d}.safetensors"
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -361,6 +378,14 @@ def clear_stale(folder: Path, key: CacheKey, report: Callable[[str], None]) -> i
         m = CHECKPOINT.search(path.name)
         if not m or not checkpoint_json(folder, int(m.group(1))).is_file():
             path.unlink()
+    snap = _read_json(snapshot_json(folder))
+    if snapshot_json(folder).exists() and not _matches(snap, key):
+        snapshot_json(folder).unlink()
+        snap = None
+    keep = (snap.get("tensors") or {}).get("file") if snap else None
+    for path in sorted(folder.glob("resume-*.safetensors")):
+        if path.name != keep:
+            path.unlink()  # left by a run stopped between writing a snapshot's two files
     if stale:
         report(f"rome sequential: {stale} checkpoint(s) in {folder} were made under other settings; recomputing")
     return stale
@@ -385,6 +410,19 @@ def resumable(folder: Path, key: CacheKey, points: Sequence[int]) -> tuple[int, 
         if path.is_file() and sha256_file(path) == tensors["sha256"]:
             best, best_docs = n, list(docs)
     return best, best_docs
+
+
+def resumable_snapshot(folder: Path, key: CacheKey, start: int, n_edits: int) -> dict | None:
+    """The snapshot this run may resume from: made under ``key`` after checkpoint ``start`` (the
+    newest one :func:`resumable` found), before the last edit, with its tensors intact; else None."""
+    doc = _read_json(snapshot_json(folder))
+    if start < 0 or not _matches(doc, key) or doc is None or doc.get("after_checkpoint") != start:
+        return None
+    if not start < int(doc.get("n_edits", -1)) < n_edits:
+        return None
+    tensors = doc.get("tensors") or {}
+    path = folder / str(tensors.get("file", ""))
+    return doc if path.is_file() and sha256_file(path) == tensors.get("sha256") else None
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -448,11 +486,14 @@ class _Abort(Exception):
 
 def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: str | Path,
                    settings: SequentialSettings, inputs: SequentialInputs, case_ids: Sequence[Any] | None = None,
-                   report: Callable[[str], None] = print, stop_after: int | None = None) -> SequentialRun:
+                   report: Callable[[str], None] = print, stop_after: int | None = None,
+                   snapshot_every: int = 0) -> SequentialRun:
     """Run (or resume) one method's sequential editing; see the module docstring.
 
-    ``stop_after``: return right after writing the checkpoint at that many edits (the model is
-    restored; a later call resumes from it)."""
+    ``stop_after``: return right after writing the checkpoint (or snapshot) at that many edits
+    (the model is restored; a later call resumes from it). ``snapshot_every``: between
+    checkpoints, keep the state after the first batch that ends at least this many edits after
+    the last checkpoint or snapshot (0: checkpoints only)."""
     t_start = time.perf_counter()
     stream, probe = make_stream(records, settings.n_edits, settings.probe_records, settings.seed, case_ids,
                                 inputs.records_file)
@@ -463,33 +504,25 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
     clear_stale(folder, key, report)
     points = settings.checkpoints()
     start, docs = resumable(folder, key, points)
+    snap = resumable_snapshot(folder, key, start, settings.n_edits)
     params = _params(lm.model)
     originals: dict[str, torch.Tensor] = {}   # W_0 of every matrix edited so far
     history: dict[str, list[float]] = {}      # |Δ| of earlier updates per matrix
     updates: list[dict] = [u for d in docs for u in d.get("updates", [])]
-    for u in updates:
+    pending: list[dict] = list(snap["pending"]) if snap else []   # updates since the last checkpoint
+    for u in updates + pending:
         for name, d in u["distance"].items():
             history.setdefault(name, []).append(d)
-    disabling = sum(1 for u in updates if u["disabling"])
+    disabling = sum(1 for u in updates + pending if u["disabling"])
+    resumed = int(snap["n_edits"]) if snap else start
     edit_s = eval_s = 0.0
     try:
-        if start > 0:
-            deltas, state = load_tensors(folder / docs[-1]["tensors"]["file"])
-            expected = docs[-1]["tensors"]["weights_sha256"]
-            with torch.no_grad():
-                for name, delta in deltas.items():
-                    w = params[name]
-                    originals[name] = w.detach().clone()
-                    w.copy_((originals[name].double().cpu() + delta).to(w.dtype).to(w.device))
-                    if weights_sha256(w) != expected.get(name):
-                        raise RuntimeError(f"{folder}: checkpoint {start} does not reproduce the weights of {name}; "
-                                           "delete the folder to recompute")
-            skeleton = docs[-1]["tensors"].get("editor_state")
-            if skeleton is not None:
-                editor.load_state_dict(join_state(skeleton, state))
-            report(f"rome sequential {settings.method}: resuming after {start} edits")
-        done = max(start, 0)
-        pending: list[dict] = []
+        if resumed > 0:
+            _load_state(lm, editor, folder, (snap or docs[-1])["tensors"], originals,
+                        f"{'snapshot' if snap else 'checkpoint'} {resumed}")
+            report(f"rome sequential {settings.method}: resuming after {resumed} edits")
+        done = max(resumed, 0)
+        saved = done   # edits at the newest checkpoint or snapshot
         if start < 0:  # nothing to resume: measure the unedited model first
             t0 = time.perf_counter()
             docs = [_write_checkpoint(lm, editor, folder, key, 0, stream, probe, settings, inputs, originals,
@@ -525,14 +558,19 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
             if last in points:
                 docs.append(_write_checkpoint(lm, editor, folder, key, last, stream, probe, settings, inputs,
                                               originals, pending, disabling, docs[-1]))
+                _drop_snapshot(folder)
                 updates += pending
                 pending = []
+                saved = last
+            elif snapshot_every and last - saved >= snapshot_every:
+                _write_snapshot(lm, editor, folder, key, last, docs[-1]["n_edits"], originals, pending)
+                saved = last
             eval_s += time.perf_counter() - t0
-            if stop_after is not None and last >= stop_after and last in points:
+            if stop_after is not None and last >= stop_after and last == saved:
                 raise _Abort
     except _Abort:
         _restore(lm.model, originals, editor)
-        return SequentialRun(folder, {}, start, time.perf_counter() - t_start, edit_s, eval_s)
+        return SequentialRun(folder, {}, resumed, time.perf_counter() - t_start, edit_s, eval_s)
     except BaseException:
         _restore(lm.model, originals, editor)
         raise
@@ -545,7 +583,7 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
         "updates": updates,
     }
     atomic_write_json(folder / "result.json", result)
-    return SequentialRun(folder, result, start, time.perf_counter() - t_start, edit_s, eval_s)
+    return SequentialRun(folder, result, resumed, time.perf_counter() - t_start, edit_s, eval_s)
 
 
 def _restore(model: torch.nn.Module, originals: Mapping[str, torch.Tensor], editor=None) -> None:
@@ -575,18 +613,64 @@ def _write_checkpoint(lm, editor, folder: Path, key: CacheKey, n: int, stream, p
     doc: dict[str, Any] = {"producer": "rome sequential", "cache_key": key.to_json(), "method": settings.method,
                            "n_edits": n, "metrics": metrics, "updates": updates, "tensors": None}
     if n:
-        params = _params(lm.model)
-        with torch.no_grad():
-            deltas = {name: params[name].detach().double().cpu() - w0.double().cpu() for name, w0 in originals.items()}
-        path = checkpoint_tensors(folder, n)
-        state = editor_state(editor)
-        skeleton, state_tensors = split_state(state) if state is not None else (None, {})
-        sha = save_tensors(path, deltas, state_tensors)
-        doc["tensors"] = {"file": path.name, "sha256": sha, "editor_state": skeleton,
-                          "weights_sha256": {name: weights_sha256(params[name]) for name in sorted(originals)}}
+        doc["tensors"] = _save_state(lm, editor, checkpoint_tensors(folder, n), originals)
     atomic_write_json(checkpoint_json(folder, n), doc)
     if previous is not None and previous.get("tensors"):
         old = folder / previous["tensors"]["file"]
         if old.is_file():
             old.unlink()  # only the newest delta is needed to resume
     return doc
+
+
+def _save_state(lm, editor, path: Path, originals: Mapping[str, torch.Tensor]) -> dict:
+    """Write the weight deltas and the editor's state to ``path``; returns the ``tensors`` entry
+    of the checkpoint or snapshot that names it."""
+    params = _params(lm.model)
+    with torch.no_grad():
+        deltas = {name: params[name].detach().double().cpu() - w0.double().cpu() for name, w0 in originals.items()}
+    state = editor_state(editor)
+    skeleton, state_tensors = split_state(state) if state is not None else (None, {})
+    sha = save_tensors(path, deltas, state_tensors)
+    return {"file": path.name, "sha256": sha, "editor_state": skeleton,
+            "weights_sha256": {name: weights_sha256(params[name]) for name in sorted(originals)}}
+
+
+def _load_state(lm, editor, folder: Path, tensors: Mapping[str, Any], originals: dict[str, torch.Tensor],
+                what: str) -> None:
+    """Set every matrix the tensors file names to ``W_0 + Δ`` (its W_0 into ``originals``),
+    checked against the recorded weights' sha256, and restore the editor's state."""
+    params = _params(lm.model)
+    deltas, state = load_tensors(folder / tensors["file"])
+    expected = tensors["weights_sha256"]
+    with torch.no_grad():
+        for name, delta in deltas.items():
+            w = params[name]
+            originals[name] = w.detach().clone()
+            w.copy_((originals[name].double().cpu() + delta).to(w.dtype).to(w.device))
+            if weights_sha256(w) != expected.get(name):
+                raise RuntimeError(f"{folder}: {what} does not reproduce the weights of {name}; "
+                                   "delete the folder to recompute")
+    skeleton = tensors.get("editor_state")
+    if skeleton is not None:
+        editor.load_state_dict(join_state(skeleton, state))
+
+
+def _write_snapshot(lm, editor, folder: Path, key: CacheKey, n: int, after: int,
+                    originals: Mapping[str, torch.Tensor], pending: list[dict]) -> None:
+    """Keep the state after ``n`` edits (checkpoint ``after`` being the newest): tensors first,
+    then ``resume.json`` naming them, then the older snapshot's tensors go."""
+    old = _read_json(snapshot_json(folder))
+    tensors = _save_state(lm, editor, snapshot_tensors(folder, n), originals)
+    atomic_write_json(snapshot_json(folder), {"producer": "rome sequential", "cache_key": key.to_json(),
+                                              "n_edits": n, "after_checkpoint": after,
+                                              "pending": list(pending), "tensors": tensors})
+    old_file = ((old or {}).get("tensors") or {}).get("file")
+    if old_file and old_file != tensors["file"] and SNAPSHOT.fullmatch(str(old_file)):
+        (folder / old_file).unlink(missing_ok=True)
+
+
+def _drop_snapshot(folder: Path) -> None:
+    """A checkpoint supersedes the snapshot: delete ``resume.json``, then its tensors."""
+    snapshot_json(folder).unlink(missing_ok=True)
+    for path in folder.glob("resume-*.safetensors"):
+        path.unlink()

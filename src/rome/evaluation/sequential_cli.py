@@ -64,8 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-scoring", type=positive_int, default=64, help="prompts per scoring forward pass")
     add_set_option(parser)
     add_editor_arguments(parser)
+    parser.add_argument("--snapshot-every", type=nonnegative_int, default=0,
+                        help="between checkpoints, also keep the state every this many edits, so a stopped run "
+                             "resumes close to where it stopped (measures nothing, changes no result; 0: off)")
     parser.add_argument("--stop-after", type=positive_int, default=None,
-                        help="stop after the checkpoint at this many edits (a later run resumes from it)")
+                        help="stop after the checkpoint (or snapshot) at this many edits (a later run resumes from it)")
     add_progress_option(parser)
 
 
@@ -130,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     heldout = heldout_sample(lm, ppl_corpus, settings.perplexity, stats_corpus, _stats_budget(args, editor, lm))
     inputs = SequentialInputs(records_file=args.records, heldout=heldout, corpus_file=ppl_corpus)
     out = run_sequential(lm, editor, records, args.out_dir, settings, inputs, case_ids=case_ids,
-                         report=lambda line: print(line, file=sys.stderr), stop_after=args.stop_after)
+                         report=lambda line: print(line, file=sys.stderr), stop_after=args.stop_after,
+                         snapshot_every=args.snapshot_every)
     last = out.result["checkpoints"][-1] if out.result else None
     print(json.dumps({
         "method": args.method, "folder": str(out.folder), "n_edits": args.n_edits,
