@@ -168,7 +168,9 @@ def test_resume_gives_the_same_bytes_and_restores_the_model(tiny_gpt2, heldout, 
     lines = []
     resumed = run_sequential(tiny_gpt2, NoiseEditor(), _records(toy), tmp_path / "b", _settings(), inputs,
                              report=lines.append)
-    assert resumed.resumed_from == 2 and lines == ["rome sequential noise: resuming after 2 edits"]
+    assert resumed.resumed_from == 2 and lines == ["rome sequential noise: resuming after 2 edits",
+                                                   "rome sequential noise: checkpoint after 4 of 6 edits (0 disabling)",
+                                                   "rome sequential noise: checkpoint after 6 of 6 edits (0 disabling)"]
     assert _files(tmp_path / "a" / "noise") == _files(tmp_path / "b" / "noise")
     assert sorted(_files(tmp_path / "a" / "noise")) == ["checkpoint-000000.json", "checkpoint-000002.json",
                                                        "checkpoint-000004.json", "checkpoint-000006.json",
@@ -207,7 +209,9 @@ def test_snapshots_between_checkpoints_resume_to_the_same_bytes(tiny_gpt2, heldo
     ed, lines = NoiseEditor(), []
     resumed = run_sequential(tiny_gpt2, ed, _records(toy), tmp_path / "b", settings, inputs, report=lines.append,
                              snapshot_every=2)
-    assert resumed.resumed_from == 4 and lines == ["rome sequential noise: resuming after 4 edits"]
+    assert resumed.resumed_from == 4 and lines[0] == "rome sequential noise: resuming after 4 edits"
+    assert lines[1:] == ["rome sequential noise: checkpoint after 6 of 8 edits (0 disabling)",
+                         "rome sequential noise: checkpoint after 8 of 8 edits (0 disabling)"]
     assert ed.applied == 2   # the 2 batches after the snapshot, nothing before it
     assert _files(tmp_path / "a" / "noise") == _files(folder)
     assert resumed.result == whole.result

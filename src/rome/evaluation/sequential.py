@@ -562,9 +562,12 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
                 updates += pending
                 pending = []
                 saved = last
+                report(f"rome sequential {settings.method}: checkpoint after {last} of {settings.n_edits} edits "
+                       f"({disabling} disabling)")
             elif snapshot_every and last - saved >= snapshot_every:
                 _write_snapshot(lm, editor, folder, key, last, docs[-1]["n_edits"], originals, pending)
                 saved = last
+                report(f"rome sequential {settings.method}: snapshot after {last} of {settings.n_edits} edits")
             eval_s += time.perf_counter() - t0
             if stop_after is not None and last >= stop_after and last == saved:
                 raise _Abort
