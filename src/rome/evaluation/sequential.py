@@ -82,7 +82,6 @@ from .perplexity import PerplexitySettings, perplexity
 from .runner import editor_inputs
 
 CHECKPOINT = re.compile(r"checkpoint-(\d{6})\.(json|safetensors)$")
-SNAPSHOT = re.compile(r"resume-(\d{6})\.safetensors$")
 
 
 class StreamError(BadInputError, ValueError):
@@ -355,6 +354,13 @@ def snapshot_tensors(folder: Path, n: int) -> Path:
     return folder / f"resume-{n:06d}.safetensors"
 
 
+def _prune_snapshot_tensors(folder: Path, keep: str | None = None) -> None:
+    """Delete every snapshot tensor file but ``keep`` (the one ``resume.json`` names, if any)."""
+    for path in sorted(folder.glob("resume-*.safetensors")):
+        if path.name != keep:
+            path.unlink()
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -382,10 +388,8 @@ def clear_stale(folder: Path, key: CacheKey, report: Callable[[str], None]) -> i
     if snapshot_json(folder).exists() and not _matches(snap, key):
         snapshot_json(folder).unlink()
         snap = None
-    keep = (snap.get("tensors") or {}).get("file") if snap else None
-    for path in sorted(folder.glob("resume-*.safetensors")):
-        if path.name != keep:
-            path.unlink()  # left by a run stopped between writing a snapshot's two files
+    # files left by a run stopped between writing a snapshot's two files go
+    _prune_snapshot_tensors(folder, (snap.get("tensors") or {}).get("file") if snap else None)
     if stale:
         report(f"rome sequential: {stale} checkpoint(s) in {folder} were made under other settings; recomputing")
     return stale
@@ -662,18 +666,14 @@ def _write_snapshot(lm, editor, folder: Path, key: CacheKey, n: int, after: int,
                     originals: Mapping[str, torch.Tensor], pending: list[dict]) -> None:
     """Keep the state after ``n`` edits (checkpoint ``after`` being the newest): tensors first,
     then ``resume.json`` naming them, then the older snapshot's tensors go."""
-    old = _read_json(snapshot_json(folder))
     tensors = _save_state(lm, editor, snapshot_tensors(folder, n), originals)
     atomic_write_json(snapshot_json(folder), {"producer": "rome sequential", "cache_key": key.to_json(),
                                               "n_edits": n, "after_checkpoint": after,
                                               "pending": list(pending), "tensors": tensors})
-    old_file = ((old or {}).get("tensors") or {}).get("file")
-    if old_file and old_file != tensors["file"] and SNAPSHOT.fullmatch(str(old_file)):
-        (folder / old_file).unlink(missing_ok=True)
+    _prune_snapshot_tensors(folder, tensors["file"])
 
 
 def _drop_snapshot(folder: Path) -> None:
     """A checkpoint supersedes the snapshot: delete ``resume.json``, then its tensors."""
     snapshot_json(folder).unlink(missing_ok=True)
-    for path in folder.glob("resume-*.safetensors"):
-        path.unlink()
+    _prune_snapshot_tensors(folder)
