@@ -58,3 +58,38 @@ def test_missing_and_malformed_results_are_named(seq_dir):
     (seq_dir / "ft" / "result.json").write_text(json.dumps({"checkpoints": []}))
     with pytest.raises(DataError, match="checkpoints"):
         load_results(seq_dir, ["ft"])
+
+
+def _checkpoint(folder, n, digest, es):
+    metrics = {"edits": {"n": n, "ES": es, "PS": 40.0, "NS": 70.0}, "probe": {"n": 2, "ES": 0.0, "PS": 0.0, "NS": 60.0},
+               "GE": 500.0, "perplexity": 30.0 + n, "delta_norm_ratio": {}, "disabling": 0}
+    key = {"digest": digest, "components": {"settings": {"batch_size": 5, "n_edits": 1000}}}
+    atomic_write_json(folder / f"checkpoint-{n:06d}.json",
+                      {"producer": "rome sequential", "cache_key": key, "method": "memit", "n_edits": n,
+                       "metrics": metrics, "updates": [{"edits": [n - 4, n]}] if n else [], "tensors": None})
+
+
+def test_an_unfinished_run_is_drawn_from_its_checkpoints_only_when_asked(seq_dir, tmp_path):
+    folder = seq_dir / "memit"
+    for n, es in ((0, None), (100, 90.0), (10, 95.0)):
+        _checkpoint(folder, n, "k1", es)
+    with pytest.raises(FileNotFoundError, match="rome sequential --method memit"):
+        load_results(seq_dir, ["memit"])
+    [doc] = load_results(seq_dir, ["memit"], in_progress=True)
+    assert [c["n_edits"] for c in doc["checkpoints"]] == [0, 10, 100]
+    assert doc["checkpoints"][-1]["perplexity"] == 130.0 and len(doc["updates"]) == 2
+    ours, _ = table_rows([doc], "gemma-3-270m")
+    # the last checkpoint reached, out of the run's n_edits; the batch from the run's settings
+    assert ours[0][:4] == ["MEMIT", "100 of 1,000", "5", "90.0"]
+    # a finished run beside it reads as before
+    out = render_all(seq_dir, ["rome", "memit"], tmp_path / "fig", "gemma-3-270m", in_progress=True)
+    assert "| MEMIT | 100 of 1,000 | 5 |" in (tmp_path / "fig" / "sequential-table.md").read_text()
+    assert len(out) == 7
+
+
+def test_checkpoints_of_two_keys_are_named_not_merged(seq_dir):
+    folder = seq_dir / "memit"
+    _checkpoint(folder, 0, "k1", None)
+    _checkpoint(folder, 10, "k2", 95.0)
+    with pytest.raises(DataError, match=r"checkpoint-000010\.json.*another cache key than checkpoint-000000\.json"):
+        load_results(seq_dir, ["memit"], in_progress=True)

@@ -1,7 +1,8 @@
 """Sequential editing: figures and the mass-editing table, from ``rome sequential``'s result files only.
 
 Reads ``<dir>/<method slug>/result.json`` (:mod:`rome.evaluation.sequential`; never loads a
-model) and writes, into the figures folder:
+model; with ``in_progress``, an unfinished run's checkpoint files) and writes, into the figures
+folder:
 
 * ``sequential-metrics.pdf/.png``: ES, PS, NS over the edits so far, NS and GE of the fixed
   probe records, and the count of disabling edits, each against the number of edits (log axis;
@@ -34,12 +35,20 @@ PANELS = (("edits", "ES", "ES, edits so far"), ("edits", "PS", "PS, edits so far
 TABLE_HEADER = ("method", "N", "batch", "ES", "PS", "NS", "probe NS", "GE", "perplexity (0 → N)", "disabling")
 
 
-def load_results(seq_dir: str | os.PathLike, methods: Sequence[str]) -> list[dict]:
-    """The result documents of ``methods`` (in that order); a missing or unreadable one is named."""
+def load_results(seq_dir: str | os.PathLike, methods: Sequence[str], in_progress: bool = False) -> list[dict]:
+    """The result documents of ``methods`` (in that order); a missing or unreadable one is named.
+
+    With ``in_progress``, a method whose run has not finished (no ``result.json``) is read from
+    its checkpoint files instead (:func:`partial_result`), so a long run can be looked at while
+    it goes on."""
     docs = []
     for m in methods:
-        path = method_dir(Path(seq_dir), m) / "result.json"
+        folder = method_dir(Path(seq_dir), m)
+        path = folder / "result.json"
         if not path.is_file():
+            if in_progress and any(folder.glob("checkpoint-*.json")):
+                docs.append(partial_result(folder))
+                continue
             raise FileNotFoundError(f"no sequential result for method {m!r}: {path} (run `rome sequential --method {m}`)")
         doc = load_json(path)
         if not isinstance(doc, dict) or not isinstance(doc.get("checkpoints"), list) or not doc["checkpoints"]:
@@ -47,6 +56,37 @@ def load_results(seq_dir: str | os.PathLike, methods: Sequence[str]) -> list[dic
                             field="checkpoints")
         docs.append(doc)
     return docs
+
+
+def partial_result(folder: str | os.PathLike) -> dict:
+    """A result document of an unfinished run, from its ``checkpoint-<n>.json`` files.
+
+    The checkpoints must all carry one cache key (a run deletes those of other settings when it
+    starts; a folder that still mixes keys is named, never merged). The document has
+    ``"in_progress": true`` and the run's settings from the key, so the table can say how far
+    the run has come."""
+    folder = Path(folder)
+    docs, digest, first = [], None, None
+    for path in sorted(folder.glob("checkpoint-*.json")):
+        doc = load_json(path)
+        if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict) \
+                or not isinstance(doc.get("n_edits"), int):
+            raise DataError(path, "expected a `rome sequential` checkpoint with 'n_edits' and 'metrics'",
+                            field="metrics")
+        key = doc.get("cache_key") or {}
+        if first is None:
+            digest, first = key.get("digest"), path.name
+        elif key.get("digest") != digest:
+            raise DataError(path, f"made under another cache key than {first} (rerun `rome sequential` to "
+                            "clear the stale one)", field="cache_key.digest")
+        docs.append(doc)
+    if not docs:
+        raise FileNotFoundError(f"no sequential checkpoints in {folder}")
+    docs.sort(key=lambda d: d["n_edits"])
+    settings = ((docs[0].get("cache_key") or {}).get("components") or {}).get("settings") or {}
+    return {"producer": "rome sequential", "method": docs[0].get("method", folder.name), "settings": settings,
+            "in_progress": True, "checkpoints": [{"n_edits": d["n_edits"], **d["metrics"]} for d in docs],
+            "updates": [u for d in docs for u in d.get("updates") or []]}
 
 
 def _colour(method: str) -> str | None:
@@ -164,7 +204,11 @@ def table_rows(docs: Sequence[dict], model: str) -> tuple[list[list[str]], list[
         first, last = doc["checkpoints"][0], doc["checkpoints"][-1]
         s = doc.get("settings") or {}
         ppl = f"{_fmt(first.get('perplexity'))} → {_fmt(last.get('perplexity'))}"
-        ours.append([display_name(doc["method"]), str(last["n_edits"]), str(s.get("batch_size", "?")),
+        n = str(last["n_edits"])
+        if doc.get("in_progress"):
+            total = s.get("n_edits")
+            n += f" of {total:,}" if isinstance(total, int) else " (unfinished)"
+        ours.append([display_name(doc["method"]), n, str(s.get("batch_size", "?")),
                      *(_fmt((last.get("edits") or {}).get(c)) for c in MASS_EDITING_COLUMNS),
                      _fmt((last.get("probe") or {}).get("NS")), _fmt(last.get("GE")), ppl,
                      str(last.get("disabling", "–"))])
@@ -188,9 +232,10 @@ def render_table(docs: Sequence[dict], stem: str | os.PathLike, model: str) -> l
 
 
 def render_all(seq_dir: str | os.PathLike, methods: Sequence[str], out_dir: str | os.PathLike, model: str,
-               title: str | None = None) -> list[Path]:
-    """Every sequential figure and the table (see the module docstring)."""
-    docs = load_results(seq_dir, methods)
+               title: str | None = None, in_progress: bool = False) -> list[Path]:
+    """Every sequential figure and the table (see the module docstring); ``in_progress`` as in
+    :func:`load_results`."""
+    docs = load_results(seq_dir, methods, in_progress)
     out = Path(out_dir)
     return [*render_metrics(docs, out / STEMS[0], title), *render_perplexity(docs, out / STEMS[1], title),
             *render_table(docs, out / STEMS[2], model)]
