@@ -204,7 +204,7 @@ def table_rows(docs: Sequence[dict], model: str) -> tuple[list[list[str]], list[
         first, last = doc["checkpoints"][0], doc["checkpoints"][-1]
         s = doc.get("settings") or {}
         ppl = f"{_fmt(first.get('perplexity'))} → {_fmt(last.get('perplexity'))}"
-        n = str(last["n_edits"])
+        n = f"{last['n_edits']:,}"
         if doc.get("in_progress"):
             total = s.get("n_edits")
             n += f" of {total:,}" if isinstance(total, int) else " (unfinished)"
