@@ -57,7 +57,6 @@ import hashlib
 import json
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,15 +72,13 @@ from ..editing.base import EditRequest
 from ..model.generation import SAMPLER_VERSION
 from ..results.cache_key import CacheKey, make_key
 from ..results.disabling import DisablingRule, normalized_entropy, update_distance
-from ..results.layout import method_dir
+from ..results.layout import SEQUENTIAL_CHECKPOINT, method_dir, sequential_checkpoint, sequential_point
 from .counterfact_eval import GenerationSettings, score_record
 from .fluency import generation_entropy
 from .generation import generate_texts
 from .metrics import counterfact_record_metrics
 from .perplexity import PerplexitySettings, perplexity
 from .runner import editor_inputs
-
-CHECKPOINT = re.compile(r"checkpoint-(\d{6})\.(json|safetensors)$")
 
 
 class StreamError(BadInputError, ValueError):
@@ -276,11 +273,11 @@ def weights_sha256(t: torch.Tensor) -> str:
 # -- checkpoints -----------------------------------------------------------------------------
 
 def checkpoint_json(folder: Path, n: int) -> Path:
-    return folder / f"checkpoint-{n:06d}.json"
+    return sequential_checkpoint(folder, n)
 
 
 def checkpoint_tensors(folder: Path, n: int) -> Path:
-    return folder / f"checkpoint-{n:06d}.safetensors"
+    return sequential_checkpoint(folder, n, ".safetensors")
 
 
 def split_state(state: Any, path: str = "") -> tuple[Any, dict[str, torch.Tensor]]:
@@ -381,7 +378,7 @@ def clear_stale(folder: Path, key: CacheKey, report: Callable[[str], None]) -> i
             stale += 1
             path.unlink()
     for path in sorted(folder.glob("checkpoint-*.safetensors")):
-        m = CHECKPOINT.search(path.name)
+        m = SEQUENTIAL_CHECKPOINT.search(path.name)
         if not m or not checkpoint_json(folder, int(m.group(1))).is_file():
             path.unlink()
     snap = _read_json(snapshot_json(folder))
@@ -586,7 +583,7 @@ def run_sequential(lm, editor, records: Sequence[Mapping[str, Any]], out_dir: st
         "producer": "rome sequential", "cache_key": key.to_json(), "method": settings.method,
         "settings": settings.as_json(), "input_files": files,
         "stream": [r["case_id"] for r in stream], "probe": [r["case_id"] for r in probe],
-        "checkpoints": [{"n_edits": d["n_edits"], **d["metrics"]} for d in docs],
+        "checkpoints": [sequential_point(d) for d in docs],
         "updates": updates,
     }
     atomic_write_json(folder / "result.json", result)

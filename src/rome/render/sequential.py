@@ -24,7 +24,7 @@ from atomicio import atomic_write_text, load_json
 from counterfact.errors import DataError
 from replkit.tables import csv_text, latex_tabular, markdown_table
 
-from ..results.layout import display_name, method_dir
+from ..results.layout import display_name, method_dir, sequential_checkpoints, sequential_point
 from ..results.paper_values import MASS_EDITING_COLUMNS, mass_editing_rows
 from .style import METHOD_COLOURS, save_figure, styled
 
@@ -46,7 +46,7 @@ def load_results(seq_dir: str | os.PathLike, methods: Sequence[str], in_progress
         folder = method_dir(Path(seq_dir), m)
         path = folder / "result.json"
         if not path.is_file():
-            if in_progress and any(folder.glob("checkpoint-*.json")):
+            if in_progress and sequential_checkpoints(folder):
                 docs.append(partial_result(folder))
                 continue
             raise FileNotFoundError(f"no sequential result for method {m!r}: {path} (run `rome sequential --method {m}`)")
@@ -67,7 +67,7 @@ def partial_result(folder: str | os.PathLike) -> dict:
     the run has come."""
     folder = Path(folder)
     docs, digest, first = [], None, None
-    for path in sorted(folder.glob("checkpoint-*.json")):
+    for path in sequential_checkpoints(folder):
         doc = load_json(path)
         if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict) \
                 or not isinstance(doc.get("n_edits"), int):
@@ -85,7 +85,7 @@ def partial_result(folder: str | os.PathLike) -> dict:
     docs.sort(key=lambda d: d["n_edits"])
     settings = ((docs[0].get("cache_key") or {}).get("components") or {}).get("settings") or {}
     return {"producer": "rome sequential", "method": docs[0].get("method", folder.name), "settings": settings,
-            "in_progress": True, "checkpoints": [{"n_edits": d["n_edits"], **d["metrics"]} for d in docs],
+            "in_progress": True, "checkpoints": [sequential_point(d) for d in docs],
             "updates": [u for d in docs for u in d.get("updates") or []]}
 
 

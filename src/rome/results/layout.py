@@ -12,6 +12,10 @@ ROME's layer x token sweep (``rome sweep``, Fig. 5; :func:`sweep_file`, :func:`s
     <sweep_dir>/<token>/layer-NN/case-<id>.json   one record edited at one (layer, token)
     <sweep_dir>/pre/case-<id>.json                the record scored by the unedited model
 
+Sequential editing (``rome sequential``; :func:`sequential_checkpoint`)::
+
+    <seq_dir>/<method slug>/checkpoint-<n:06d>.json   measurements after n edits
+
 A method's slug is its registry name (``rome``, ``ft``, ``ft-l``, ``attn``, ``kn``, ``ke``,
 ``ke-cf``, ``mend-zsre``, ..., and ``none`` for the unedited model). Paper names and other
 spellings map to it (``FT+L`` -> ``ft-l``, ``AttnEdit`` -> ``attn``, ``unedited`` -> ``none``);
@@ -142,3 +146,22 @@ def sweep_pre_file(sweep_dir: str | os.PathLike, case_id: int | str) -> Path:
     """``<sweep_dir>/pre/case-<id>.json``: the record's scores before any edit."""
     return safe_child(Path(sweep_dir) / "pre", case_id, f"record {case_id!r}: field case_id", prefix="case-",
                       suffix=".json")
+
+
+#: ``checkpoint-<n:06d>.json`` / ``.safetensors`` of a sequential run; group 1 is n
+SEQUENTIAL_CHECKPOINT = re.compile(r"checkpoint-(\d{6})\.(json|safetensors)$")
+
+
+def sequential_checkpoint(folder: str | os.PathLike, n: int, suffix: str = ".json") -> Path:
+    """``<folder>/checkpoint-<n:06d><suffix>``: a sequential run's checkpoint after ``n`` edits."""
+    return Path(folder) / f"checkpoint-{int(n):06d}{suffix}"
+
+
+def sequential_checkpoints(folder: str | os.PathLike, suffix: str = ".json") -> list[Path]:
+    """The checkpoint files of one sequential run folder, in order of the number of edits."""
+    return sorted(p for p in Path(folder).glob(f"checkpoint-*{suffix}") if SEQUENTIAL_CHECKPOINT.fullmatch(p.name))
+
+
+def sequential_point(checkpoint: dict) -> dict:
+    """A checkpoint document's entry in ``result.json``'s ``checkpoints`` list."""
+    return {"n_edits": checkpoint["n_edits"], **checkpoint["metrics"]}
