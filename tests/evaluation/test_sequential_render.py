@@ -93,3 +93,26 @@ def test_checkpoints_of_two_keys_are_named_not_merged(seq_dir):
     _checkpoint(folder, 10, "k2", 95.0)
     with pytest.raises(DataError, match=r"checkpoint-000010\.json.*another cache key than checkpoint-000000\.json"):
         load_results(seq_dir, ["memit"], in_progress=True)
+
+
+def test_every_method_of_a_figure_gets_its_own_colour(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from rome.render import sequential
+
+    figures = []
+    monkeypatch.setattr(sequential, "save_figure", lambda fig, stem: figures.append(fig) or [])
+    methods = ["rome", "r-rome", "memit", "alphaedit", "ft", "my-editor", "other-editor"]
+    docs = [_doc(m, 20.0, 30.0, 80.0, 0) for m in methods]
+    sequential.render_metrics(docs, tmp_path / "m")
+    sequential.render_perplexity(docs, tmp_path / "p")
+    es_panel, ppl_panel = figures[0].axes[0], figures[1].axes[0]
+    for ax in (es_panel, ppl_panel):
+        colours = {line.get_label(): line.get_color() for line in ax.get_lines() if not line.get_label().startswith("_")}
+        assert len(colours) == len(methods) and len(set(colours.values())) == len(methods), colours
+    # every matrix of one method keeps that method's colour (the line style tells the layers apart)
+    norm_panel = figures[1].axes[1]
+    assert {line.get_color() for line in norm_panel.get_lines() if line.get_label().startswith("ROME ")} == \
+        {next(line.get_color() for line in ppl_panel.get_lines() if line.get_label() == "ROME")}
+    for fig in figures:
+        plt.close(fig)

@@ -26,7 +26,7 @@ from replkit.tables import csv_text, latex_tabular, markdown_table
 
 from ..results.layout import display_name, method_dir, sequential_checkpoints, sequential_point
 from ..results.paper_values import MASS_EDITING_COLUMNS, mass_editing_rows
-from .style import METHOD_COLOURS, save_figure, styled
+from .style import METHOD_COLOURS, SPARE_COLOURS, save_figure, styled
 
 STEMS = ("sequential-metrics", "sequential-perplexity", "sequential-table")
 PANELS = (("edits", "ES", "ES, edits so far"), ("edits", "PS", "PS, edits so far"),
@@ -89,8 +89,15 @@ def partial_result(folder: str | os.PathLike) -> dict:
             "updates": [u for d in docs for u in d.get("updates") or []]}
 
 
-def _colour(method: str) -> str | None:
-    return METHOD_COLOURS.get(display_name(method))
+def _colours(docs: Sequence[dict]) -> dict[str, str]:
+    """One colour per method of the figure: the package's colour of the editor, else an unused spare one."""
+    out = {d["method"]: METHOD_COLOURS[display_name(d["method"])] for d in docs
+           if display_name(d["method"]) in METHOD_COLOURS}
+    spare = iter(c for c in SPARE_COLOURS if c not in out.values())
+    for d in docs:
+        if d["method"] not in out:
+            out[d["method"]] = next(spare, "#999999")
+    return out
 
 
 def _value(point: dict, group: str | None, metric: str) -> float | None:
@@ -114,11 +121,13 @@ def _log_x(ax, points: Sequence[int] = ()) -> None:
 
 
 def _plain_log_y(ax) -> None:
-    from matplotlib.ticker import ScalarFormatter
+    """A log y axis labelled with plain numbers at 1, 2, 3 and 5 of each decade (no crowded minor labels)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _layer(name: str) -> str:
@@ -131,20 +140,26 @@ def render_metrics(docs: Sequence[dict], stem: str | os.PathLike, title: str | N
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(11, 5.5), sharex=True)
+    colours = _colours(docs)
     for ax, (group, metric, label) in zip(axes.flat, PANELS):
         for doc in docs:
             pts = [(p["n_edits"], _value(p, group, metric)) for p in doc["checkpoints"] if p["n_edits"] > 0]
             pts = [(n, v) for n, v in pts if v is not None]
             name = display_name(doc["method"])
             if pts:
-                ax.plot(*zip(*pts), marker=".", lw=1.2, color=_colour(doc["method"]), label=name)
+                ax.plot(*zip(*pts), marker=".", lw=1.2, color=colours[doc["method"]], label=name)
             base = _value(doc["checkpoints"][0], group, metric) if doc["checkpoints"][0]["n_edits"] == 0 else None
             if base is not None and group != "edits" and metric != "disabling":
-                ax.axhline(base, color=_colour(doc["method"]), ls="--", lw=0.7)
+                ax.axhline(base, color=colours[doc["method"]], ls="--", lw=0.7)
         _log_x(ax, _points(docs))
         ax.set_title(label)
         if metric in ("ES", "PS", "NS"):
             ax.set_ylim(-2, 102)
+        elif metric == "disabling":  # a count: whole numbers from 0
+            from matplotlib.ticker import MaxNLocator
+
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylim(-0.05 * max(1.0, ax.get_ylim()[1]), max(1.0, ax.get_ylim()[1]) * 1.05)
     for ax in axes[-1]:
         ax.set_xlabel("number of edits")
     handles, labels = axes.flat[0].get_legend_handles_labels()
@@ -160,8 +175,9 @@ def render_perplexity(docs: Sequence[dict], stem: str | os.PathLike, title: str 
 
     fig, (ax_p, ax_n) = plt.subplots(1, 2, figsize=(9, 3.2))
     styles = ("-", "--", ":", "-.")
+    colours = _colours(docs)
     for doc in docs:
-        name, colour = display_name(doc["method"]), _colour(doc["method"])
+        name, colour = display_name(doc["method"]), colours[doc["method"]]
         pts = [(p["n_edits"], p.get("perplexity")) for p in doc["checkpoints"] if p["n_edits"] > 0]
         pts = [(n, v) for n, v in pts if isinstance(v, (int, float))]
         if pts:

@@ -29,7 +29,9 @@ KIND_LABELS = {"hidden": "single restored layer", "mlp": "restored MLP", "attn":
 METHOD_COLOURS = {
     "none": "#7f7f7f", "ROME": "#1f77b4", "FT": "#ff7f0e", "FT+L": "#2ca02c", "KN": "#9467bd",
     "KE": "#8c564b", "KE-CF": "#c49c94", "MEND": "#e377c2", "MEND-CF": "#f7b6d2", "AttnEdit": "#d62728",
+    "r-ROME": "#17becf", "MEMIT": "#bcbd22", "AlphaEdit": "#222222",
 }
+SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 
 RC: dict[RcKeyType, Any] = {
     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
