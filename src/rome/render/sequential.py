@@ -26,7 +26,7 @@ from replkit.tables import csv_text, latex_tabular, markdown_table
 
 from ..results.layout import display_name, method_dir, sequential_checkpoints, sequential_point
 from ..results.paper_values import MASS_EDITING_COLUMNS, mass_editing_rows
-from .style import METHOD_COLOURS, SPARE_COLOURS, save_figure, styled
+from .style import method_colours, save_figure, styled
 
 STEMS = ("sequential-metrics", "sequential-perplexity", "sequential-table")
 PANELS = (("edits", "ES", "ES, edits so far"), ("edits", "PS", "PS, edits so far"),
@@ -89,17 +89,6 @@ def partial_result(folder: str | os.PathLike) -> dict:
             "updates": [u for d in docs for u in d.get("updates") or []]}
 
 
-def _colours(docs: Sequence[dict]) -> dict[str, str]:
-    """One colour per method of the figure: the package's colour of the editor, else an unused spare one."""
-    out = {d["method"]: METHOD_COLOURS[display_name(d["method"])] for d in docs
-           if display_name(d["method"]) in METHOD_COLOURS}
-    spare = iter(c for c in SPARE_COLOURS if c not in out.values())
-    for d in docs:
-        if d["method"] not in out:
-            out[d["method"]] = next(spare, "#999999")
-    return out
-
-
 def _value(point: dict, group: str | None, metric: str) -> float | None:
     v = point.get(metric) if group is None else (point.get(group) or {}).get(metric)
     return v if isinstance(v, (int, float)) and math.isfinite(v) else None
@@ -140,17 +129,17 @@ def render_metrics(docs: Sequence[dict], stem: str | os.PathLike, title: str | N
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(11, 5.5), sharex=True)
-    colours = _colours(docs)
+    colours = method_colours(display_name(d["method"]) for d in docs)
     for ax, (group, metric, label) in zip(axes.flat, PANELS):
         for doc in docs:
             pts = [(p["n_edits"], _value(p, group, metric)) for p in doc["checkpoints"] if p["n_edits"] > 0]
             pts = [(n, v) for n, v in pts if v is not None]
             name = display_name(doc["method"])
             if pts:
-                ax.plot(*zip(*pts), marker=".", lw=1.2, color=colours[doc["method"]], label=name)
+                ax.plot(*zip(*pts), marker=".", lw=1.2, color=colours[name], label=name)
             base = _value(doc["checkpoints"][0], group, metric) if doc["checkpoints"][0]["n_edits"] == 0 else None
             if base is not None and group != "edits" and metric != "disabling":
-                ax.axhline(base, color=colours[doc["method"]], ls="--", lw=0.7)
+                ax.axhline(base, color=colours[name], ls="--", lw=0.7)
         _log_x(ax, _points(docs))
         ax.set_title(label)
         if metric in ("ES", "PS", "NS"):
@@ -158,8 +147,9 @@ def render_metrics(docs: Sequence[dict], stem: str | os.PathLike, title: str | N
         elif metric == "disabling":  # a count: whole numbers from 0
             from matplotlib.ticker import MaxNLocator
 
+            top = max(1.0, ax.get_ylim()[1])
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylim(-0.05 * max(1.0, ax.get_ylim()[1]), max(1.0, ax.get_ylim()[1]) * 1.05)
+            ax.set_ylim(-0.05 * top, 1.05 * top)
     for ax in axes[-1]:
         ax.set_xlabel("number of edits")
     handles, labels = axes.flat[0].get_legend_handles_labels()
@@ -175,9 +165,10 @@ def render_perplexity(docs: Sequence[dict], stem: str | os.PathLike, title: str 
 
     fig, (ax_p, ax_n) = plt.subplots(1, 2, figsize=(9, 3.2))
     styles = ("-", "--", ":", "-.")
-    colours = _colours(docs)
+    colours = method_colours(display_name(d["method"]) for d in docs)
     for doc in docs:
-        name, colour = display_name(doc["method"]), colours[doc["method"]]
+        name = display_name(doc["method"])
+        colour = colours[name]
         pts = [(p["n_edits"], p.get("perplexity")) for p in doc["checkpoints"] if p["n_edits"] > 0]
         pts = [(n, v) for n, v in pts if isinstance(v, (int, float))]
         if pts:

@@ -31,7 +31,16 @@ METHOD_COLOURS = {
     "KE": "#8c564b", "KE-CF": "#c49c94", "MEND": "#e377c2", "MEND-CF": "#f7b6d2", "AttnEdit": "#d62728",
     "r-ROME": "#17becf", "MEMIT": "#bcbd22", "AlphaEdit": "#222222",
 }
-SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+_SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+
+
+def method_colours(names: Iterable[str]) -> dict[str, str]:
+    """One colour per editor name of a figure: the editor's own in :data:`METHOD_COLOURS`, else a spare one
+    that no other name of the figure uses (grey once the spares run out)."""
+    names = list(dict.fromkeys(names))
+    out = {n: METHOD_COLOURS[n] for n in names if n in METHOD_COLOURS}
+    spare = iter(c for c in _SPARE_COLOURS if c not in out.values())
+    return {n: out[n] if n in out else next(spare, "#999999") for n in names}
 
 RC: dict[RcKeyType, Any] = {
     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
