@@ -284,6 +284,12 @@ def test_cli_bad_input_is_one_line_exit_2(cli_inputs, tmp_path):
               "--eval-every", "2", "--case-ids", "0,0"])
     out, err = p.communicate(timeout=300)
     assert p.returncode == 2 and len(err.strip().splitlines()) == 1 and "both edit subject" in err
+    # a perplexity corpus that is not there is the user's input too (it was exit 1, "StatisticsError")
+    p = _cli([*cli_inputs, "--out-dir", str(tmp_path / "o"), "--n-edits", "2", "--ppl-corpus",
+              str(tmp_path / "missing.txt")])
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 2 and len(err.strip().splitlines()) == 1
+    assert "missing.txt" in err and "neither a text file" in err
 
 
 @pytest.mark.slow

@@ -60,6 +60,18 @@ def test_missing_and_malformed_results_are_named(seq_dir):
         load_results(seq_dir, ["ft"])
 
 
+def test_a_missing_result_is_bad_input_on_the_command_line(tmp_path, capsys):
+    """A method whose stream was never run: one line naming the file and the command, exit 2
+    (it was exit 1, reported as an internal FileNotFoundError)."""
+    from rome.cli.main import main
+
+    code = main(["render-sequential", "--seq-dir", str(tmp_path / "nothing"), "--methods", "memit",
+                 "--model", "m", "--out-dir", str(tmp_path / "fig")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "memit/result.json" in err and "rome sequential --method memit" in err
+
+
 def _checkpoint(folder, n, digest, es):
     metrics = {"edits": {"n": n, "ES": es, "PS": 40.0, "NS": 70.0}, "probe": {"n": 2, "ES": 0.0, "PS": 0.0, "NS": 60.0},
                "GE": 500.0, "perplexity": 30.0 + n, "delta_norm_ratio": {}, "disabling": 0}

@@ -16,7 +16,7 @@ from counterfact.corpus import LOCAL_CORPORA
 from counterfact.errors import BadInputError
 from replkit.wikitext import article_title, is_heading
 
-__all__ = ["HF_CORPORA", "LOCAL_CORPORA", "StatisticsError", "StatsSettingsError", "corpus_fingerprint",
+__all__ = ["HF_CORPORA", "LOCAL_CORPORA", "CorpusNotFoundError", "StatisticsError", "StatsSettingsError", "corpus_fingerprint",
            "load_documents", "resolve_corpus", "split_paragraphs", "split_wikitext"]
 
 # Corpus names that need the network (through ``datasets``): name -> (path, config, split).
@@ -33,6 +33,11 @@ class StatsSettingsError(BadInputError, ValueError):
 
 class StatisticsError(RuntimeError):
     """A corpus that cannot be read, or statistics that cannot be computed."""
+
+
+class CorpusNotFoundError(BadInputError, StatisticsError):
+    """A corpus argument that names neither an existing text file nor a known corpus: the
+    user's input, so a command line says so on one line and exits with code 2."""
 
 
 # -- corpus -------------------------------------------------------------------------------
@@ -74,7 +79,7 @@ def resolve_corpus(corpus: str | os.PathLike | None) -> tuple[str, str]:
         return "hf", corpus
     if Path(corpus).is_file():
         return "file", corpus
-    raise StatisticsError(
+    raise CorpusNotFoundError(
         f"corpus {corpus!r} is neither a text file nor a known corpus name "
         f"({', '.join(sorted(HF_CORPORA))})"
     )

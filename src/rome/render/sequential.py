@@ -24,7 +24,7 @@ from atomicio import atomic_write_text, load_json
 from counterfact.errors import DataError
 from replkit.tables import csv_text, latex_tabular, markdown_table
 
-from ..results.layout import display_name, method_dir, sequential_checkpoints, sequential_point
+from ..results.layout import MissingResultError, display_name, method_dir, sequential_checkpoints, sequential_point
 from ..results.paper_values import MASS_EDITING_COLUMNS, mass_editing_rows
 from .style import method_colours, save_figure, styled
 
@@ -49,7 +49,7 @@ def load_results(seq_dir: str | os.PathLike, methods: Sequence[str], in_progress
             if in_progress and sequential_checkpoints(folder):
                 docs.append(partial_result(folder))
                 continue
-            raise FileNotFoundError(f"no sequential result for method {m!r}: {path} (run `rome sequential --method {m}`)")
+            raise MissingResultError(f"no sequential result for method {m!r}: {path} (run `rome sequential --method {m}`)")
         doc = load_json(path)
         if not isinstance(doc, dict) or not isinstance(doc.get("checkpoints"), list) or not doc["checkpoints"]:
             raise DataError(path, "expected a `rome sequential` result with a non-empty 'checkpoints' list",
@@ -81,7 +81,7 @@ def partial_result(folder: str | os.PathLike) -> dict:
                             "clear the stale one)", field="cache_key.digest")
         docs.append(doc)
     if not docs:
-        raise FileNotFoundError(f"no sequential checkpoints in {folder}")
+        raise MissingResultError(f"no sequential checkpoints in {folder}")
     docs.sort(key=lambda d: d["n_edits"])
     settings = ((docs[0].get("cache_key") or {}).get("components") or {}).get("settings") or {}
     return {"producer": "rome sequential", "method": docs[0].get("method", folder.name), "settings": settings,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from atomicio import atomic_write_json, load_json
 
+from ..results.layout import MissingResultError
 from ..results.stats_util import mean_ci95
 from .style import CATEGORY_COLOURS, save_figure, styled
 
@@ -32,7 +33,7 @@ def aggregate(sweep_dir: str | os.PathLike) -> dict:
     """``{token: {layer: {metric: {mean, ci95, n}}}}`` plus ``pre`` (unedited means)."""
     root = Path(sweep_dir)
     if not root.is_dir():
-        raise FileNotFoundError(f"sweep folder {root} does not exist (run `rome sweep` first)")
+        raise MissingResultError(f"sweep folder {root} does not exist (run `rome sweep` first)")
     out: dict = {"tokens": {}, "pre": {}}
     for token in TOKENS:
         for layer_dir in sorted((root / token).glob("layer-*")):
@@ -47,7 +48,7 @@ def aggregate(sweep_dir: str | os.PathLike) -> dict:
     if pre:
         out["pre"] = {m: dict(zip(("mean", "ci95"), mean_ci([r[m] for r in pre])), n=len(pre)) for m in METRICS}
     if not out["tokens"]:
-        raise FileNotFoundError(f"no sweep results under {root}")
+        raise MissingResultError(f"no sweep results under {root}")
     return out
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from counterfact.cliargs import plain_name
 
+from ..results.layout import MissingResultError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-dir", default=None, help="folder of rome trace-summary (aie_*.json, severed.json)")
@@ -46,7 +48,7 @@ def compare_models(entries, out_dir: str | Path, prefix: str = "fig") -> list[Pa
     for name, folder in entries:
         avgs = load_summary_averages(folder)
         if not avgs:
-            raise FileNotFoundError(f"--compare {name}={folder}: no aie_<kind>.json there "
+            raise MissingResultError(f"--compare {name}={folder}: no aie_<kind>.json there "
                                     f"(run `rome trace-summary` for that model first)")
         models.append((name, avgs))
     out = Path(out_dir)

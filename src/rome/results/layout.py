@@ -29,6 +29,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from atomicio import safe_child
+from counterfact.errors import BadInputError
+
+
+class MissingResultError(BadInputError, FileNotFoundError):
+    """A result that a renderer reads and that is not there (its producing step has not run):
+    the message names the file or folder and the command that makes it; a command line prints
+    it on one line and exits with code 2, as for any other missing input."""
 
 #: slug -> the paper's display name
 DISPLAY_NAMES = {
