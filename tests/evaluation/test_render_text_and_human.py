@@ -7,6 +7,7 @@ import json
 import pytest
 
 from atomicio import atomic_write_json
+from counterfact.errors import BadInputError
 from rome.render.human_eval import render_fig26
 from rome.render.human_eval_kit import export_kit, tally_ratings
 from rome.render.text_figures import render_generations, render_record
@@ -59,8 +60,10 @@ def test_generation_figure(eval_dir, tmp_path):
     md = paths[0].read_text()
     assert "text of y for 1 (a)" in md and "(b)" not in md and "**tiny**" in md
     assert "The mother tongue of Danielle Darrieux is English" in md
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError) as missing:
         render_generations(eval_dir, ["KE"], [0], tmp_path / "x", "x")
+    # a result never made is the user's input (exit 2 on the command line), as for render-sequential
+    assert isinstance(missing.value, BadInputError)
 
 
 def test_record_figures(tmp_path, make_record):

@@ -37,6 +37,7 @@ class MissingResultError(BadInputError, FileNotFoundError):
     the message names the file or folder and the command that makes it; a command line prints
     it on one line and exits with code 2, as for any other missing input."""
 
+
 #: slug -> the paper's display name
 DISPLAY_NAMES = {
     "none": "none", "rome": "ROME", "ft": "FT", "ft-l": "FT+L", "attn": "AttnEdit", "kn": "KN",
@@ -117,8 +118,8 @@ def common_case_ids(eval_dir: str | Path, methods: Iterable[str], n: int) -> lis
     shared = set.intersection(*(set(ids) for ids in lists)) if lists else set()
     common = [c for c in (lists[0] if lists else []) if c in shared]
     if not common:
-        raise FileNotFoundError(f"no record was evaluated in the current run of every method of {methods} "
-                                f"in {eval_dir}")
+        raise MissingResultError(f"no record was evaluated in the current run of every method of {methods} "
+                                 f"in {eval_dir}")
     return common[:n]
 
 
@@ -129,8 +130,8 @@ def load_current(eval_dir: str | Path, method: str, case_id: int | str) -> dict:
 
     path = case_file(eval_dir, method, case_id)
     if not path.is_file():
-        raise FileNotFoundError(f"no result file for method {method!r}, record {case_id}: {path} "
-                                "(run `rome evaluate` with this method and record first)")
+        raise MissingResultError(f"no result file for method {method!r}, record {case_id}: {path} "
+                                 "(run `rome evaluate` with this method and record first)")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
