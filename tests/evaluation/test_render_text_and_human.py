@@ -107,3 +107,29 @@ def test_kit_is_anonymised_and_key_recovers(eval_dir, tmp_path):
     assert t == {"ratings": 2, "consistency": {"ROME": 2}, "fluency": {}}
     assert len(render_fig26(t, tmp_path / "fig26")) == 2
     assert len(render_fig26(None, tmp_path / "fig26_none")) == 2
+
+
+def test_fig26_gives_editors_outside_the_palette_their_own_colours(tmp_path, monkeypatch):
+    """Editors after the paper (or a user's own) get distinct colours, not one shared grey;
+    the paper's editors keep theirs and 'unedited' takes the unedited model's."""
+    from matplotlib.colors import to_hex
+
+    import rome.render.human_eval as he
+    from rome.render.style import METHOD_COLOURS
+
+    drawn = {}
+
+    def keep(fig, stem):
+        drawn["fig"] = fig
+        return [tmp_path / "x.png"]
+
+    monkeypatch.setattr(he, "save_figure", keep)
+    tally = {"ratings": 4, "consistency": {"ROME": 1, "mine-a": 1, "mine-b": 1, "unedited": 1}, "fluency": {}}
+    render_fig26(tally, tmp_path / "fig26")
+    bars = drawn["fig"].axes[0].patches
+    colours = {lab.get_text(): to_hex(b.get_facecolor())
+               for lab, b in zip(drawn["fig"].axes[0].get_xticklabels(), bars)}
+    assert colours["ROME"] == METHOD_COLOURS["ROME"]
+    assert colours["unedited"] == METHOD_COLOURS["none"]
+    assert colours["mine-a"] != colours["mine-b"]
+    assert {colours["mine-a"], colours["mine-b"]}.isdisjoint(METHOD_COLOURS.values())

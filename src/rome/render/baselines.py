@@ -130,18 +130,19 @@ def render_boxplots(groups: Mapping[str, list[dict[str, float]]], stem: str | Pa
     """Fig. 24: one panel per metric, one box per group (e.g. pre-edit, ROME, AttnEdit)."""
     import matplotlib.pyplot as plt
 
-    from .style import METHOD_COLOURS
+    from .style import method_colours
 
     if not groups:
         raise ValueError("no per-record results for the box plots")
     fig, axes = plt.subplots(1, len(METRICS), figsize=(12, 3))
     names = list(groups)
+    colours = method_colours(names)
     for ax, metric in zip(axes, METRICS):
         data = [[r[metric] for r in groups[n] if not math.isnan(r[metric])] for n in names]
         box = ax.boxplot(data, patch_artist=True)
         ax.set_xticks(range(1, len(names) + 1), names, rotation=30)
         for patch, n in zip(box["boxes"], names):
-            patch.set_facecolor(METHOD_COLOURS.get(n, "#cccccc"))
+            patch.set_facecolor(colours[n])
         ax.set_title(metric)
     return _save(fig, stem, title)
 

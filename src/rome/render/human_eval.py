@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .style import METHOD_COLOURS, save_figure, styled
+from .style import method_colours, save_figure, styled
 
 
 @styled
@@ -19,10 +19,12 @@ def render_fig26(tally: dict | None, out_stem: str | Path) -> list[Path]:
                 ha="center", va="center", fontsize=9)
         return save_figure(fig, out_stem)
     methods = sorted(set(tally["consistency"]) | set(tally["fluency"]))
+    keys = ["none" if m == "unedited" else m for m in methods]
+    colours = method_colours(keys)
     fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), sharey=True)
     for ax, q in zip(axes, ("consistency", "fluency")):
         vals = [tally[q].get(m, 0) for m in methods]
-        ax.bar(methods, vals, color=[METHOD_COLOURS.get("none" if m == "unedited" else m, "#999999") for m in methods])
+        ax.bar(methods, vals, color=[colours[k] for k in keys])
         ax.set_title(f"most {'consistent' if q == 'consistency' else 'fluent'}")
         ax.set_ylabel("times chosen")
     rome, ftl = tally["consistency"].get("ROME", 0), tally["consistency"].get("FT+L", 0)
