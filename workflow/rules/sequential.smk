@@ -90,6 +90,8 @@ rule render_sequential:
         report(_fig("sequential-metrics"), caption=f"{REPORT}/sequential.rst", category="sequential"),
         report(_fig("sequential-perplexity"), caption=f"{REPORT}/sequential.rst", category="sequential"),
         report(SEQ_TABLE, caption=f"{REPORT}/sequential.rst", category="sequential"),
+        # every checkpoint's numbers; `rome render-sequential --from-table` redraws from it alone
+        report(f"{FIG}/sequential-checkpoints.csv", caption=f"{REPORT}/sequential.rst", category="sequential"),
     params:
         seq_dir=f"{D}/sequential",
         methods=SQ["methods"],

@@ -10,7 +10,11 @@ folder:
 * ``sequential-perplexity.pdf/.png``: held-out WikiText-2 perplexity and ``‖ΔW‖/‖W‖`` of every
   edited matrix against the number of edits (log axes);
 * ``sequential-table.md/.csv/.tex``: each method at its last checkpoint (N edits) beside the
-  published mass-editing values (:data:`rome.results.paper_values.MASS_EDITING`).
+  published mass-editing values (:data:`rome.results.paper_values.MASS_EDITING`);
+* ``sequential-checkpoints.csv``: every checkpoint of every method, every number the figures and
+  the table read, at full precision (:func:`checkpoint_rows`). The renderer reads it back
+  (:func:`load_checkpoint_table`), so a run's figures can be redrawn from this one small file
+  once its result folder is gone.
 """
 from __future__ import annotations
 
@@ -28,11 +32,15 @@ from ..results.layout import MissingResultError, display_name, method_dir, seque
 from ..results.paper_values import MASS_EDITING_COLUMNS, mass_editing_rows
 from .style import method_colours, save_figure, styled
 
-STEMS = ("sequential-metrics", "sequential-perplexity", "sequential-table")
+STEMS = ("sequential-metrics", "sequential-perplexity", "sequential-table", "sequential-checkpoints")
 PANELS = (("edits", "ES", "ES, edits so far"), ("edits", "PS", "PS, edits so far"),
           ("edits", "NS", "NS, edits so far"), ("probe", "NS", "NS, probe records"),
           (None, "GE", "GE, probe records"), (None, "disabling", "disabling edits (r-ROME)"))
 TABLE_HEADER = ("method", "N", "batch", "ES", "PS", "NS", "probe NS", "GE", "perplexity (0 → N)", "disabling")
+# sequential-checkpoints.csv: these columns, then one ``delta_norm_ratio[<matrix>]`` per edited matrix
+CHECKPOINT_COLUMNS = ("method", "batch_size", "planned_edits", "n_edits", "edits_ES", "edits_PS", "edits_NS",
+                      "probe_ES", "probe_PS", "probe_NS", "GE", "perplexity", "disabling")
+_DELTA = re.compile(r"delta_norm_ratio\[(.+)\]")
 
 
 def load_results(seq_dir: str | os.PathLike, methods: Sequence[str], in_progress: bool = False) -> list[dict]:
@@ -238,11 +246,135 @@ def render_table(docs: Sequence[dict], stem: str | os.PathLike, model: str) -> l
     return out
 
 
-def render_all(seq_dir: str | os.PathLike, methods: Sequence[str], out_dir: str | os.PathLike, model: str,
-               title: str | None = None, in_progress: bool = False) -> list[Path]:
-    """Every sequential figure and the table (see the module docstring); ``in_progress`` as in
-    :func:`load_results`."""
-    docs = load_results(seq_dir, methods, in_progress)
+def _cell(v, as_int: bool = False) -> str:
+    """One cell of ``sequential-checkpoints.csv``: empty for none or non-finite, else the shortest
+    text that reads back as the same number (``repr``)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return ""
+    return str(int(v)) if as_int else repr(float(v))
+
+
+def checkpoint_rows(docs: Sequence[dict]) -> list[list[str]]:
+    """``sequential-checkpoints.csv`` as rows (header first): one row per checkpoint of each method,
+    in the order of ``docs``; the matrices' ``‖ΔW‖/‖W‖`` columns are sorted by name."""
+    matrices = sorted({k for d in docs for p in d["checkpoints"] for k in (p.get("delta_norm_ratio") or {})})
+    rows = [[*CHECKPOINT_COLUMNS, *(f"delta_norm_ratio[{m}]" for m in matrices)]]
+    for doc in docs:
+        s = doc.get("settings") or {}
+        for p in doc["checkpoints"]:
+            edits, probe, dn = p.get("edits") or {}, p.get("probe") or {}, p.get("delta_norm_ratio") or {}
+            rows.append([doc["method"], _cell(s.get("batch_size"), True), _cell(s.get("n_edits"), True),
+                         _cell(p["n_edits"], True), *(_cell(edits.get(c)) for c in ("ES", "PS", "NS")),
+                         *(_cell(probe.get(c)) for c in ("ES", "PS", "NS")), _cell(p.get("GE")),
+                         _cell(p.get("perplexity")), _cell(p.get("disabling"), True),
+                         *(_cell(dn.get(m)) for m in matrices)])
+    return rows
+
+
+def render_checkpoint_table(docs: Sequence[dict], path: str | os.PathLike) -> Path:
+    return atomic_write_text(Path(path), csv_text(checkpoint_rows(docs)))
+
+
+def _parse(path: Path, line: int, column: str, text: str, as_int: bool):
+    if text == "":
+        return None
+    try:
+        v = int(text) if as_int else float(text)
+    except ValueError:
+        raise DataError(path, f"{text!r} is not {'a whole number' if as_int else 'a number'}", line=line,
+                        field=column) from None
+    if not math.isfinite(v) or (as_int and v < 0):
+        raise DataError(path, f"{text!r} is not {'a count' if as_int else 'a finite number'}", line=line, field=column)
+    return v
+
+
+def load_checkpoint_table(path: str | os.PathLike, methods: Sequence[str] | None = None) -> list[dict]:
+    """Result documents, as :func:`load_results` gives them, from a ``sequential-checkpoints.csv``
+    (:func:`checkpoint_rows`): ``methods`` in that order, or every method of the file in its order.
+
+    A missing column, an unknown one, a cell that is not a number, a method whose rows disagree on
+    ``batch_size`` or ``planned_edits``, a checkpoint listed twice, or a method not in the file is
+    named with the file and line; nothing is skipped. A method whose last checkpoint is short of
+    ``planned_edits`` reads as unfinished (the table's N column says ``n of N``)."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingResultError(f"no sequential checkpoint table: {path} (written by `rome render-sequential` "
+                                 "as sequential-checkpoints.csv)")
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise DataError(path, "empty file; expected the header of sequential-checkpoints.csv", line=1)
+    header = rows[0]
+    for c in CHECKPOINT_COLUMNS:
+        if c not in header:
+            raise DataError(path, "missing column", line=1, field=c)
+    matrices = {}
+    for i, c in enumerate(header):
+        match = _DELTA.fullmatch(c)
+        if match:
+            matrices[i] = match.group(1)
+        elif c not in CHECKPOINT_COLUMNS:
+            raise DataError(path, f"unknown column (expected {', '.join(CHECKPOINT_COLUMNS)} and "
+                            "delta_norm_ratio[<matrix>])", line=1, field=c)
+    col = {c: header.index(c) for c in CHECKPOINT_COLUMNS}
+    ints = {"batch_size", "planned_edits", "n_edits", "disabling"}
+    by_method: dict[str, dict] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(path, f"{len(row)} cells for {len(header)} columns", line=line)
+        v = {c: _parse(path, line, c, row[col[c]], c in ints) for c in CHECKPOINT_COLUMNS if c != "method"}
+        name = row[col["method"]]
+        if not name:
+            raise DataError(path, "empty", line=line, field="method")
+        if v["n_edits"] is None:
+            raise DataError(path, "empty", line=line, field="n_edits")
+        doc = by_method.setdefault(name, {"producer": "rome render-sequential (sequential-checkpoints.csv)",
+                                          "method": name, "settings": {}, "checkpoints": [], "updates": [],
+                                          "_first": (line, v["batch_size"], v["planned_edits"])})
+        for c, key in (("batch_size", 1), ("planned_edits", 2)):
+            if v[c] != doc["_first"][key]:
+                raise DataError(path, f"method {name!r}: {v[c]} here, {doc['_first'][key]} on line "
+                                f"{doc['_first'][0]}", line=line, field=c)
+        if any(p["n_edits"] == v["n_edits"] for p in doc["checkpoints"]):
+            raise DataError(path, f"method {name!r}: checkpoint {v['n_edits']} listed twice", line=line,
+                            field="n_edits")
+        point = {"n_edits": v["n_edits"],
+                 "edits": {c: v[f"edits_{c}"] for c in ("ES", "PS", "NS")},
+                 "probe": {c: v[f"probe_{c}"] for c in ("ES", "PS", "NS")},
+                 "GE": v["GE"], "perplexity": v["perplexity"],
+                 "delta_norm_ratio": {m: x for i, m in matrices.items()
+                                      if (x := _parse(path, line, header[i], row[i], False)) is not None}}
+        if v["disabling"] is not None:
+            point["disabling"] = v["disabling"]
+        doc["checkpoints"].append(point)
+    wanted = list(by_method) if methods is None else list(methods)
+    missing = [m for m in wanted if m not in by_method]
+    if missing or not wanted:
+        raise MissingResultError(f"{path}: no checkpoints of {', '.join(map(repr, missing)) or 'any method'} "
+                                 f"(the file has {', '.join(map(repr, by_method)) or 'none'})")
+    docs = []
+    for m in wanted:
+        doc = by_method[m]
+        _line, batch, planned = doc.pop("_first")
+        doc["checkpoints"].sort(key=lambda p: p["n_edits"])
+        doc["settings"] = {k: x for k, x in (("batch_size", batch), ("n_edits", planned)) if x is not None}
+        doc["in_progress"] = planned is not None and doc["checkpoints"][-1]["n_edits"] < planned
+        docs.append(doc)
+    return docs
+
+
+def render_docs(docs: Sequence[dict], out_dir: str | os.PathLike, model: str, title: str | None = None) -> list[Path]:
+    """Every sequential figure, the table and the checkpoint table of ``docs`` (the module docstring)."""
     out = Path(out_dir)
     return [*render_metrics(docs, out / STEMS[0], title), *render_perplexity(docs, out / STEMS[1], title),
-            *render_table(docs, out / STEMS[2], model)]
+            *render_table(docs, out / STEMS[2], model),
+            render_checkpoint_table(docs, out / f"{STEMS[3]}.csv")]
+
+
+def render_all(seq_dir: str | os.PathLike, methods: Sequence[str], out_dir: str | os.PathLike, model: str,
+               title: str | None = None, in_progress: bool = False) -> list[Path]:
+    """:func:`render_docs` of ``rome sequential``'s result folder; ``in_progress`` as in
+    :func:`load_results`."""
+    return render_docs(load_results(seq_dir, methods, in_progress), out_dir, model, title)
