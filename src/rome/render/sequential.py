@@ -37,9 +37,10 @@ PANELS = (("edits", "ES", "ES, edits so far"), ("edits", "PS", "PS, edits so far
           ("edits", "NS", "NS, edits so far"), ("probe", "NS", "NS, probe records"),
           (None, "GE", "GE, probe records"), (None, "disabling", "disabling edits (r-ROME)"))
 TABLE_HEADER = ("method", "N", "batch", "ES", "PS", "NS", "probe NS", "GE", "perplexity (0 → N)", "disabling")
+_SCORES = ("ES", "PS", "NS")  # what `efficacy` measures, over the edits so far and over the probe records
 # sequential-checkpoints.csv: these columns, then one ``delta_norm_ratio[<matrix>]`` per edited matrix
-CHECKPOINT_COLUMNS = ("method", "batch_size", "planned_edits", "n_edits", "edits_ES", "edits_PS", "edits_NS",
-                      "probe_ES", "probe_PS", "probe_NS", "GE", "perplexity", "disabling")
+CHECKPOINT_COLUMNS = ("method", "batch_size", "planned_edits", "n_edits", *(f"edits_{c}" for c in _SCORES),
+                      *(f"probe_{c}" for c in _SCORES), "GE", "perplexity", "disabling")
 _DELTA = re.compile(r"delta_norm_ratio\[(.+)\]")
 
 
@@ -264,8 +265,8 @@ def checkpoint_rows(docs: Sequence[dict]) -> list[list[str]]:
         for p in doc["checkpoints"]:
             edits, probe, dn = p.get("edits") or {}, p.get("probe") or {}, p.get("delta_norm_ratio") or {}
             rows.append([doc["method"], _cell(s.get("batch_size"), True), _cell(s.get("n_edits"), True),
-                         _cell(p["n_edits"], True), *(_cell(edits.get(c)) for c in ("ES", "PS", "NS")),
-                         *(_cell(probe.get(c)) for c in ("ES", "PS", "NS")), _cell(p.get("GE")),
+                         _cell(p["n_edits"], True), *(_cell(edits.get(c)) for c in _SCORES),
+                         *(_cell(probe.get(c)) for c in _SCORES), _cell(p.get("GE")),
                          _cell(p.get("perplexity")), _cell(p.get("disabling"), True),
                          *(_cell(dn.get(m)) for m in matrices)])
     return rows
@@ -321,6 +322,7 @@ def load_checkpoint_table(path: str | os.PathLike, methods: Sequence[str] | None
     col = {c: header.index(c) for c in CHECKPOINT_COLUMNS}
     ints = {"batch_size", "planned_edits", "n_edits", "disabling"}
     by_method: dict[str, dict] = {}
+    first: dict[str, tuple[int, int | None, int | None]] = {}  # method -> (line, batch_size, planned_edits)
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise DataError(path, f"{len(row)} cells for {len(header)} columns", line=line)
@@ -331,18 +333,18 @@ def load_checkpoint_table(path: str | os.PathLike, methods: Sequence[str] | None
         if v["n_edits"] is None:
             raise DataError(path, "empty", line=line, field="n_edits")
         doc = by_method.setdefault(name, {"producer": "rome render-sequential (sequential-checkpoints.csv)",
-                                          "method": name, "settings": {}, "checkpoints": [], "updates": [],
-                                          "_first": (line, v["batch_size"], v["planned_edits"])})
-        for c, key in (("batch_size", 1), ("planned_edits", 2)):
-            if v[c] != doc["_first"][key]:
-                raise DataError(path, f"method {name!r}: {v[c]} here, {doc['_first'][key]} on line "
-                                f"{doc['_first'][0]}", line=line, field=c)
+                                          "method": name, "checkpoints": [], "updates": []})
+        first_line, *settings = first.setdefault(name, (line, v["batch_size"], v["planned_edits"]))
+        for c, expected in zip(("batch_size", "planned_edits"), settings):
+            if v[c] != expected:
+                raise DataError(path, f"method {name!r}: {v[c]} here, {expected} on line {first_line}", line=line,
+                                field=c)
         if any(p["n_edits"] == v["n_edits"] for p in doc["checkpoints"]):
             raise DataError(path, f"method {name!r}: checkpoint {v['n_edits']} listed twice", line=line,
                             field="n_edits")
         point = {"n_edits": v["n_edits"],
-                 "edits": {c: v[f"edits_{c}"] for c in ("ES", "PS", "NS")},
-                 "probe": {c: v[f"probe_{c}"] for c in ("ES", "PS", "NS")},
+                 "edits": {c: v[f"edits_{c}"] for c in _SCORES},
+                 "probe": {c: v[f"probe_{c}"] for c in _SCORES},
                  "GE": v["GE"], "perplexity": v["perplexity"],
                  "delta_norm_ratio": {m: x for i, m in matrices.items()
                                       if (x := _parse(path, line, header[i], row[i], False)) is not None}}
@@ -357,7 +359,7 @@ def load_checkpoint_table(path: str | os.PathLike, methods: Sequence[str] | None
     docs = []
     for m in wanted:
         doc = by_method[m]
-        _line, batch, planned = doc.pop("_first")
+        _line, batch, planned = first[m]
         doc["checkpoints"].sort(key=lambda p: p["n_edits"])
         doc["settings"] = {k: x for k, x in (("batch_size", batch), ("n_edits", planned)) if x is not None}
         doc["in_progress"] = planned is not None and doc["checkpoints"][-1]["n_edits"] < planned
